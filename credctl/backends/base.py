@@ -1,0 +1,176 @@
+"""The backend interface every secret store implements, and the registry of stores.
+
+A backend serves one environment. Names are full store names including the
+environment's prefix (`prod/stripe/api-key`). Values travel as `Secret`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import random
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from credctl.errors import BackendError, ConfigError, NotFoundError, Problem, ThrottledError
+from credctl.model import EnvironmentConfig, Ref, RetryConfig, SecretInfo
+from credctl.secret import Secret
+
+# Value returned per reference by `read_values`: the value, or the error for that id.
+ValueResult = Secret | BackendError
+
+
+class Backend(Protocol):
+    """A secret store behind one environment."""
+
+    environment: EnvironmentConfig
+
+    # Where this store is, for messages: "aws eu-west-1 at http://127.0.0.1:5000".
+    def describe(self) -> str: ...
+
+    # The canonical reference for a store name: "aws-sm://prod/x", "vault://secret/prod/x".
+    def reference(self, name: str, field: str | None = None) -> str: ...
+
+    # The store name a reference points at; ConfigError if it belongs to another store.
+    def name_for(self, ref: Ref) -> str: ...
+
+    # Every secret under the environment's prefix with its metadata, in one sweep.
+    def list_secrets(self) -> list[SecretInfo]: ...
+
+    # Current values of many secrets at once; per-reference errors, never all-or-nothing.
+    def read_values(self, refs: Sequence[Ref]) -> dict[Ref, ValueResult]: ...
+
+    # One earlier value by version id (rotation keeps the previous value readable).
+    def read_version(self, name: str, version: str) -> Secret: ...
+
+    # Create a secret with metadata and optionally a first value; an existing
+    # credctl-managed secret of that name is success (ListSecrets lags behind).
+    def create(self, name: str, metadata: Mapping[str, str], value: Secret | None) -> None: ...
+
+    # Merge metadata keys (other tools' keys are kept); remove the keys named.
+    def set_metadata(
+        self, name: str, updates: Mapping[str, str], remove: Collection[str] = ()
+    ) -> None: ...
+
+    # Stage a pending value under a rotation token; RotationInProgressError when
+    # another token holds the pending slot. Same token again: no-op.
+    def put_pending(self, name: str, value: Secret, token: str, field: str | None = None) -> None: ...
+
+    # The pending value staged under the token (whole value or one field), or None.
+    def read_pending(self, name: str, token: str, field: str | None = None) -> Secret | None: ...
+
+    # Make the pending value current; returns the new current version id. Idempotent.
+    def promote(self, name: str, token: str) -> str: ...
+
+    # Drop the pending value of that token (any token when None); the current one stays.
+    def discard_pending(self, name: str, token: str | None = None) -> None: ...
+
+    # Schedule a recoverable deletion; returns how to undo it.
+    def schedule_delete(self, name: str) -> str: ...
+
+    # Release connections and pools.
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class BackendContext:
+    """What a backend needs besides its environment file."""
+
+    project_dir: Path
+    client: Any = None  # an injected vendor client (tests); built from config otherwise
+
+
+# type: -> "module:factory"; imported only when an environment needs it.
+REGISTRY: dict[str, str] = {
+    "local": "credctl.backends.local:from_config",
+    "aws": "credctl.backends.aws:from_config",
+    "vault": "credctl.backends.vault:from_config",
+}
+
+
+def open_backend(environment: EnvironmentConfig, context: BackendContext) -> Backend:
+    """Build the backend of an environment, importing its module on first use."""
+    target = REGISTRY.get(environment.backend.type)
+    if target is None:
+        raise ConfigError(
+            Problem(
+                f"environments/{environment.name}.yaml",
+                None,
+                f"unknown backend type {environment.backend.type!r}",
+            )
+        )
+    module_name, factory_name = target.split(":")
+    factory: Callable[[EnvironmentConfig, BackendContext], Backend] = getattr(
+        importlib.import_module(module_name), factory_name
+    )
+    return factory(environment, context)
+
+
+# ------------------------------------------------------------ shared helpers
+
+
+def select_field(raw: str, field: str | None, name: str) -> Secret:
+    """The whole value, or one key of a JSON object value (`#field` references)."""
+    if field is None:
+        return Secret(raw)
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        raise NotFoundError(f"{name} is not a JSON object, so it has no field {field!r}") from None
+    if not isinstance(document, dict) or field not in document:
+        raise NotFoundError(f"{name} has no field {field!r}")
+    value = document[field]
+    return Secret(value if isinstance(value, str) else json.dumps(value))
+
+
+def replace_field(raw: str | None, field: str | None, value: Secret, name: str) -> str:
+    """The whole new value after setting one field (the others kept) or all of it."""
+    if field is None:
+        return value.reveal()
+    document: dict[str, Any] = {}
+    if raw:
+        try:
+            loaded = json.loads(raw)
+        except ValueError:
+            raise NotFoundError(f"{name} is not a JSON object; cannot set field {field!r}") from None
+        if not isinstance(loaded, dict):
+            raise NotFoundError(f"{name} is not a JSON object; cannot set field {field!r}")
+        document = loaded
+    document[field] = value.reveal()
+    return json.dumps(document)
+
+
+T = TypeVar("T")
+
+
+def with_retry(
+    call: Callable[[], T],
+    retry: RetryConfig,
+    *,
+    is_retryable: Callable[[Exception], bool],
+    describe: str,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Run `call`, retrying retryable failures with capped exponential backoff and full jitter."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return call()
+        except Exception as error:
+            if not is_retryable(error):
+                raise
+            if attempt >= retry.max_attempts:
+                raise ThrottledError(
+                    f"{describe}: still throttled or unavailable after {attempt} attempts",
+                    hint="lower 'concurrency' or 'rate_limit' in the environment file, "
+                    "or raise 'retry.max_attempts'",
+                ) from None
+            cap = min(
+                retry.max_delay.total_seconds(),
+                retry.base_delay.total_seconds() * (2 ** (attempt - 1)),
+            )
+            sleep(random.uniform(0, cap))  # noqa: S311 - jitter, not cryptography

@@ -1,0 +1,399 @@
+"""The local encrypted store: the embedded default for development.
+
+One JSON file per store folder holds every secret's metadata in the clear and
+its values encrypted with AES-256-GCM, each ciphertext bound to its secret name
+and version (associated data), so a value cannot be moved to another slot.
+Writes happen under an exclusive file lock and replace the file atomically.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import secrets
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from credctl.backends.base import BackendContext, ValueResult, replace_field, select_field
+from credctl.errors import (
+    BackendError,
+    ConfigError,
+    ConflictError,
+    NotFoundError,
+    Problem,
+    RotationInProgressError,
+    WrongKeyError,
+)
+from credctl.fsutil import locked, write_atomic
+from credctl.model import (
+    META_LAST_ROTATED,
+    EnvironmentConfig,
+    LocalBackendConfig,
+    PendingInfo,
+    Ref,
+    SecretInfo,
+)
+from credctl.schedule import format_timestamp, parse_timestamp, utcnow
+from credctl.secret import Secret
+
+KEY_ENV = "CREDCTL_LOCAL_KEY"
+STORE_FILE = "store.json"
+HISTORY = 10  # versions kept per secret; rotation needs at least the previous one
+_KEY_CHECK = b"credctl-local-store-key-check"
+
+
+def from_config(environment: EnvironmentConfig, context: BackendContext) -> LocalBackend:
+    config = environment.backend
+    assert isinstance(config, LocalBackendConfig)
+    folder = Path(config.path)
+    if not folder.is_absolute():
+        folder = context.project_dir / folder
+    return LocalBackend(environment, folder, load_key(context.project_dir))
+
+
+def load_key(project_dir: Path) -> bytes:
+    """The store key: `CREDCTL_LOCAL_KEY` (base64), else `.credctl/key`, created 0600."""
+    from_env = os.environ.get(KEY_ENV)
+    if from_env:
+        return _decode_key(from_env, KEY_ENV)
+    key_path = project_dir / ".credctl" / "key"
+    try:
+        return _decode_key(key_path.read_text(encoding="ascii"), ".credctl/key")
+    except FileNotFoundError:
+        pass
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(Problem(".credctl/key", None, f"cannot read the key: {error}")) from None
+    key_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    key = AESGCM.generate_key(bit_length=256)
+    try:
+        handle = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return _decode_key(key_path.read_text(encoding="ascii"), ".credctl/key")
+    with os.fdopen(handle, "w", encoding="ascii") as stream:
+        stream.write(base64.urlsafe_b64encode(key).decode("ascii") + "\n")
+    return key
+
+
+def _decode_key(text: str, where: str) -> bytes:
+    try:
+        key = base64.urlsafe_b64decode(text.strip().encode("ascii"))
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        key = b""
+    if len(key) != 32:
+        raise ConfigError(
+            Problem(where, None, "the local store key must be 32 bytes, base64-encoded"),
+            hint="generate one with: python -c 'import os,base64;"
+            "print(base64.urlsafe_b64encode(os.urandom(32)).decode())'",
+        )
+    return key
+
+
+class LocalBackend:
+    """Secrets in an encrypted file under the project (default `.credctl/store`)."""
+
+    def __init__(self, environment: EnvironmentConfig, folder: Path, key: bytes) -> None:
+        self.environment = environment
+        self.folder = folder
+        self._cipher = AESGCM(key)
+
+    # ------------------------------------------------------------- plumbing
+
+    def describe(self) -> str:
+        return f"local store {self.folder}"
+
+    def reference(self, name: str, field: str | None = None) -> str:
+        return str(Ref("local", name, field))
+
+    def name_for(self, ref: Ref) -> str:
+        if ref.scheme != "local":
+            raise ConfigError(
+                Problem(
+                    f"environments/{self.environment.name}.yaml",
+                    None,
+                    f"reference {ref} is not a local:// reference, but the environment "
+                    "uses the local store",
+                )
+            )
+        return ref.name
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def _path(self) -> Path:
+        return self.folder / STORE_FILE
+
+    def _load(self) -> dict[str, Any]:
+        try:
+            raw = self._path().read_bytes()
+        except FileNotFoundError:
+            return {"format": 1, "secrets": {}}
+        except OSError as error:
+            raise BackendError(f"cannot read {self.describe()}: {error.strerror}") from None
+        try:
+            document: dict[str, Any] = json.loads(raw)
+            secrets_map = document["secrets"]
+            assert isinstance(secrets_map, dict)
+        except (ValueError, KeyError, AssertionError):
+            raise BackendError(f"{self.describe()} is corrupt (not a credctl store file)") from None
+        self._check_key(document)
+        return document
+
+    def _check_key(self, document: dict[str, Any]) -> None:
+        check = document.get("key_check")
+        if check is None:
+            return
+        try:
+            self._decrypt(check, "key-check")
+        except WrongKeyError:
+            raise WrongKeyError(
+                f"the key does not open {self.describe()}: it was encrypted with another key",
+                hint=f"set {KEY_ENV} or restore .credctl/key to the key the store was made with",
+            ) from None
+
+    def _mutate(self) -> _Transaction:
+        return _Transaction(self)
+
+    def _encrypt(self, plaintext: str, slot: str) -> str:
+        nonce = secrets.token_bytes(12)
+        sealed = self._cipher.encrypt(nonce, plaintext.encode("utf-8"), slot.encode("utf-8"))
+        return base64.b64encode(nonce + sealed).decode("ascii")
+
+    def _decrypt(self, blob: str, slot: str) -> str:
+        try:
+            raw = base64.b64decode(blob)
+            return self._cipher.decrypt(raw[:12], raw[12:], slot.encode("utf-8")).decode("utf-8")
+        except (InvalidTag, ValueError, binascii.Error):
+            raise WrongKeyError(
+                f"a value in {self.describe()} does not decrypt with this key",
+                hint=f"check {KEY_ENV} or .credctl/key",
+            ) from None
+
+    def _entry(self, document: dict[str, Any], name: str) -> dict[str, Any]:
+        entry: dict[str, Any] | None = document["secrets"].get(name)
+        if entry is None or entry.get("deleted"):
+            raise NotFoundError(f"{name} does not exist in {self.describe()}")
+        return entry
+
+    def _current_raw(self, name: str, entry: dict[str, Any]) -> str | None:
+        current = entry.get("current")
+        if current is None:
+            return None
+        return self._decrypt(entry["versions"][current]["data"], f"{name}@{current}")
+
+    # --------------------------------------------------------------- reading
+
+    def list_secrets(self) -> list[SecretInfo]:
+        document = self._load()
+        prefix = self.environment.prefix
+        found = []
+        for name, entry in document["secrets"].items():
+            if not name.startswith(prefix):
+                continue
+            metadata: dict[str, str] = dict(entry.get("metadata", {}))
+            pending = entry.get("pending")
+            found.append(
+                SecretInfo(
+                    name=name,
+                    reference=self.reference(name),
+                    metadata=metadata,
+                    created=_time(entry.get("created")),
+                    updated=_time(entry.get("updated")),
+                    last_rotated=_last_rotated(metadata),
+                    has_value=entry.get("current") is not None,
+                    current_version=entry.get("current"),
+                    pending=PendingInfo(pending["token"], _time(pending.get("created")))
+                    if pending
+                    else None,
+                    deleted=bool(entry.get("deleted")),
+                )
+            )
+        return found
+
+    def read_values(self, refs: Sequence[Ref]) -> dict[Ref, ValueResult]:
+        document = self._load()
+        results: dict[Ref, ValueResult] = {}
+        for ref in refs:
+            try:
+                name = self.name_for(ref)
+                entry = self._entry(document, name)
+                raw = self._current_raw(name, entry)
+                if raw is None:
+                    raise NotFoundError(f"{name} has no value yet")
+                results[ref] = select_field(raw, ref.field, name)
+            except BackendError as error:
+                results[ref] = error
+            except ConfigError as error:
+                results[ref] = BackendError(str(error))
+        return results
+
+    def read_version(self, name: str, version: str) -> Secret:
+        entry = self._entry(self._load(), name)
+        stored = entry["versions"].get(version)
+        if stored is None:
+            raise NotFoundError(f"{name} has no version {version} in {self.describe()}")
+        return Secret(self._decrypt(stored["data"], f"{name}@{version}"))
+
+    def read_pending(self, name: str, token: str, field: str | None = None) -> Secret | None:
+        entry = self._entry(self._load(), name)
+        pending = entry.get("pending")
+        if not pending or pending["token"] != token:
+            return None
+        return select_field(self._decrypt(pending["data"], f"{name}#pending:{token}"), field, name)
+
+    # --------------------------------------------------------------- writing
+
+    def create(self, name: str, metadata: Mapping[str, str], value: Secret | None) -> None:
+        with self._mutate() as document:
+            existing = document["secrets"].get(name)
+            if existing is not None and not existing.get("deleted"):
+                if existing.get("metadata", {}).get("credctl:managed") != "true":
+                    raise ConflictError(
+                        f"{name} already exists in {self.describe()} and is not managed by credctl",
+                        hint="adopt it with 'credctl import'",
+                    )
+                return
+            now = format_timestamp(utcnow())
+            entry: dict[str, Any] = {
+                "metadata": dict(metadata),
+                "created": now,
+                "updated": now,
+                "current": None,
+                "versions": {},
+                "pending": None,
+                "deleted": None,
+            }
+            if value is not None:
+                entry["versions"]["1"] = {
+                    "created": now,
+                    "data": self._encrypt(value.reveal(), f"{name}@1"),
+                }
+                entry["current"] = "1"
+            document["secrets"][name] = entry
+
+    def set_metadata(
+        self, name: str, updates: Mapping[str, str], remove: Collection[str] = ()
+    ) -> None:
+        with self._mutate() as document:
+            entry = self._entry(document, name)
+            merged = dict(entry.get("metadata", {}))
+            merged.update(updates)
+            for key in remove:
+                merged.pop(key, None)
+            entry["metadata"] = merged
+            entry["updated"] = format_timestamp(utcnow())
+
+    def put_pending(self, name: str, value: Secret, token: str, field: str | None = None) -> None:
+        with self._mutate() as document:
+            entry = self._entry(document, name)
+            pending = entry.get("pending")
+            if pending:
+                if pending["token"] == token:
+                    return
+                raise RotationInProgressError(
+                    f"{name}: a rotation is already in progress (pending since "
+                    f"{pending.get('created')})",
+                    hint="wait for it, or discard it with 'credctl rotate --abort'",
+                )
+            whole = replace_field(self._current_raw(name, entry), field, value, name)
+            entry["pending"] = {
+                "token": token,
+                "created": format_timestamp(utcnow()),
+                "data": self._encrypt(whole, f"{name}#pending:{token}"),
+            }
+
+    def promote(self, name: str, token: str) -> str:
+        with self._mutate() as document:
+            entry = self._entry(document, name)
+            pending = entry.get("pending")
+            if not pending or pending["token"] != token:
+                for version_id, version in entry["versions"].items():
+                    if version.get("token") == token:
+                        return str(version_id)  # promoted already
+                raise NotFoundError(f"{name} has no pending value for this rotation")
+            whole = self._decrypt(pending["data"], f"{name}#pending:{token}")
+            version_ids = [int(v) for v in entry["versions"]]
+            new_id = str(max(version_ids, default=0) + 1)
+            now = format_timestamp(utcnow())
+            entry["versions"][new_id] = {
+                "created": now,
+                "token": token,
+                "data": self._encrypt(whole, f"{name}@{new_id}"),
+            }
+            for old in sorted(version_ids)[: max(0, len(version_ids) + 1 - HISTORY)]:
+                del entry["versions"][str(old)]
+            entry["current"] = new_id
+            entry["pending"] = None
+            entry["updated"] = now
+            return new_id
+
+    def discard_pending(self, name: str, token: str | None = None) -> None:
+        with self._mutate() as document:
+            entry = self._entry(document, name)
+            pending = entry.get("pending")
+            if pending and (token is None or pending["token"] == token):
+                entry["pending"] = None
+
+    def schedule_delete(self, name: str) -> str:
+        with self._mutate() as document:
+            entry = self._entry(document, name)
+            entry["deleted"] = format_timestamp(utcnow())
+        return (
+            f"{name} is marked deleted in {self.describe()}; its versions are kept "
+            "and 'credctl sync' of a row with that name restores it"
+        )
+
+    def restore(self, name: str) -> None:
+        """Undo a scheduled deletion."""
+        with self._mutate() as document:
+            entry = document["secrets"].get(name)
+            if entry is None:
+                raise NotFoundError(f"{name} does not exist in {self.describe()}")
+            entry["deleted"] = None
+
+
+class _Transaction:
+    """Read-modify-write of the store file under an exclusive lock."""
+
+    def __init__(self, backend: LocalBackend) -> None:
+        self.backend = backend
+        self._lock: Any = None
+
+    def __enter__(self) -> dict[str, Any]:
+        self.backend.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._lock = locked(self.backend.folder / ".lock")
+        self._lock.__enter__()
+        try:
+            document = self.backend._load()
+            if "key_check" not in document:
+                document["key_check"] = self.backend._encrypt(_KEY_CHECK.decode(), "key-check")
+        except BaseException:
+            self._lock.__exit__(None, None, None)
+            raise
+        self.document = document
+        return document
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        try:
+            if kind is None:
+                body = json.dumps(self.document, indent=1, sort_keys=True).encode("utf-8")
+                write_atomic(self.backend._path(), body, mode=0o600)
+        finally:
+            self._lock.__exit__(None, None, None)
+
+
+def _time(text: str | None) -> datetime | None:
+    return parse_timestamp(text) if text else None
+
+
+def _last_rotated(metadata: Mapping[str, str]) -> datetime | None:
+    try:
+        return parse_timestamp(metadata.get(META_LAST_ROTATED, ""))
+    except ValueError:
+        return None

@@ -1,0 +1,101 @@
+"""Durations and rotation schedules as the table and config files write them."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta, timezone
+
+NAMED_SCHEDULES = {
+    "daily": 1,
+    "weekly": 7,
+    "monthly": 30,
+    "quarterly": 90,
+    "yearly": 365,
+    "annually": 365,
+}
+
+_UNITS = {
+    "s": 1 / 86400,
+    "sec": 1 / 86400,
+    "second": 1 / 86400,
+    "seconds": 1 / 86400,
+    "m": 1 / 1440,
+    "min": 1 / 1440,
+    "minute": 1 / 1440,
+    "minutes": 1 / 1440,
+    "h": 1 / 24,
+    "hour": 1 / 24,
+    "hours": 1 / 24,
+    "d": 1,
+    "day": 1,
+    "days": 1,
+    "w": 7,
+    "week": 7,
+    "weeks": 7,
+}
+_SIMPLE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*$")
+_ISO = re.compile(
+    r"^P(?:(?P<y>\d+)Y)?(?:(?P<mo>\d+)M)?(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?"
+    r"(?:T(?:(?P<h>\d+)H)?(?:(?P<mi>\d+)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
+)
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse `90d`, `2 weeks`, `0.2s`, `15m`, `quarterly` or ISO-8601 `P90D`."""
+    cleaned = text.strip().lower()
+    if cleaned in NAMED_SCHEDULES:
+        return timedelta(days=NAMED_SCHEDULES[cleaned])
+    match = _SIMPLE.match(cleaned)
+    if match and match.group(2) in _UNITS:
+        return timedelta(days=float(match.group(1)) * _UNITS[match.group(2)])
+    iso = _ISO.match(text.strip().upper())
+    if iso and any(iso.groupdict().values()):
+        parts = {k: float(v) if v else 0.0 for k, v in iso.groupdict().items()}
+        days = parts["y"] * 365 + parts["mo"] * 30 + parts["w"] * 7 + parts["d"]
+        return timedelta(days=days, hours=parts["h"], minutes=parts["mi"], seconds=parts["s"])
+    raise ValueError(
+        f"invalid duration {text.strip()!r} (use e.g. 90d, 12w, monthly, quarterly, P90D)"
+    )
+
+
+def parse_schedule(text: str) -> timedelta | None:
+    """A table's Rotation Schedule: a positive duration, or None for `never`."""
+    if text.strip().lower() == "never":
+        return None
+    duration = parse_duration(text)
+    if duration < timedelta(days=1):
+        raise ValueError(f"rotation schedule {text.strip()!r} is shorter than one day")
+    return duration
+
+
+def parse_timestamp(text: str) -> datetime | None:
+    """A Last Rotated cell: ISO date or date-time (UTC); None for `never` or empty."""
+    cleaned = text.strip()
+    if cleaned == "" or cleaned.lower() == "never":
+        return None
+    try:
+        if len(cleaned) == 10:
+            day = date.fromisoformat(cleaned)
+            return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+        parsed = datetime.fromisoformat(cleaned.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"invalid date {cleaned!r} (use an ISO date such as 2026-09-01, or 'never')"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def format_timestamp(moment: datetime) -> str:
+    """ISO-8601 UTC with a Z, to the second."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def days(duration: timedelta | None) -> int | None:
+    """Whole days of a duration (None stays None)."""
+    return None if duration is None else int(duration.total_seconds() // 86400)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
