@@ -54,7 +54,7 @@ class AwsBackendConfig(Strict):
 
 class VaultAuthConfig(Strict):
     method: Literal["token", "approle"] = "token"
-    token_env: str = "VAULT_TOKEN"
+    token_env: str = "VAULT_TOKEN"  # noqa: S105 - a variable name
     role_id: str | None = None
     secret_id_env: str | None = None
     mount: str = "approle"

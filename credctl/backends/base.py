@@ -57,7 +57,9 @@ class Backend(Protocol):
 
     # Stage a pending value under a rotation token; RotationInProgressError when
     # another token holds the pending slot. Same token again: no-op.
-    def put_pending(self, name: str, value: Secret, token: str, field: str | None = None) -> None: ...
+    def put_pending(
+        self, name: str, value: Secret, token: str, field: str | None = None
+    ) -> None: ...
 
     # The pending value staged under the token (whole value or one field), or None.
     def read_pending(self, name: str, token: str, field: str | None = None) -> Secret | None: ...
@@ -135,7 +137,9 @@ def replace_field(raw: str | None, field: str | None, value: Secret, name: str) 
         try:
             loaded = json.loads(raw)
         except ValueError:
-            raise NotFoundError(f"{name} is not a JSON object; cannot set field {field!r}") from None
+            raise NotFoundError(
+                f"{name} is not a JSON object; cannot set field {field!r}"
+            ) from None
         if not isinstance(loaded, dict):
             raise NotFoundError(f"{name} is not a JSON object; cannot set field {field!r}")
         document = loaded
