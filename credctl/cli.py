@@ -1,6 +1,532 @@
+"""The command line: options in, one library call, output out. Click lives only here.
+
+Library modules are imported inside the commands so that `credctl --help`
+starts without pydantic, boto3 or hvac.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
 import click
 
+from credctl import __version__
+from credctl.errors import ConfigError, CredctlError, UsageError
 
-@click.group()
-def main() -> None:
-    """credctl."""
+if TYPE_CHECKING:
+    from credctl.audit import Backends
+    from credctl.project import Project
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class State:
+    """Options every command shares, gathered from the group and the command."""
+
+    def __init__(self) -> None:
+        self.project_dir: Path | None = None
+        self.table: str | None = None
+        self.debug = False
+        self.quiet = False
+        self.verbose = 0
+        self.no_color = False
+        self._project: Project | None = None
+
+    @property
+    def color(self) -> bool:
+        return not self.no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
+
+    def style(self, text: str, colour: str) -> str:
+        return click.style(text, fg=colour) if self.color else text
+
+    def project(self, **settings: Any) -> Project:
+        if self._project is None:
+            from credctl.project import load_project
+            from credctl.settings import load_settings
+
+            self._project = load_project(
+                load_settings(self.project_dir, table=self.table, **settings)
+            )
+        return self._project
+
+    def say(self, text: str) -> None:
+        if not self.quiet:
+            click.echo(text, err=True)
+
+
+def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    def callback(context: click.Context, parameter: click.Parameter, value: Any) -> Any:
+        state = context.ensure_object(State)
+        if value not in (None, False, 0):
+            setattr(state, name, value)
+        return value
+
+    return callback
+
+
+def common_options(function: F) -> F:
+    """-q, -v, --no-color, --debug, --project-dir: on the group and on every command."""
+    options = [
+        click.option(
+            "--project-dir",
+            type=click.Path(path_type=Path, file_okay=False),
+            expose_value=False,
+            callback=_store("project_dir"),
+            help="Project folder (default: nearest folder with environments/).",
+        ),
+        click.option(
+            "--table",
+            expose_value=False,
+            callback=_store("table"),
+            help="Reference table path (default: credentials.md).",
+        ),
+        click.option(
+            "-q",
+            "--quiet",
+            is_flag=True,
+            expose_value=False,
+            callback=_store("quiet"),
+            help="Print only errors and data.",
+        ),
+        click.option(
+            "-v",
+            "--verbose",
+            count=True,
+            expose_value=False,
+            callback=_store("verbose"),
+            help="Say more.",
+        ),
+        click.option(
+            "--no-color",
+            is_flag=True,
+            expose_value=False,
+            callback=_store("no_color"),
+            help="No colours (NO_COLOR is honoured too).",
+        ),
+        click.option(
+            "--debug",
+            is_flag=True,
+            expose_value=False,
+            callback=_store("debug"),
+            help="Show tracebacks.",
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def env_option(function: F) -> F:
+    return click.option(
+        "--env",
+        "environments",
+        multiple=True,
+        metavar="NAME",
+        help="Environment (repeatable; default: all).",
+    )(function)
+
+
+def format_option(*choices: str, default: str = "table") -> Callable[[F], F]:
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(choices),
+        default=None,
+        help=f"Output format (default: {default}).",
+    )
+
+
+def output_option(function: F) -> F:
+    return click.option(
+        "-o",
+        "--output",
+        type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+        default=None,
+        help="Write to FILE atomically instead of standard output.",
+    )(function)
+
+
+pass_state = click.make_pass_decorator(State, ensure=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="credctl")
+@common_options
+def cli() -> None:
+    """Keep your credentials reference table true: sync, rotate, audit, env files."""
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _format(state: State, chosen: str | None, default: str = "table") -> str:
+    if chosen:
+        return chosen
+    configured = state.project().settings.format
+    return configured or default
+
+
+def _emit(state: State, text: str, output: Path | None) -> None:
+    if output is None or str(output) == "-":
+        click.echo(text, nl=False)
+        return
+    from credctl.fsutil import write_atomic
+
+    write_atomic(output, text, mode=0o644)
+    state.say(f"wrote {output}")
+
+
+def _backends(project: Project) -> Backends:
+    from credctl.audit import Backends
+
+    return Backends(project)
+
+
+# ----------------------------------------------------------------- commands
+
+
+@cli.command()
+@common_options
+@pass_state
+def init(state: State) -> None:
+    """Scaffold credentials.md, environments/, policies/ and .gitignore entries."""
+    from credctl.scaffold import scaffold
+
+    folder = state.project_dir or Path.cwd()
+    for line in scaffold(folder):
+        state.say(line)
+
+
+@cli.command()
+@env_option
+@format_option("table", "json")
+@common_options
+@pass_state
+def validate(state: State, environments: tuple[str, ...], output_format: str | None) -> None:
+    """Check table, environments and policies; every problem with file:line. No network."""
+    import json
+
+    project = state.project()
+    for name in environments:
+        project.environment(name)
+    problems = project.problems()
+    warnings = _schedule_warnings(project)
+    if (output_format or "table") == "json":
+        click.echo(
+            json.dumps(
+                {
+                    "schema_version": 1,
+                    "valid": not problems,
+                    "problems": [
+                        {"file": p.file, "line": p.line, "code": p.code, "message": p.message}
+                        for p in problems
+                    ],
+                    "warnings": warnings,
+                },
+                indent=2,
+            )
+        )
+        if problems:
+            sys.exit(2)
+        return
+    if problems:
+        raise ConfigError(problems)
+    for warning in warnings:
+        state.say(f"warning: {warning}")
+    state.say(
+        f"OK: {len(project.rows)} credentials, {len(project.environments)} environments "
+        f"({', '.join(sorted(project.environments))}), {len(project.policy.credential_types)} "
+        f"credential types in {project.table.display}"
+    )
+
+
+def _schedule_warnings(project: Project) -> list[str]:
+    warnings = []
+    for row in project.rows:
+        if (
+            project.policy.type_policy(row.credential_type)
+            and project.policy.effective(row).schedule_exceeds_policy
+        ):
+            warnings.append(
+                f"{row.file}:{row.line}: {row.id}: schedule {row.schedule!r} is longer than "
+                "policy allows (the policy's maximum applies)"
+            )
+    return warnings
+
+
+@cli.command()
+@env_option
+@format_option("table", "json", "markdown")
+@click.option(
+    "--fail-on",
+    type=click.Choice(["error", "warning", "never"]),
+    default="error",
+    show_default=True,
+    help="Exit 1 when findings reach this severity.",
+)
+@output_option
+@common_options
+@pass_state
+def audit(
+    state: State,
+    environments: tuple[str, ...],
+    output_format: str | None,
+    fail_on: str,
+    output: Path | None,
+) -> None:
+    """Findings per credential: owner, last rotated, age, max age, due date, status."""
+    from credctl import report as render
+    from credctl.audit import fail_level_reached, run_audit
+
+    project = state.project()
+    chosen = project.select(environments)
+    backends = _backends(project)
+    try:
+        result = run_audit(project, chosen, backends)
+    finally:
+        backends.close()
+    fmt = _format(state, output_format)
+    style = state.style if output is None else render.plain
+    if fmt == "json":
+        text = render.audit_json(result)
+    elif fmt == "markdown":
+        text = render.markdown_table(result)
+    else:
+        text = render.audit_table(result, style)
+    _emit(state, text, output)
+    if fail_level_reached(result, fail_on):
+        sys.exit(1)
+
+
+@cli.command()
+@env_option
+@format_option("table", "json", "markdown")
+@output_option
+@common_options
+@pass_state
+def status(
+    state: State, environments: tuple[str, ...], output_format: str | None, output: Path | None
+) -> None:
+    """The credential status report for people."""
+    from credctl import report as render
+    from credctl.audit import run_audit
+
+    project = state.project()
+    backends = _backends(project)
+    try:
+        result = run_audit(project, project.select(environments), backends)
+    finally:
+        backends.close()
+    fmt = _format(state, output_format)
+    style = state.style if output is None else render.plain
+    if fmt == "json":
+        text = render.status_json(result)
+    elif fmt == "markdown":
+        text = render.markdown_table(result)
+    else:
+        text = render.status_table(result, style)
+    _emit(state, text, output)
+
+
+@cli.command()
+@env_option
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["dotenv", "json", "shell", "docker", "github", "yaml"]),
+    default=None,
+    help="File format (default: the environment file's, else dotenv).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+    default=None,
+    help="Path to write (default: env_file.path of the environment; '-' for stdout).",
+)
+@click.option("--service", "services", multiple=True, help="Only this service (repeatable).")
+@click.option("--type", "types", multiple=True, help="Only this credential type (repeatable).")
+@click.option(
+    "--only", "only", multiple=True, metavar="NAME", help="Only this variable (repeatable)."
+)
+@click.option(
+    "--include-config/--no-include-config",
+    default=True,
+    show_default=True,
+    help="Include literal configuration rows (redirect URIs, client IDs).",
+)
+@click.option("--check", is_flag=True, help="Compare an existing file; exit 1 listing stale names.")
+@common_options
+@pass_state
+def env(
+    state: State,
+    environments: tuple[str, ...],
+    output_format: str | None,
+    output: Path | None,
+    services: tuple[str, ...],
+    types: tuple[str, ...],
+    only: tuple[str, ...],
+    include_config: bool,
+    check: bool,
+) -> None:
+    """Write an environment-variable file for one environment."""
+    from credctl import envfile
+    from credctl.errors import StaleError
+    from credctl.fsutil import write_atomic
+    from credctl.values import collect_env
+
+    project = state.project()
+    environment = _one_environment(project, environments)
+    fmt = output_format or (environment.env_file.format if environment.env_file else "dotenv")
+    if output is None:
+        if environment.env_file is None:
+            raise UsageError(
+                f"no output path for {environment.name}: pass -o PATH (or -o - for stdout), "
+                f"or set env_file in environments/{environment.name}.yaml"
+            )
+        output = project.root / environment.env_file.path
+    backends = _backends(project)
+    try:
+        entries = collect_env(
+            project,
+            environment,
+            backends,
+            services=services,
+            types=types,
+            only=only,
+            include_config=include_config,
+        )
+    finally:
+        backends.close()
+    pairs = [(entry.name, entry.value.reveal()) for entry in entries]
+    if check:
+        if str(output) == "-":
+            raise UsageError("--check needs a file: pass -o PATH")
+        try:
+            existing = output.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise StaleError(f"{output} does not exist") from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise UsageError(f"cannot read {output}: {error}") from None
+        stale = envfile.stale_names(existing, pairs, fmt)
+        if stale:
+            raise StaleError(
+                f"{output} is stale: {', '.join(stale)}", hint="regenerate it with 'credctl env'"
+            )
+        state.say(f"{output} is up to date ({len(pairs)} variables)")
+        return
+    text = envfile.render(pairs, fmt)
+    if str(output) == "-":
+        click.echo(text, nl=False)
+        return
+    write_atomic(output, text, mode=0o600)
+    if envfile.git_tracks_or_would_track(output):
+        state.say(f"warning: git would track {output}; add it to .gitignore")
+    state.say(f"wrote {len(pairs)} variables to {output} (mode 0600)")
+
+
+def _one_environment(project: Project, environments: tuple[str, ...]) -> Any:
+    chosen = project.select(environments)
+    if len(chosen) != 1:
+        names = ", ".join(env.name for env in chosen)
+        raise UsageError(f"choose one environment with --env (available: {names})")
+    return chosen[0]
+
+
+@cli.command("get")
+@click.argument("credential_id", metavar="ID")
+@common_options
+@pass_state
+def get_command(state: State, credential_id: str) -> None:
+    """Print one current value (for scripts). ID: ENV/SERVICE/CREDENTIAL TYPE."""
+    from credctl.values import get_value
+
+    project = state.project()
+    row = project.find_row(credential_id)
+    backends = _backends(project)
+    try:
+        value = get_value(project, row, backends)
+    finally:
+        backends.close()
+    stream = sys.stdout.buffer
+    stream.write(value.reveal().encode("utf-8"))
+    if sys.stdout.isatty():
+        stream.write(b"\n")
+    stream.flush()
+
+
+@cli.command("set")
+@click.argument("credential_id", metavar="ID")
+@click.option(
+    "--actor", help="Who is doing this (default: CREDCTL_ACTOR, the CI's actor, the OS user)."
+)
+@common_options
+@pass_state
+def set_command(state: State, credential_id: str, actor: str | None) -> None:
+    """Store a new value now, from standard input or a hidden prompt (never argv)."""
+    from credctl.secret import Secret
+    from credctl.values import resolve_actor, set_value
+
+    project = state.project(actor=actor)
+    row = project.find_row(credential_id)
+    if sys.stdin.isatty():
+        value = click.prompt(f"New value for {row.id}", hide_input=True, confirmation_prompt=True)
+    else:
+        value = sys.stdin.buffer.read().decode("utf-8")
+    if value == "":
+        raise UsageError("no value given on standard input")
+    backends = _backends(project)
+    try:
+        version = set_value(
+            project, row, backends, Secret(value), resolve_actor(project.settings.actor)
+        )
+    finally:
+        backends.close()
+    state.say(f"stored a new value for {row.id} (version {version})")
+
+
+# ----------------------------------------------------------- error handling
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: one line and an exit code for every credctl error."""
+    arguments = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in arguments
+    try:
+        cli.main(args=arguments, prog_name="credctl", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Error: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except click.exceptions.Exit as error:
+        sys.exit(error.exit_code)
+    except CredctlError as error:
+        if debug:
+            raise
+        lines = str(error).splitlines() or [type(error).__name__]
+        if error.hint:
+            lines[-1] += f" (hint: {error.hint})"
+        for line in lines:
+            click.echo(f"Error: {line}", err=True)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Error: interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(1)
+    except Exception as error:
+        if debug:
+            raise
+        # The message of an unexpected error could carry anything; name its type only.
+        click.echo(
+            f"Error: unexpected {type(error).__name__} (a bug in credctl); "
+            "rerun with --debug for the traceback",
+            err=True,
+        )
+        sys.exit(1)

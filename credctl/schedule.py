@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 NAMED_SCHEDULES = {
     "daily": 1,
@@ -76,20 +76,20 @@ def parse_timestamp(text: str) -> datetime | None:
     try:
         if len(cleaned) == 10:
             day = date.fromisoformat(cleaned)
-            return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+            return datetime(day.year, day.month, day.day, tzinfo=UTC)
         parsed = datetime.fromisoformat(cleaned.replace("Z", "+00:00"))
     except ValueError:
         raise ValueError(
             f"invalid date {cleaned!r} (use an ISO date such as 2026-09-01, or 'never')"
         ) from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
 def format_timestamp(moment: datetime) -> str:
     """ISO-8601 UTC with a Z, to the second."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def days(duration: timedelta | None) -> int | None:
@@ -98,4 +98,4 @@ def days(duration: timedelta | None) -> int | None:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

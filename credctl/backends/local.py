@@ -55,7 +55,7 @@ def from_config(environment: EnvironmentConfig, context: BackendContext) -> Loca
     folder = Path(config.path)
     if not folder.is_absolute():
         folder = context.project_dir / folder
-    return LocalBackend(environment, folder, load_key(context.project_dir))
+    return LocalBackend(environment, folder, load_key(context.project_dir), display=config.path)
 
 
 def load_key(project_dir: Path) -> bytes:
@@ -98,15 +98,18 @@ def _decode_key(text: str, where: str) -> bytes:
 class LocalBackend:
     """Secrets in an encrypted file under the project (default `.credctl/store`)."""
 
-    def __init__(self, environment: EnvironmentConfig, folder: Path, key: bytes) -> None:
+    def __init__(
+        self, environment: EnvironmentConfig, folder: Path, key: bytes, display: str | None = None
+    ) -> None:
         self.environment = environment
         self.folder = folder
+        self.display = display or str(folder)
         self._cipher = AESGCM(key)
 
     # ------------------------------------------------------------- plumbing
 
     def describe(self) -> str:
-        return f"local store {self.folder}"
+        return f"local store {self.display}"
 
     def reference(self, name: str, field: str | None = None) -> str:
         return str(Ref("local", name, field))

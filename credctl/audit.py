@@ -1,0 +1,374 @@
+"""Audit: what each credential's row, policy and store say, and the findings."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from credctl.backends.base import Backend, BackendContext, open_backend
+from credctl.errors import ConfigError, Problem
+from credctl.model import (
+    META_OWNER,
+    META_ROTATED_BY,
+    META_SCHEDULE,
+    CredentialStatus,
+    EffectivePolicy,
+    EnvironmentConfig,
+    Finding,
+    Row,
+    SecretInfo,
+    Severity,
+    Status,
+    parse_reference,
+    slugify,
+)
+from credctl.project import Project
+from credctl.schedule import days, parse_schedule, parse_timestamp, utcnow
+
+# Problems of the table that audit reports as findings instead of refusing to run.
+FINDING_PROBLEMS: dict[str, Severity] = {
+    "missing-owner": "error",
+    "literal-secret-in-table": "error",
+}
+
+
+@dataclass
+class AuditReport:
+    generated_at: datetime
+    credentials: list[CredentialStatus]
+    findings: list[Finding] = field(default_factory=list)
+
+    def summary(self) -> dict[str, int]:
+        counts = {"error": 0, "warning": 0, "info": 0}
+        for finding in self.findings:
+            counts[finding.severity] += 1
+        return counts
+
+
+class Backends:
+    """Opens each environment's backend on first use and closes them all at the end."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self._open: dict[str, Backend] = {}
+
+    def get(self, environment: EnvironmentConfig) -> Backend:
+        if environment.name not in self._open:
+            self._open[environment.name] = open_backend(
+                environment, BackendContext(project_dir=self.project.root)
+            )
+        return self._open[environment.name]
+
+    def close(self) -> None:
+        for backend in self._open.values():
+            backend.close()
+
+
+@contextlib.contextmanager
+def backends_for(project: Project) -> Iterator[Backends]:
+    backends = Backends(project)
+    try:
+        yield backends
+    finally:
+        backends.close()
+
+
+def secret_name(
+    row: Row, environment: EnvironmentConfig, backend: Backend
+) -> tuple[str, str | None]:
+    """The store name (and field) a row points at: its reference, or the naming rule."""
+    reference = parse_reference(row.reference)
+    if reference is None:
+        return environment.secret_name(row.service, row.credential_type), None
+    return backend.name_for(reference), reference.field
+
+
+def env_var_name(row: Row, environment: EnvironmentConfig) -> str:
+    """`Env Var` column, else the environment file's mapping, else SERVICE_CREDENTIAL_TYPE."""
+    if row.env_var:
+        return row.env_var
+    relative = f"{slugify(row.service)}/{slugify(row.credential_type)}"
+    for key, name in environment.env_vars.items():
+        if key in (relative, row.id) or slugify(key) == slugify(relative):
+            return name
+    return re.sub(r"[^A-Za-z0-9]+", "_", f"{row.service}_{row.credential_type}").strip("_").upper()
+
+
+def is_literal_config(row: Row, project: Project) -> bool:
+    """A non-secret row whose value is written in the table (a redirect URI, a client ID)."""
+    type_policy = project.policy.type_policy(row.credential_type)
+    return (
+        type_policy is not None
+        and not type_policy.secret
+        and parse_reference(row.reference) is None
+        and row.reference.strip() != ""
+    )
+
+
+def run_audit(
+    project: Project,
+    environments: Sequence[EnvironmentConfig],
+    backends: Backends,
+    now: datetime | None = None,
+) -> AuditReport:
+    """Audit the chosen environments: one listing per store, no value read."""
+    now = now or utcnow()
+    problems = project.problems()
+    fatal = [p for p in problems if p.code not in FINDING_PROBLEMS]
+    if fatal:
+        raise ConfigError(fatal)
+    row_problems: dict[int, list[Problem]] = {}
+    for problem in problems:
+        row_problems.setdefault(problem.line or 0, []).append(problem)
+    report = AuditReport(generated_at=now, credentials=[])
+    for environment in environments:
+        rows = project.rows_in(environment)
+        backend = backends.get(environment)
+        listing = {info.name: info for info in backend.list_secrets()}
+        matched: set[str] = set()
+        for row in rows:
+            status = _audit_row(row, environment, backend, listing, matched, project, now)
+            for problem in row_problems.get(row.line, []):
+                status.findings.append(
+                    Finding(
+                        problem.code,
+                        FINDING_PROBLEMS[problem.code],
+                        problem.message,
+                        row.id,
+                        row.file,
+                        row.line,
+                    )
+                )
+            report.credentials.append(status)
+            report.findings.extend(status.findings)
+        for name, info in sorted(listing.items()):
+            if name in matched or info.deleted:
+                continue
+            if info.managed:
+                report.findings.append(
+                    Finding(
+                        "orphan",
+                        "warning",
+                        f"{info.reference} is managed by credctl but no row of "
+                        f"{project.table.display} names it (add a row, or 'credctl sync --prune')",
+                        None,
+                        project.table.display,
+                        None,
+                    )
+                )
+            else:
+                report.findings.append(
+                    Finding(
+                        "unmanaged",
+                        "info",
+                        f"{info.reference} is under the {environment.name} prefix but not "
+                        "managed by credctl (adopt it with 'credctl import')",
+                        None,
+                        project.table.display,
+                        None,
+                    )
+                )
+    return report
+
+
+def _audit_row(
+    row: Row,
+    environment: EnvironmentConfig,
+    backend: Backend,
+    listing: dict[str, SecretInfo],
+    matched: set[str],
+    project: Project,
+    now: datetime,
+) -> CredentialStatus:
+    effective = project.policy.effective(row)
+    findings: list[Finding] = []
+
+    def finding(code: str, severity: Severity, message: str) -> None:
+        findings.append(Finding(code, severity, message, row.id, row.file, row.line))
+
+    max_age_days = days(effective.max_age)
+    if effective.schedule_exceeds_policy:
+        finding(
+            "schedule-exceeds-policy",
+            "warning",
+            f"{row.id}: schedule {row.schedule!r} is longer than policy allows "
+            f"({max_age_days} days applies)"
+            if max_age_days is not None
+            else f"{row.id}: schedule {row.schedule!r} is not allowed by policy",
+        )
+    if is_literal_config(row, project):
+        return CredentialStatus(
+            id=row.id,
+            row=row,
+            reference=row.reference,
+            env_var=env_var_name(row, environment),
+            last_rotated=None,
+            rotated_by=None,
+            age_days=None,
+            max_age_days=None,
+            due_on=None,
+            status="ok",
+            findings=findings,
+            secret=False,
+        )
+    name, field_name = secret_name(row, environment, backend)
+    matched.add(name)
+    reference = backend.reference(name, field_name)
+    info = listing.get(name)
+    table_last_rotated = _table_time(row.last_rotated)
+    if info is None or info.deleted:
+        finding(
+            "missing-in-backend",
+            "error",
+            f"{row.id}: {reference} does not exist in {backend.describe()} "
+            "(create it with 'credctl sync')",
+        )
+        return CredentialStatus(
+            id=row.id,
+            row=row,
+            reference=reference,
+            env_var=env_var_name(row, environment),
+            last_rotated=table_last_rotated,
+            rotated_by=None,
+            age_days=None,
+            max_age_days=max_age_days,
+            due_on=None,
+            status="missing",
+            findings=findings,
+        )
+    if not info.has_value:
+        finding(
+            "no-value",
+            "warning",
+            f"{row.id}: {reference} has no value yet (set it with 'credctl set {row.id}')",
+        )
+    status, age_days, due_on = _age(info, effective, now)
+    if status == "overdue":
+        finding(
+            "overdue",
+            "error",
+            f"{row.id}: last rotated {age_days} days ago, max age {max_age_days} days "
+            f"(was due {due_on:%Y-%m-%d})"
+            if due_on
+            else f"{row.id} is overdue",
+        )
+    elif status == "due-soon":
+        finding(
+            "due-soon",
+            "warning",
+            f"{row.id}: due for rotation on {due_on:%Y-%m-%d} ({age_days} of {max_age_days} days)"
+            if due_on
+            else f"{row.id} is due soon",
+        )
+    if info.last_rotated is None:
+        finding(
+            "never-rotated",
+            "warning",
+            f"{row.id}: never rotated (aged from its creation, {age_days} days ago)",
+        )
+    if info.pending is not None and (
+        info.pending.created is None or now - info.pending.created > environment.lock_timeout
+    ):
+        finding(
+            "rotation-in-progress",
+            "warning",
+            f"{row.id}: a pending value has waited longer than the lock timeout "
+            f"({days(environment.lock_timeout) or environment.lock_timeout}); "
+            "resume with 'credctl rotate' or discard with 'credctl rotate --abort'",
+        )
+    _drift(row, info, reference, table_last_rotated, finding)
+    return CredentialStatus(
+        id=row.id,
+        row=row,
+        reference=reference,
+        env_var=env_var_name(row, environment),
+        last_rotated=info.last_rotated,
+        rotated_by=info.metadata.get(META_ROTATED_BY),
+        age_days=age_days,
+        max_age_days=max_age_days,
+        due_on=due_on,
+        status=status,
+        findings=findings,
+    )
+
+
+def _age(
+    info: SecretInfo, effective: EffectivePolicy, now: datetime
+) -> tuple[Status, int | None, datetime | None]:
+    since = info.last_rotated or info.created
+    if since is None:
+        return "unknown", None, None
+    age_days = max(0, (now - since).days)
+    if effective.max_age is None:
+        return ("never-rotated" if info.last_rotated is None else "ok"), age_days, None
+    due_on = since + effective.max_age
+    if now >= due_on:
+        return "overdue", age_days, due_on
+    if now >= due_on - effective.warn_before:
+        return "due-soon", age_days, due_on
+    return ("never-rotated" if info.last_rotated is None else "ok"), age_days, due_on
+
+
+def _table_time(text: str) -> datetime | None:
+    try:
+        return parse_timestamp(text)
+    except ValueError:
+        return None
+
+
+def _drift(
+    row: Row,
+    info: SecretInfo,
+    reference: str,
+    table_last_rotated: datetime | None,
+    finding: Callable[[str, Severity, str], None],
+) -> None:
+    store_date = info.last_rotated.date() if info.last_rotated else None
+    table_date = table_last_rotated.date() if table_last_rotated else None
+    drifted = []
+    if store_date != table_date:
+        drifted.append(
+            f"Last Rotated (table {table_date or 'never'}, store {store_date or 'never'})"
+        )
+    if row.reference.strip() != reference:
+        drifted.append("Value/Reference" + (" (empty)" if not row.reference.strip() else ""))
+    if drifted:
+        finding(
+            "table-drift",
+            "warning",
+            f"{row.id}: the table's {' and '.join(drifted)} differs from the store "
+            "('credctl sync' writes the store's truth back)",
+        )
+    store_owner = info.metadata.get(META_OWNER)
+    store_schedule = info.metadata.get(META_SCHEDULE)
+    metadata_drift = []
+    if store_owner is not None and store_owner != row.owner:
+        metadata_drift.append("owner")
+    if store_schedule is not None and not _same_schedule(store_schedule, row.schedule):
+        metadata_drift.append("schedule")
+    if metadata_drift:
+        finding(
+            "metadata-drift",
+            "warning",
+            f"{row.id}: the store's {' and '.join(metadata_drift)} differs from the table "
+            "('credctl sync' updates the store)",
+        )
+
+
+def _same_schedule(left: str, right: str) -> bool:
+    try:
+        return parse_schedule(left) == parse_schedule(right)
+    except ValueError:
+        return left.strip() == right.strip()
+
+
+def fail_level_reached(report: AuditReport, fail_on: str) -> bool:
+    summary = report.summary()
+    if fail_on == "never":
+        return False
+    if fail_on == "warning":
+        return summary["error"] + summary["warning"] > 0
+    return summary["error"] > 0

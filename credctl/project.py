@@ -1,0 +1,264 @@
+"""Load a user's project: environments, policies and the reference table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from credctl.errors import ConfigError, Problem, UsageError
+from credctl.model import (
+    EnvironmentConfig,
+    EnvironmentPolicy,
+    PolicyFile,
+    Row,
+    slugify,
+)
+from credctl.policy import Policy, check_rows
+from credctl.settings import Settings
+from credctl.table import Table, read_table
+
+
+@dataclass
+class Project:
+    """Everything credctl read from the project folder."""
+
+    root: Path
+    settings: Settings
+    environments: dict[str, EnvironmentConfig]
+    policy: Policy
+    table: Table
+
+    @property
+    def rows(self) -> list[Row]:
+        return self.table.rows
+
+    def environment(self, name: str) -> EnvironmentConfig:
+        for known_name, config in self.environments.items():
+            if slugify(known_name) == slugify(name):
+                return config
+        known = ", ".join(sorted(self.environments)) or "none"
+        raise UsageError(f"unknown environment {name!r} (known: {known})")
+
+    def select(self, names: Sequence[str]) -> list[EnvironmentConfig]:
+        """The environments asked for: the flags, else the settings, else all."""
+        chosen = list(names) or list(self.settings.environments)
+        if not chosen:
+            return [self.environments[name] for name in sorted(self.environments)]
+        return [self.environment(name) for name in chosen]
+
+    def rows_in(self, environment: EnvironmentConfig) -> list[Row]:
+        return [row for row in self.rows if slugify(row.environment) == slugify(environment.name)]
+
+    def find_row(self, credential_id: str) -> Row:
+        """A row by `ENV/SERVICE/CREDENTIAL TYPE` or its slug form."""
+        parts = credential_id.split("/")
+        if len(parts) != 3:
+            raise UsageError(
+                f"invalid credential id {credential_id!r} "
+                "(use ENV/SERVICE/CREDENTIAL TYPE, e.g. prod/stripe/api-key)"
+            )
+        wanted = tuple(slugify(part) for part in parts)
+        for row in self.rows:
+            if row.key == wanted:
+                return row
+        raise UsageError(f"no credential {credential_id!r} in {self.table.display}")
+
+    def problems(self) -> list[Problem]:
+        return check_rows(self.rows, self.environments, self.policy)
+
+
+def load_project(settings: Settings) -> Project:
+    """Read and check every file; all problems are reported together."""
+    root = settings.project_dir
+    problems: list[Problem] = []
+    environments = _load_environments(root, problems)
+    policy = _load_policies(root, problems)
+    table: Table | None = None
+    try:
+        table = read_table(*_table_path(root, settings))
+    except ConfigError as error:
+        problems.extend(error.problems)
+    if problems or table is None:
+        raise ConfigError(problems)
+    return Project(root, settings, environments, policy, table)
+
+
+def _table_path(root: Path, settings: Settings) -> tuple[Path, str]:
+    if settings.table:
+        path = Path(settings.table)
+        path = path if path.is_absolute() else root / path
+    else:
+        markdown, listing = root / "credentials.md", root / "credentials.yaml"
+        path = listing if listing.exists() and not markdown.exists() else markdown
+    return path, _display(root, path)
+
+
+def _display(root: Path, path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _yaml_files(folder: Path) -> list[Path]:
+    return sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
+
+
+def _read_yaml(path: Path, display: str) -> tuple[Any, yaml.Node | None]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(Problem(display, None, f"cannot read: {error.strerror}")) from None
+    except UnicodeDecodeError:
+        raise ConfigError(Problem(display, None, "not valid UTF-8")) from None
+    try:
+        return yaml.safe_load(text), yaml.compose(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        reason = getattr(error, "problem", None) or "invalid YAML"
+        raise ConfigError(
+            Problem(display, mark.line + 1 if mark else None, f"invalid YAML: {reason}")
+        ) from None
+
+
+def _line_of(node: yaml.Node | None, location: Iterable[int | str]) -> int | None:
+    """The line of a key path in a composed YAML document (the deepest found)."""
+    if node is None:
+        return None
+    line = node.start_mark.line + 1
+    for part in location:
+        if isinstance(node, yaml.MappingNode):
+            match = next((pair for pair in node.value if pair[0].value == part), None)
+            if match is None:
+                return line
+            line = match[0].start_mark.line + 1
+            node = match[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(node.value):
+                return line
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def _validation_problems(
+    error: ValidationError, display: str, node: yaml.Node | None, strip: int = 0
+) -> list[Problem]:
+    problems = []
+    for item in error.errors():
+        location = [
+            part for part in item["loc"] if not str(part).startswith(("function-", "tagged"))
+        ]
+        location = location[strip:]
+        # The discriminated union adds the backend type to the path: drop it.
+        if (
+            len(location) > 1
+            and location[0] == "backend"
+            and location[1] in ("local", "aws", "vault")
+        ):
+            location = [location[0], *location[2:]]
+        key = ".".join(str(part) for part in location) or "(top level)"
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif item["type"] == "missing":
+            message = "required key is missing"
+        problems.append(Problem(display, _line_of(node, location), f"{key}: {message}"))
+    return problems
+
+
+def _load_environments(root: Path, problems: list[Problem]) -> dict[str, EnvironmentConfig]:
+    folder = root / "environments"
+    environments: dict[str, EnvironmentConfig] = {}
+    if not folder.is_dir():
+        problems.append(Problem("environments/", None, "folder is missing"))
+        return environments
+    for path in _yaml_files(folder):
+        display = f"environments/{path.name}"
+        try:
+            data, node = _read_yaml(path, display)
+        except ConfigError as error:
+            problems.extend(error.problems)
+            continue
+        if not isinstance(data, dict):
+            problems.append(Problem(display, 1, "expected a mapping with at least 'backend'"))
+            continue
+        if "name" in data:
+            problems.append(
+                Problem(
+                    display,
+                    _line_of(node, ["name"]),
+                    "name: unknown key (the file name is the environment name)",
+                )
+            )
+            continue
+        try:
+            environments[path.stem] = EnvironmentConfig.model_validate({**data, "name": path.stem})
+        except ValidationError as error:
+            problems.extend(_validation_problems(error, display, node))
+    if not environments and not problems:
+        problems.append(
+            Problem("environments/", None, "no environment files (add environments/<name>.yaml)")
+        )
+    return environments
+
+
+def _load_policies(root: Path, problems: list[Problem]) -> Policy:
+    folder = root / "policies"
+    defaults: dict[str, Any] = {}
+    defined: dict[str, str] = {}  # "section.key" -> file that defined it
+    types: dict[str, tuple[str, Any]] = {}
+    environments: dict[str, EnvironmentPolicy] = {}
+    files = _yaml_files(folder) if folder.is_dir() else []
+    for path in files:
+        display = f"policies/{path.name}"
+        try:
+            data, node = _read_yaml(path, display)
+        except ConfigError as error:
+            problems.extend(error.problems)
+            continue
+        if data is None:
+            continue
+        try:
+            parsed = PolicyFile.model_validate(data)
+        except ValidationError as error:
+            problems.extend(_validation_problems(error, display, node))
+            continue
+        sections: list[tuple[str, str, object, BaseModel | None]] = [
+            ("defaults", key, value, None)
+            for key, value in parsed.defaults.model_dump(exclude_unset=True).items()
+        ]
+        sections += [("credential_types", k, v, v) for k, v in parsed.credential_types.items()]
+        sections += [("environments", k, v, v) for k, v in parsed.environments.items()]
+        for section, key, value, _ in sections:
+            slug = f"{section}.{slugify(key) if section != 'defaults' else key}"
+            if slug in defined:
+                problems.append(
+                    Problem(
+                        display,
+                        _line_of(node, [section, key]),
+                        f"{section}.{key} is also defined in {defined[slug]}",
+                        "duplicate",
+                    )
+                )
+                continue
+            defined[slug] = display
+            if section == "defaults":
+                defaults[key] = value
+            elif section == "credential_types":
+                types[slugify(key)] = (key, value)
+            else:
+                assert isinstance(value, EnvironmentPolicy)
+                environments[slugify(key)] = value
+    return Policy(
+        defaults=EnvironmentPolicy.model_validate(defaults),
+        credential_types=types,
+        environments=environments,
+    )

@@ -1,0 +1,194 @@
+"""Renderers for audit and status: table, json, markdown. They never see a value."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from credctl.audit import AuditReport
+from credctl.model import CredentialStatus, Finding
+from credctl.schedule import format_timestamp
+
+SCHEMA_VERSION = 1
+STATUS_COLOURS = {
+    "ok": "green",
+    "due-soon": "yellow",
+    "overdue": "red",
+    "never-rotated": "yellow",
+    "missing": "red",
+    "unknown": "magenta",
+}
+SEVERITY_COLOURS = {"error": "red", "warning": "yellow", "info": "cyan"}
+
+Styler = Callable[[str, str], str]  # (text, colour) -> text
+
+
+def plain(text: str, colour: str) -> str:
+    return text
+
+
+def _date(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d") if moment else ""
+
+
+def credential_json(status: CredentialStatus) -> dict[str, Any]:
+    row = status.row
+    return {
+        "id": status.id,
+        "environment": row.environment,
+        "service": row.service,
+        "credential_type": row.credential_type,
+        "owner": row.owner or None,
+        "reference": status.reference if status.secret else None,
+        "env_var": status.env_var,
+        "last_rotated": format_timestamp(status.last_rotated) if status.last_rotated else None,
+        "rotated_by": status.rotated_by,
+        "age_days": status.age_days,
+        "max_age_days": status.max_age_days,
+        "due_on": _date(status.due_on) or None,
+        "status": status.status,
+        "file": row.file,
+        "line": row.line,
+        "findings": [finding.as_json() for finding in status.findings],
+    }
+
+
+def audit_json(report: AuditReport) -> str:
+    document = {
+        "schema_version": SCHEMA_VERSION,
+        "generated_at": format_timestamp(report.generated_at),
+        "credentials": [credential_json(status) for status in report.credentials],
+        "findings": [finding.as_json() for finding in report.findings],
+        "summary": report.summary(),
+    }
+    return json.dumps(document, indent=2) + "\n"
+
+
+def status_json(report: AuditReport) -> str:
+    document = {
+        "schema_version": SCHEMA_VERSION,
+        "generated_at": format_timestamp(report.generated_at),
+        "credentials": [credential_json(status) for status in report.credentials],
+        "summary": report.summary(),
+    }
+    return json.dumps(document, indent=2) + "\n"
+
+
+def text_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    styles: Sequence[Sequence[str]] | None = None,
+    style: Styler = plain,
+) -> str:
+    """An aligned plain-text table; `styles` gives a colour per cell ("" for none)."""
+    widths = [len(header) for header in headers]
+    for row in rows:
+        widths = [max(width, len(cell)) for width, cell in zip(widths, row, strict=False)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=False)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    for index, row in enumerate(rows):
+        cells = []
+        for column, (cell, width) in enumerate(zip(row, widths, strict=False)):
+            padded = cell.ljust(width)
+            colour = styles[index][column] if styles else ""
+            cells.append(style(padded, colour) if colour else padded)
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def _status_rows(report: AuditReport) -> tuple[list[list[str]], list[list[str]]]:
+    rows, styles = [], []
+    for status in report.credentials:
+        rows.append(
+            [
+                status.id,
+                status.row.owner or "-",
+                _date(status.last_rotated) or ("never" if status.secret else "-"),
+                "" if status.age_days is None else f"{status.age_days}d",
+                "" if status.max_age_days is None else f"{status.max_age_days}d",
+                _date(status.due_on),
+                status.status if status.secret else "config",
+            ]
+        )
+        styles.append(["", "", "", "", "", "", STATUS_COLOURS.get(status.status, "")])
+    return rows, styles
+
+
+STATUS_HEADERS = ("CREDENTIAL", "OWNER", "LAST ROTATED", "AGE", "MAX", "DUE", "STATUS")
+
+
+def summary_line(report: AuditReport) -> str:
+    counts: dict[str, int] = {}
+    for status in report.credentials:
+        counts[status.status] = counts.get(status.status, 0) + 1
+    parts = [f"{len(report.credentials)} credentials"]
+    parts += [f"{counts[name]} {name}" for name in STATUS_COLOURS if counts.get(name)]
+    summary = report.summary()
+    parts.append(
+        f"findings: {summary['error']} error(s), {summary['warning']} warning(s), "
+        f"{summary['info']} info"
+    )
+    return ", ".join(parts)
+
+
+def audit_table(report: AuditReport, style: Styler = plain) -> str:
+    rows, styles = _status_rows(report)
+    out = text_table(STATUS_HEADERS, rows, styles, style)
+    if report.findings:
+        out += "\n"
+        for finding in report.findings:
+            out += finding_line(finding, style) + "\n"
+    return out + "\n" + summary_line(report) + "\n"
+
+
+def finding_line(finding: Finding, style: Styler = plain) -> str:
+    where = f"{finding.file}:{finding.line}: " if finding.file and finding.line else ""
+    severity = style(finding.severity, SEVERITY_COLOURS[finding.severity])
+    return f"{where}{severity} [{finding.code}] {finding.message}"
+
+
+def status_table(report: AuditReport, style: Styler = plain) -> str:
+    rows, styles = _status_rows(report)
+    return text_table(STATUS_HEADERS, rows, styles, style) + "\n" + summary_line(report) + "\n"
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(report: AuditReport) -> str:
+    """The reference table with Status, Age and Due columns, for a PR comment or a wiki."""
+    headers = [
+        "Service",
+        "Environment",
+        "Credential Type",
+        "Value/Reference",
+        "Rotation Schedule",
+        "Last Rotated",
+        "Owner",
+        "Status",
+        "Age",
+        "Due",
+    ]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    for status in report.credentials:
+        row = status.row
+        cells = [
+            row.service,
+            row.environment,
+            row.credential_type,
+            status.reference if status.secret else row.reference,
+            row.schedule,
+            _date(status.last_rotated) or ("never" if status.secret else ""),
+            row.owner,
+            status.status if status.secret else "config",
+            "" if status.age_days is None else f"{status.age_days}d",
+            _date(status.due_on),
+        ]
+        lines.append("| " + " | ".join(_md_escape(cell) for cell in cells) + " |")
+    out = "\n".join(lines) + "\n\n" + summary_line(report) + "\n"
+    if report.findings:
+        out += "\n" + "\n".join(f"- {finding_line(f)}" for f in report.findings) + "\n"
+    return out

@@ -1,0 +1,362 @@
+"""Read and write the credentials reference table (Markdown or YAML), in place.
+
+Reading finds every table whose header names the credential columns, anywhere
+in the file. Writing changes only the owned cells (`Value/Reference`, `Last
+Rotated`) of the rows asked for; every other byte stays as it was.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from credctl.errors import ConfigError, Problem
+from credctl.fsutil import write_atomic
+from credctl.model import Row
+
+# Canonical column -> the header spellings accepted (compared without case,
+# spaces or punctuation).
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "service": ("service",),
+    "environment": ("environment", "env"),
+    "credential_type": ("credentialtype", "type"),
+    "reference": ("valuereference", "reference", "value"),
+    "schedule": ("rotationschedule", "schedule"),
+    "last_rotated": ("lastrotated",),
+    "owner": ("owner",),
+    "env_var": ("envvar", "environmentvariable"),
+}
+REQUIRED = ("service", "environment", "credential_type", "reference", "schedule", "last_rotated")
+HEADERS = {
+    "service": "Service",
+    "environment": "Environment",
+    "credential_type": "Credential Type",
+    "reference": "Value/Reference",
+    "schedule": "Rotation Schedule",
+    "last_rotated": "Last Rotated",
+    "owner": "Owner",
+    "env_var": "Env Var",
+}
+YAML_KEYS = {
+    "service": "service",
+    "environment": "environment",
+    "credential_type": "credential_type",
+    "reference": "value_reference",
+    "schedule": "rotation_schedule",
+    "last_rotated": "last_rotated",
+    "owner": "owner",
+    "env_var": "env_var",
+}
+_DELIMITER = re.compile(r"^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
+
+
+def _column_key(header: str) -> str | None:
+    compact = re.sub(r"[^a-z0-9]", "", header.lower())
+    for key, spellings in COLUMNS.items():
+        if compact in spellings:
+            return key
+    return None
+
+
+@dataclass
+class _CellSpan:
+    start: int
+    end: int
+
+
+@dataclass
+class _RowPlace:
+    line_index: int
+    spans: dict[str, _CellSpan]  # owned column -> span of the cell's inner text in the line
+
+
+@dataclass
+class Table:
+    """The parsed reference table and where its owned cells are in the file."""
+
+    path: Path
+    display: str
+    text: str
+    rows: list[Row]
+    kind: str  # "markdown" or "yaml"
+    _places: dict[int, _RowPlace] = field(default_factory=dict)  # row line -> place
+    _yaml_nodes: dict[int, tuple[yaml.MappingNode, int]] = field(default_factory=dict)
+
+    def with_updates(self, updates: Mapping[int, Mapping[str, str]]) -> str:
+        """The file's text with owned cells replaced: {row line: {column: new text}}."""
+        for line, cells in updates.items():
+            for column in cells:
+                if column not in ("reference", "last_rotated"):
+                    raise ValueError(f"credctl does not own the column {column!r}")
+            if line not in self._places and line not in self._yaml_nodes:
+                raise ValueError(f"no table row at line {line}")
+        if self.kind == "yaml":
+            return _yaml_with_updates(self, updates)
+        lines = self.text.splitlines(keepends=True)
+        for line, cells in updates.items():
+            place = self._places[line]
+            original = lines[place.line_index]
+            edits = sorted(
+                ((place.spans[column], value) for column, value in cells.items()),
+                key=lambda edit: edit[0].start,
+                reverse=True,
+            )
+            for span, value in edits:
+                inner = original[span.start : span.end]
+                original = original[: span.start] + _fit(inner, value) + original[span.end :]
+            lines[place.line_index] = original
+        return "".join(lines)
+
+    def save(self, updates: Mapping[int, Mapping[str, str]]) -> bool:
+        """Write the updates atomically, keeping the file's mode; False when nothing changed."""
+        new_text = self.with_updates(updates)
+        if new_text == self.text:
+            return False
+        mode = self.path.stat().st_mode & 0o777
+        write_atomic(self.path, new_text, mode=mode)
+        self.text = new_text
+        return True
+
+
+def _fit(inner: str, value: str) -> str:
+    """New cell text keeping the old padding where it fits (aligned tables stay aligned)."""
+    escaped = value.replace("|", "\\|")
+    leading = inner[: len(inner) - len(inner.lstrip())] or (" " if inner else "")
+    trailing_needed = 1 if inner.endswith((" ", "\t")) or not inner else 0
+    body = leading + escaped
+    width = len(inner)
+    if len(body) + trailing_needed <= width:
+        return body.ljust(width)
+    return body + " " * trailing_needed
+
+
+def split_cells(line: str) -> list[_CellSpan]:
+    """Spans of the cells' inner text, honouring `\\|` escapes and outer pipes."""
+    content_end = len(line.rstrip("\r\n"))
+    positions = [
+        index
+        for index in range(content_end)
+        if line[index] == "|" and (index == 0 or line[index - 1] != "\\")
+    ]
+    stripped = line[:content_end].strip()
+    bounds = [-1, *positions, content_end]
+    spans = [_CellSpan(a + 1, b) for a, b in itertools.pairwise(bounds)]
+    if stripped.startswith("|") and spans:
+        spans = spans[1:]
+    if stripped.endswith("|") and not stripped.endswith("\\|") and spans:
+        spans = spans[:-1]
+    return spans
+
+
+def _cell(line: str, span: _CellSpan) -> str:
+    return line[span.start : span.end].strip().replace("\\|", "|")
+
+
+def read_table(path: Path, display: str) -> Table:
+    """Parse the reference table at `path` (Markdown, or YAML by extension)."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            Problem(display, None, "the reference table does not exist"),
+            hint="create it with 'credctl init' or point --table at it",
+        ) from None
+    except OSError as error:
+        raise ConfigError(Problem(display, None, f"cannot read: {error.strerror}")) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            Problem(display, text_line(raw, error.start), "not valid UTF-8")
+        ) from None
+    if path.suffix.lower() in (".yaml", ".yml"):
+        return _read_yaml(path, display, text)
+    return _read_markdown(path, display, text)
+
+
+def text_line(raw: bytes, offset: int) -> int:
+    return raw.count(b"\n", 0, offset) + 1
+
+
+def _read_markdown(path: Path, display: str, text: str) -> Table:
+    lines = text.splitlines(keepends=True)
+    table = Table(path=path, display=display, text=text, rows=[], kind="markdown")
+    problems: list[Problem] = []
+    index = 0
+    found = False
+    while index < len(lines) - 1:
+        line = lines[index]
+        if "|" not in line or not _DELIMITER.match(lines[index + 1].rstrip("\r\n")):
+            index += 1
+            continue
+        header_spans = split_cells(line)
+        columns = [_column_key(_cell(line, span)) for span in header_spans]
+        if not {"service", "environment", "credential_type"} <= set(columns):
+            index += 1
+            continue
+        missing = [HEADERS[c] for c in REQUIRED if c not in columns]
+        duplicated = sorted({HEADERS[c] for c in columns if c and columns.count(c) > 1})
+        if missing or duplicated:
+            detail = (
+                f"missing column(s): {', '.join(missing)}"
+                if missing
+                else f"column(s) given twice: {', '.join(duplicated)}"
+            )
+            problems.append(Problem(display, index + 1, f"credentials table header {detail}"))
+            index += 2
+            continue
+        found = True
+        extra_names = {
+            i: _cell(line, span) for i, span in enumerate(header_spans) if columns[i] is None
+        }
+        index += 2
+        while index < len(lines) and "|" in lines[index] and lines[index].strip():
+            row_line = lines[index]
+            spans = split_cells(row_line)
+            values: dict[str, str] = {}
+            for position, span in enumerate(spans):
+                column = columns[position] if position < len(columns) else None
+                if column:
+                    values[column] = _cell(row_line, span)
+            if any(values.values()):
+                extra = {
+                    name: _cell(row_line, spans[i])
+                    for i, name in extra_names.items()
+                    if i < len(spans)
+                }
+                owned = {
+                    column: spans[columns.index(column)]
+                    for column in ("reference", "last_rotated")
+                    if columns.index(column) < len(spans)
+                }
+                if len(owned) < 2:
+                    problems.append(
+                        Problem(display, index + 1, "row has fewer cells than the header")
+                    )
+                else:
+                    table.rows.append(_row(display, index + 1, values, extra))
+                    table._places[index + 1] = _RowPlace(index, owned)
+            index += 1
+    if problems:
+        raise ConfigError(problems)
+    if not found:
+        raise ConfigError(
+            Problem(
+                display,
+                None,
+                "no credentials table found (a Markdown table whose header has Service, "
+                "Environment, Credential Type, Value/Reference, Rotation Schedule, "
+                "Last Rotated and Owner)",
+            )
+        )
+    return table
+
+
+def _row(display: str, line: int, values: Mapping[str, str], extra: dict[str, str]) -> Row:
+    return Row(
+        file=display,
+        line=line,
+        environment=values.get("environment", ""),
+        service=values.get("service", ""),
+        credential_type=values.get("credential_type", ""),
+        reference=values.get("reference", ""),
+        schedule=values.get("schedule", ""),
+        last_rotated=values.get("last_rotated", ""),
+        owner=values.get("owner", ""),
+        env_var=values.get("env_var", ""),
+        extra=extra,
+    )
+
+
+# ----------------------------------------------------------------------- YAML
+
+_YAML_ALIASES = {"reference": "reference", "value": "reference", "schedule": "schedule"}
+
+
+def _read_yaml(path: Path, display: str, text: str) -> Table:
+    try:
+        document = yaml.compose(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        reason = getattr(error, "problem", None) or "invalid YAML"
+        raise ConfigError(Problem(display, line, f"invalid YAML: {reason}")) from None
+    table = Table(path=path, display=display, text=text, rows=[], kind="yaml")
+    if document is None:
+        return table
+    if isinstance(document, yaml.MappingNode):  # allow {credentials: [...]}
+        for key_node, value_node in document.value:
+            if key_node.value == "credentials":
+                document = value_node
+                break
+    if not isinstance(document, yaml.SequenceNode):
+        raise ConfigError(
+            Problem(display, document.start_mark.line + 1, "expected a list of credentials")
+        )
+    by_key = {yaml_key: column for column, yaml_key in YAML_KEYS.items()}
+    problems: list[Problem] = []
+    for item in document.value:
+        line = item.start_mark.line + 1
+        if not isinstance(item, yaml.MappingNode):
+            problems.append(Problem(display, line, "each credential must be a mapping"))
+            continue
+        values: dict[str, str] = {}
+        extra: dict[str, str] = {}
+        for key_node, value_node in item.value:
+            key = str(key_node.value)
+            column = by_key.get(key) or _YAML_ALIASES.get(key)
+            if not isinstance(value_node, yaml.ScalarNode):
+                problems.append(
+                    Problem(display, value_node.start_mark.line + 1, f"{key} must be a scalar")
+                )
+                continue
+            raw_value = "" if value_node.tag.endswith(":null") else str(value_node.value)
+            if column:
+                values[column] = raw_value
+            else:
+                extra[key] = raw_value
+        table.rows.append(_row(display, line, values, extra))
+        table._yaml_nodes[line] = (item, line)
+    if problems:
+        raise ConfigError(problems)
+    return table
+
+
+def _yaml_with_updates(table: Table, updates: Mapping[int, Mapping[str, str]]) -> str:
+    text = table.text
+    edits: list[tuple[int, int, str]] = []
+    for line, cells in updates.items():
+        node, _ = table._yaml_nodes[line]
+        present = {str(k.value): v for k, v in node.value if str(k.value) in YAML_KEYS.values()}
+        for column, value in cells.items():
+            yaml_key = YAML_KEYS[column]
+            alias = "reference" if column == "reference" else None
+            target = present.get(yaml_key) or (present.get(alias) if alias else None)
+            rendered = _yaml_scalar(value)
+            if target is not None:
+                edits.append((target.start_mark.index, target.end_mark.index, rendered))
+            else:
+                last_key, last_value = node.value[-1]
+                indent = " " * last_key.start_mark.column
+                end = text.find("\n", last_value.end_mark.index)
+                end = len(text) if end == -1 else end
+                newline = "\r\n" if text[end - 1 : end] == "\r" else "\n"
+                if newline == "\r\n":
+                    end -= 1
+                edits.append((end, end, f"{newline}{indent}{yaml_key}: {rendered}"))
+    for start, end, replacement in sorted(edits, reverse=True):
+        text = text[:start] + replacement + text[end:]
+    return text
+
+
+def _yaml_scalar(value: str) -> str:
+    if value == "" or not re.match(r"^[A-Za-z0-9_./:@+-][A-Za-z0-9_./:@+ -]*$", value):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if value.endswith(" "):
+        return f'"{value}"'
+    return value

@@ -1,0 +1,235 @@
+"""Reading and writing credential values: env entries, `get`, `set`."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from credctl.audit import Backends, env_var_name, is_literal_config, secret_name
+from credctl.errors import BackendError, ConfigError, Problem, UsageError
+from credctl.model import (
+    META_LAST_ROTATED,
+    META_MANAGED,
+    META_OWNER,
+    META_ROTATED_BY,
+    META_SCHEDULE,
+    META_SERVICE,
+    META_TYPE,
+    EnvironmentConfig,
+    Ref,
+    Row,
+    parse_reference,
+    slugify,
+)
+from credctl.project import Project
+from credctl.schedule import format_timestamp, utcnow
+from credctl.secret import Secret
+
+CI_ACTOR_VARIABLES = (
+    "GITHUB_ACTOR",
+    "GITLAB_USER_LOGIN",
+    "BUILDKITE_BUILD_CREATOR",
+    "CIRCLE_USERNAME",
+    "BITBUCKET_STEP_TRIGGERER_UUID",
+    "BUILD_REQUESTEDFOR",  # Azure Pipelines
+)
+
+
+def resolve_actor(explicit: str | None) -> str:
+    """`--actor`, else `CREDCTL_ACTOR` (settings), else the CI's actor, else the OS user."""
+    if explicit:
+        return explicit
+    for variable in CI_ACTOR_VARIABLES:
+        if os.environ.get(variable):
+            return os.environ[variable]
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def row_reference(row: Row, environment: EnvironmentConfig, backends: Backends) -> Ref:
+    backend = backends.get(environment)
+    name, field = secret_name(row, environment, backend)
+    parsed = parse_reference(backend.reference(name, field))
+    assert parsed is not None
+    return parsed
+
+
+@dataclass
+class EnvEntry:
+    name: str
+    value: Secret
+    credential_id: str
+
+
+def collect_env(
+    project: Project,
+    environment: EnvironmentConfig,
+    backends: Backends,
+    *,
+    services: Sequence[str] = (),
+    types: Sequence[str] = (),
+    only: Sequence[str] = (),
+    include_config: bool = True,
+) -> list[EnvEntry]:
+    """The variables of one environment, all read before anything is written."""
+    service_slugs = {slugify(s) for s in services}
+    type_slugs = {slugify(t) for t in types}
+    chosen: list[tuple[Row, str]] = []
+    for row in project.rows_in(environment):
+        if service_slugs and slugify(row.service) not in service_slugs:
+            continue
+        if type_slugs and slugify(row.credential_type) not in type_slugs:
+            continue
+        name = env_var_name(row, environment)
+        if only and name not in only:
+            continue
+        if is_literal_config(row, project) and not include_config:
+            continue
+        chosen.append((row, name))
+    unknown = sorted(set(only) - {name for _, name in chosen})
+    if unknown:
+        raise UsageError(f"--only names no credential of {environment.name}: {', '.join(unknown)}")
+    first_by_name: dict[str, Row] = {}
+    problems = []
+    for row, name in chosen:
+        if name in first_by_name:
+            problems.append(
+                Problem(
+                    row.file,
+                    row.line,
+                    f"{row.id} and {first_by_name[name].id} (line {first_by_name[name].line}) "
+                    f"both map to the variable {name}",
+                    "duplicate-env-var",
+                )
+            )
+        first_by_name.setdefault(name, row)
+    if problems:
+        raise ConfigError(problems)
+    refs = {
+        row.line: row_reference(row, environment, backends)
+        for row, _ in chosen
+        if not is_literal_config(row, project)
+    }
+    results = backends.get(environment).read_values(list(refs.values())) if refs else {}
+    failures = []
+    entries = []
+    for row, name in chosen:
+        if row.line not in refs:
+            entries.append(EnvEntry(name, Secret(row.reference.strip()), row.id))
+            continue
+        result = results[refs[row.line]]
+        if isinstance(result, BackendError):
+            failures.append(f"{row.id} ({result})")
+            continue
+        entries.append(EnvEntry(name, result, row.id))
+    if failures:
+        raise BackendError(
+            f"cannot read {len(failures)} credential(s) of {environment.name}, no file written: "
+            + "; ".join(failures[:5])
+            + (f"; and {len(failures) - 5} more" if len(failures) > 5 else "")
+        )
+    return entries
+
+
+def environment_of(project: Project, row: Row) -> EnvironmentConfig:
+    return project.environment(row.environment)
+
+
+def get_value(project: Project, row: Row, backends: Backends) -> Secret:
+    environment = environment_of(project, row)
+    if is_literal_config(row, project):
+        return Secret(row.reference.strip())
+    ref = row_reference(row, environment, backends)
+    result = backends.get(environment).read_values([ref])[ref]
+    if isinstance(result, BackendError):
+        raise result
+    return result
+
+
+def metadata_for(row: Row) -> dict[str, str]:
+    """The credctl metadata a row puts on its secret."""
+    metadata = {
+        META_MANAGED: "true",
+        META_SERVICE: row.service,
+        META_TYPE: row.credential_type,
+        META_SCHEDULE: row.schedule,
+    }
+    if row.owner:
+        metadata[META_OWNER] = row.owner
+    return metadata
+
+
+def set_value(project: Project, row: Row, backends: Backends, value: Secret, actor: str) -> str:
+    """Store a new value now, staged like a rotation; returns the new version id."""
+    if is_literal_config(row, project):
+        raise UsageError(
+            f"{row.id} is configuration written in {row.file}:{row.line}; edit the table instead"
+        )
+    environment = environment_of(project, row)
+    backend = backends.get(environment)
+    name, field = secret_name(row, environment, backend)
+    existing = {info.name: info for info in backend.list_secrets()}
+    if name not in existing or existing[name].deleted:
+        backend.create(name, metadata_for(row), None)
+    token = uuid.uuid4().hex
+    backend.put_pending(name, value, token, field)
+    version = backend.promote(name, token)
+    now = utcnow()
+    backend.set_metadata(
+        name,
+        {**metadata_for(row), META_LAST_ROTATED: format_timestamp(now), META_ROTATED_BY: actor},
+    )
+    record_audit(
+        project,
+        actor=actor,
+        environment=environment.name,
+        credential_id=row.id,
+        action="set",
+        version=version,
+    )
+    updates = {"last_rotated": now.strftime("%Y-%m-%d")}
+    reference = backend.reference(name, field)
+    if row.reference.strip() != reference:
+        updates["reference"] = reference
+    project.table.save({row.line: updates})
+    return version
+
+
+def record_audit(
+    project: Project,
+    *,
+    actor: str,
+    environment: str,
+    credential_id: str,
+    action: str,
+    version: str | None = None,
+    outcome: str = "ok",
+    message: str | None = None,
+) -> None:
+    """Append one line to `.credctl/audit.jsonl`: who changed what, never a value."""
+    folder = project.root / ".credctl"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    entry = {
+        "time": format_timestamp(utcnow()),
+        "actor": actor,
+        "environment": environment,
+        "id": credential_id,
+        "action": action,
+        "version": version,
+        "outcome": outcome,
+    }
+    if message:
+        entry["message"] = message
+    line = json.dumps(entry, sort_keys=True) + "\n"
+    path = folder / "audit.jsonl"
+    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.write(handle, line.encode("utf-8"))
+    finally:
+        os.close(handle)
