@@ -79,12 +79,14 @@ def load_project(settings: Settings) -> Project:
     environments = _load_environments(root, problems)
     policy = _load_policies(root, problems)
     table: Table | None = None
+    hint = None
     try:
         table = read_table(*_table_path(root, settings))
     except ConfigError as error:
         problems.extend(error.problems)
+        hint = error.hint
     if problems or table is None:
-        raise ConfigError(problems)
+        raise ConfigError(problems, hint=hint)
     return Project(root, settings, environments, policy, table)
 
 

@@ -126,7 +126,10 @@ class Table:
 def _fit(inner: str, value: str) -> str:
     """New cell text keeping the old padding where it fits (aligned tables stay aligned)."""
     escaped = value.replace("|", "\\|")
-    leading = inner[: len(inner) - len(inner.lstrip())] or (" " if inner else "")
+    if inner.strip():
+        leading = inner[: len(inner) - len(inner.lstrip())]
+    else:
+        leading = " " if inner else ""  # an empty cell: one space, as Markdown tables do
     trailing_needed = 1 if inner.endswith((" ", "\t")) or not inner else 0
     body = leading + escaped
     width = len(inner)
