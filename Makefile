@@ -1,0 +1,72 @@
+# credctl — the two commands a newcomer needs: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+DEMO   := build/demo
+CREDCTL := $(BIN)/credctl --project-dir $(DEMO)
+
+.PHONY: demo test lint typecheck bench install dev node-deps browser clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Runtime install only: the tool must work without dev dependencies.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+dev: $(VENV)/.dev-installed
+
+# Node's dotenv reads back generated .env files in the tests (skipped without npm).
+node-deps:
+	@if command -v npm >/dev/null 2>&1 && [ -f tests/node/package.json ]; then \
+		npm install --silent --no-audit --no-fund --prefix tests/node >/dev/null && echo "node dotenv installed"; \
+	else echo "npm not found: Node dotenv tests will be skipped"; fi
+
+# Headless Chromium renders the HTML status report in the tests (skipped without it).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			(apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "could not install chromium: browser tests will be skipped"; \
+		else echo "chromium not found: browser tests will be skipped"; fi; }
+
+demo: install
+	@rm -rf $(DEMO) && mkdir -p $(DEMO)
+	@cp -r credentials.md environments policies $(DEMO)/
+	@echo "== credctl validate (table, environments, policies; no network)"
+	$(CREDCTL) validate
+	@echo; echo "== seed the dev store (local, encrypted under $(DEMO)/.credctl)"
+	$(BIN)/python scripts/demo_seed.py $(DEMO) dev
+	@echo; echo "== credctl audit --env dev"
+	$(CREDCTL) audit --env dev --fail-on never
+	@echo; echo "== credctl status --env dev --format json | summary"
+	$(CREDCTL) status --env dev --format json | $(BIN)/python -c "import json,sys; print(json.load(sys.stdin)['summary'])"
+	@echo; echo "== credctl env --env dev (writes $(DEMO)/.env.dev, mode 0600)"
+	$(CREDCTL) env --env dev
+	@ls -l $(DEMO)/.env.dev | cut -d' ' -f1
+	@echo; echo "== printf ... | credctl set dev/stripe/api-key; credctl audit"
+	@printf 'sk_test_demo_%s' "$$(date +%s)" | $(CREDCTL) set dev/stripe/api-key
+	$(CREDCTL) audit --env dev --fail-on never --format json | $(BIN)/python -c "import json,sys; d=json.load(sys.stdin); print({c['id']: c['status'] for c in d['credentials']})"
+	@echo; echo "demo done: the demo project is in $(DEMO)/ (git-ignored)"
+
+lint: dev
+	$(BIN)/ruff check credctl tests bench scripts
+	$(BIN)/ruff format --check credctl tests bench scripts
+
+typecheck: dev
+	$(BIN)/mypy credctl
+
+test: dev node-deps browser lint typecheck
+	$(BIN)/pytest -n 2 --durations=10
+
+bench: dev
+	@for script in bench/*_bench.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache tests/node/node_modules

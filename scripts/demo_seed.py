@@ -1,0 +1,45 @@
+"""Seed the demo's dev store as if it had been in use for a while.
+
+Values are random; each secret's `credctl:last-rotated` is taken from the
+table's Last Rotated, so the audit tells the table's story (some overdue,
+some due soon). Used only by `make demo`; real projects use `credctl sync`.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from pathlib import Path
+
+from credctl.audit import backends_for, is_literal_config, secret_name
+from credctl.project import load_project
+from credctl.schedule import format_timestamp, parse_timestamp
+from credctl.secret import Secret
+from credctl.settings import load_settings
+from credctl.values import metadata_for
+
+
+def main(project_dir: Path, environment_name: str) -> None:
+    project = load_project(load_settings(project_dir))
+    environment = project.environment(environment_name)
+    with backends_for(project) as backends:
+        backend = backends.get(environment)
+        existing = {info.name for info in backend.list_secrets()}
+        created = 0
+        for row in project.rows_in(environment):
+            if is_literal_config(row, project):
+                continue
+            name, _ = secret_name(row, environment, backend)
+            if name in existing:
+                continue
+            metadata = metadata_for(row)
+            rotated = parse_timestamp(row.last_rotated)
+            if rotated is not None:
+                metadata["credctl:last-rotated"] = format_timestamp(rotated)
+            backend.create(name, metadata, Secret(secrets.token_urlsafe(24)))
+            created += 1
+    print(f"seeded {created} secrets in the {environment_name} store ({backend.describe()})")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), sys.argv[2])
