@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import ValidationError
+from pydantic import ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     PyprojectTomlConfigSettingsSource,
     SettingsConfigDict,
@@ -24,13 +25,23 @@ OutputFormat = Literal["table", "json", "markdown", "junit", "sarif", "github", 
 class Settings(BaseSettings):
     """What a run of credctl is configured with."""
 
-    model_config = SettingsConfigDict(env_prefix="CREDCTL_", extra="forbid")
+    model_config = SettingsConfigDict(
+        env_prefix="CREDCTL_", extra="forbid", pyproject_toml_table_header=("tool", "credctl")
+    )
 
     project_dir: Path
     table: str | None = None
-    environments: list[str] = []
+    environments: Annotated[list[str], NoDecode] = []
     actor: str | None = None
     format: OutputFormat | None = None
+
+    @field_validator("environments", mode="before")
+    @classmethod
+    def _split_names(cls, value: object) -> object:
+        # CREDCTL_ENVIRONMENTS=dev,staging reads as a list, as people write it.
+        if isinstance(value, str):
+            return [name.strip() for name in value.split(",") if name.strip()]
+        return value
 
     @classmethod
     def settings_customise_sources(

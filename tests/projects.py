@@ -81,8 +81,8 @@ def credctl(
     project: Path, *args: str, input: str | None = None, env: dict[str, str] | None = None
 ) -> Result:
     """Run credctl as users do: a separate process, in the project folder."""
-    environment = {**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1", **(env or {})}
-    environment.pop("CREDCTL_PROJECT_DIR", None)
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("CREDCTL_")}
+    environment = {**inherited, "PYTHONPATH": str(REPO), "NO_COLOR": "1", **(env or {})}
     completed = subprocess.run(
         [sys.executable, "-m", "credctl", *args],
         cwd=project,

@@ -92,3 +92,35 @@ def test_history_is_bounded_but_keeps_the_previous_value(tmp_path: Path) -> None
         versions.append(backend.promote("dev/a/b", f"t{index}"))
     assert backend.read_version("dev/a/b", versions[-2]).reveal() == "v13"
     assert value_of(backend, "dev/a/b") == "v14"
+
+
+def _create_many(project: str, worker: int) -> None:
+    backend = make_local(Path(project))
+    for index in range(15):
+        backend.create(f"dev/w{worker}/s{index}", MANAGED, Secret(f"{worker}-{index}"))
+
+
+def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
+    import multiprocessing
+
+    make_local(tmp_path)  # create the key once, before the race
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_create_many, args=(str(tmp_path), w)) for w in range(6)]
+    for process in workers:
+        process.start()
+    for process in workers:
+        process.join(60)
+        assert process.exitcode == 0
+    backend = make_local(tmp_path)
+    assert len(backend.list_secrets()) == 90
+    assert value_of(backend, "dev/w5/s14") == "5-14"
+
+
+def test_a_corrupt_store_is_a_clear_error(tmp_path: Path) -> None:
+    from credctl.errors import BackendError
+
+    backend = make_local(tmp_path)
+    backend.create("dev/a/b", MANAGED, Secret("v"))
+    (tmp_path / ".credctl" / "store" / "store.json").write_text("{not json")
+    with pytest.raises(BackendError, match="corrupt"):
+        backend.list_secrets()
