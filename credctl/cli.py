@@ -174,10 +174,25 @@ def _emit(state: State, text: str, output: Path | None) -> None:
     if output is None or str(output) == "-":
         click.echo(text, nl=False)
         return
+    _write_file(output, text, 0o644)
+    state.say(f"wrote {_shown(output)}")
+
+
+def _write_file(path: Path, text: str, mode: int) -> None:
     from credctl.fsutil import write_atomic
 
-    write_atomic(output, text, mode=0o644)
-    state.say(f"wrote {output}")
+    try:
+        write_atomic(path, text, mode=mode)
+    except OSError as error:
+        raise UsageError(f"cannot write {_shown(path)}: {error.strerror}") from None
+
+
+def _shown(path: Path) -> str:
+    """A path as the user would write it: relative to the current folder when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _backends(project: Project) -> Backends:
@@ -376,7 +391,6 @@ def env(
     """Write an environment-variable file for one environment."""
     from credctl import envfile
     from credctl.errors import StaleError
-    from credctl.fsutil import write_atomic
     from credctl.values import collect_env
 
     project = state.project()
@@ -409,24 +423,27 @@ def env(
         try:
             existing = output.read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise StaleError(f"{output} does not exist") from None
-        except (OSError, UnicodeDecodeError) as error:
-            raise UsageError(f"cannot read {output}: {error}") from None
+            raise StaleError(f"{_shown(output)} does not exist") from None
+        except OSError as error:
+            raise UsageError(f"cannot read {_shown(output)}: {error.strerror}") from None
+        except UnicodeDecodeError:
+            raise StaleError(f"{_shown(output)} is not UTF-8 text") from None
         stale = envfile.stale_names(existing, pairs, fmt)
         if stale:
             raise StaleError(
-                f"{output} is stale: {', '.join(stale)}", hint="regenerate it with 'credctl env'"
+                f"{_shown(output)} is stale: {', '.join(stale)}",
+                hint="regenerate it with 'credctl env'",
             )
-        state.say(f"{output} is up to date ({len(pairs)} variables)")
+        state.say(f"{_shown(output)} is up to date ({len(pairs)} variables)")
         return
     text = envfile.render(pairs, fmt)
     if str(output) == "-":
         click.echo(text, nl=False)
         return
-    write_atomic(output, text, mode=0o600)
+    _write_file(output, text, 0o600)
     if envfile.git_tracks_or_would_track(output):
-        state.say(f"warning: git would track {output}; add it to .gitignore")
-    state.say(f"wrote {len(pairs)} variables to {output} (mode 0600)")
+        state.say(f"warning: git would track {_shown(output)}; add it to .gitignore")
+    state.say(f"wrote {len(pairs)} variables to {_shown(output)} (mode 0600)")
 
 
 def _one_environment(project: Project, environments: tuple[str, ...]) -> Any:

@@ -83,7 +83,9 @@ def test_get_of_a_missing_value_is_a_backend_error(project: Path) -> None:
 
 
 def test_get_of_config_prints_the_literal(project: Path) -> None:
-    assert credctl(project, "get", "prod/google/redirect-uri").stdout == "https://app.example.com/cb"
+    assert (
+        credctl(project, "get", "prod/google/redirect-uri").stdout == "https://app.example.com/cb"
+    )
 
 
 def test_audit_reports_status_and_findings(project: Path) -> None:
@@ -146,7 +148,16 @@ def test_status_table_is_readable(project: Path) -> None:
     result = credctl(project, "status", "--env", "prod")
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["CREDENTIAL", "OWNER", "LAST", "ROTATED", "AGE", "MAX", "DUE", "STATUS"]
+    assert lines[0].split() == [
+        "CREDENTIAL",
+        "OWNER",
+        "LAST",
+        "ROTATED",
+        "AGE",
+        "MAX",
+        "DUE",
+        "STATUS",
+    ]
     assert lines[2].split()[:3] == ["prod/stripe/api-key", "@payments", "2026-01-01"]
     assert lines[2].split()[-1] == "overdue"
     assert "3 credentials" in result.stdout

@@ -129,7 +129,7 @@ def test_only_owned_columns_can_be_written(tmp_path: Path) -> None:
     ],
 )
 def test_malformed_tables_are_errors_with_file(tmp_path: Path, text: str, message: str) -> None:
-    with pytest.raises(ConfigError, match="credentials.md") as caught:
+    with pytest.raises(ConfigError, match=r"credentials\.md") as caught:
         read_table(write(tmp_path, text), "credentials.md")
     assert message in str(caught.value)
 

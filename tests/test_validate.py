@@ -170,11 +170,18 @@ def test_bad_environment_files(tmp_path: Path, environment: str, expected: str) 
             "policies/default.yaml:13: rotation: unknown key",
         ),
         (
-            {"default.yaml": POLICY.replace("secret: true\n    max_age: 90d", "secret: maybe\n    max_age: 90d")},
+            {
+                "default.yaml": POLICY.replace(
+                    "secret: true\n    max_age: 90d", "secret: maybe\n    max_age: 90d"
+                )
+            },
             "policies/default.yaml:4: credential_types.API Key.secret: Input should be a valid boolean",
         ),
         (
-            {"default.yaml": POLICY, "extra.yaml": "credential_types:\n  API Key: {secret: true}\n"},
+            {
+                "default.yaml": POLICY,
+                "extra.yaml": "credential_types:\n  API Key: {secret: true}\n",
+            },
             "policies/extra.yaml:2: credential_types.API Key is also defined in policies/default.yaml",
         ),
         (
