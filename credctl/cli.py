@@ -150,6 +150,30 @@ def output_option(function: F) -> F:
     )(function)
 
 
+def selection_options(function: F) -> F:
+    """Which credentials go into an env file or a command's environment."""
+    options = [
+        click.option(
+            "--service", "services", multiple=True, help="Only this service (repeatable)."
+        ),
+        click.option(
+            "--type", "types", multiple=True, help="Only this credential type (repeatable)."
+        ),
+        click.option(
+            "--only", "only", multiple=True, metavar="NAME", help="Only this variable (repeatable)."
+        ),
+        click.option(
+            "--include-config/--no-include-config",
+            default=True,
+            show_default=True,
+            help="Include literal configuration rows (redirect URIs, client IDs).",
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
 pass_state = click.make_pass_decorator(State, ensure=True)
 
 
@@ -363,17 +387,7 @@ def status(
     default=None,
     help="Path to write (default: env_file.path of the environment; '-' for stdout).",
 )
-@click.option("--service", "services", multiple=True, help="Only this service (repeatable).")
-@click.option("--type", "types", multiple=True, help="Only this credential type (repeatable).")
-@click.option(
-    "--only", "only", multiple=True, metavar="NAME", help="Only this variable (repeatable)."
-)
-@click.option(
-    "--include-config/--no-include-config",
-    default=True,
-    show_default=True,
-    help="Include literal configuration rows (redirect URIs, client IDs).",
-)
+@selection_options
 @click.option("--check", is_flag=True, help="Compare an existing file; exit 1 listing stale names.")
 @common_options
 @pass_state
@@ -454,6 +468,57 @@ def _one_environment(project: Project, environments: tuple[str, ...]) -> Any:
     return chosen[0]
 
 
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@env_option
+@selection_options
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@common_options
+@pass_state
+def run(
+    state: State,
+    environments: tuple[str, ...],
+    services: tuple[str, ...],
+    types: tuple[str, ...],
+    only: tuple[str, ...],
+    include_config: bool,
+    command: tuple[str, ...],
+) -> None:
+    """Run a command with the credentials in its environment; no file is written.
+
+    credctl replaces itself with the command (exec), so signals reach it
+    directly and its exit code is credctl's:  credctl run --env dev -- npm start
+    """
+    from credctl.values import collect_env
+
+    project = state.project()
+    environment = _one_environment(project, environments)
+    backends = _backends(project)
+    try:
+        entries = collect_env(
+            project,
+            environment,
+            backends,
+            services=services,
+            types=types,
+            only=only,
+            include_config=include_config,
+        )
+    finally:
+        backends.close()
+    child_environment = dict(os.environ)
+    child_environment.update({entry.name: entry.value.reveal() for entry in entries})
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execvpe(command[0], list(command), child_environment)  # noqa: S606 - the user's command
+    except FileNotFoundError:
+        click.echo(f"Error: command not found: {command[0]}", err=True)
+        sys.exit(127)
+    except PermissionError:
+        click.echo(f"Error: command not executable: {command[0]}", err=True)
+        sys.exit(126)
+
+
 @cli.command("get")
 @click.argument("credential_id", metavar="ID")
 @common_options
@@ -512,7 +577,8 @@ def set_command(state: State, credential_id: str, actor: str | None) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: one line and an exit code for every credctl error."""
     arguments = sys.argv[1:] if argv is None else argv
-    debug = "--debug" in arguments
+    own = arguments[: arguments.index("--")] if "--" in arguments else arguments
+    debug = "--debug" in own
     try:
         cli.main(args=arguments, prog_name="credctl", standalone_mode=False)
     except click.exceptions.Abort:
