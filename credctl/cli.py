@@ -571,6 +571,81 @@ def set_command(state: State, credential_id: str, actor: str | None) -> None:
     state.say(f"stored a new value for {row.id} (version {version})")
 
 
+@cli.command()
+@env_option
+@format_option("table", "json")
+@common_options
+@pass_state
+def doctor(state: State, environments: tuple[str, ...], output_format: str | None) -> None:
+    """Per environment: store reachable, authenticated, permitted, and its latency."""
+    import json
+
+    from credctl.doctor import diagnose
+    from credctl.report import text_table
+
+    project = state.project()
+    backends = _backends(project)
+    try:
+        checks = diagnose(project.select(environments), backends)
+    finally:
+        backends.close()
+    if _format(state, output_format) == "json":
+        document = {"schema_version": 1, "checks": [check.as_json() for check in checks]}
+        click.echo(json.dumps(document, indent=2))
+    else:
+        rows = [
+            [
+                check.environment,
+                check.backend,
+                check.state,
+                "" if check.seconds is None else f"{check.seconds * 1000:.0f} ms",
+                check.message,
+            ]
+            for check in checks
+        ]
+        styles = [["", "", "green" if c.ok else "red", "", ""] for c in checks]
+        click.echo(
+            text_table(
+                ("ENVIRONMENT", "BACKEND", "STATE", "LATENCY", "DETAIL"), rows, styles, state.style
+            ),
+            nl=False,
+        )
+    if not all(check.ok for check in checks):
+        sys.exit(3)
+
+
+@cli.command()
+@env_option
+@click.option("--id", "credential_ids", multiple=True, help="Only this credential (repeatable).")
+@click.option("-n", "--limit", type=click.IntRange(min=1), default=None, help="The last N entries.")
+@format_option("table", "json")
+@common_options
+@pass_state
+def log(
+    state: State,
+    environments: tuple[str, ...],
+    credential_ids: tuple[str, ...],
+    limit: int | None,
+    output_format: str | None,
+) -> None:
+    """The local audit log of credctl's own changes (.credctl/audit.jsonl)."""
+    import json
+
+    from credctl.auditlog import read_log
+    from credctl.report import text_table
+
+    project = state.project()
+    entries = read_log(project.root, environments=environments, credential_ids=credential_ids)
+    if limit is not None:
+        entries = entries[-limit:]
+    if _format(state, output_format) == "json":
+        click.echo(json.dumps({"schema_version": 1, "entries": entries}, indent=2))
+        return
+    columns = ("time", "actor", "environment", "id", "action", "version", "outcome")
+    rows = [[str(entry.get(column) or "") for column in columns] for entry in entries]
+    click.echo(text_table([c.upper() for c in columns], rows), nl=False)
+
+
 # ----------------------------------------------------------- error handling
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import getpass
-import json
 import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from credctl import auditlog
 from credctl.audit import Backends, env_var_name, is_literal_config, secret_name
 from credctl.errors import BackendError, ConfigError, Problem, UsageError
 from credctl.model import (
@@ -212,24 +212,14 @@ def record_audit(
     outcome: str = "ok",
     message: str | None = None,
 ) -> None:
-    """Append one line to `.credctl/audit.jsonl`: who changed what, never a value."""
-    folder = project.root / ".credctl"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    entry = {
-        "time": format_timestamp(utcnow()),
-        "actor": actor,
-        "environment": environment,
-        "id": credential_id,
-        "action": action,
-        "version": version,
-        "outcome": outcome,
-    }
-    if message:
-        entry["message"] = message
-    line = json.dumps(entry, sort_keys=True) + "\n"
-    path = folder / "audit.jsonl"
-    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        os.write(handle, line.encode("utf-8"))
-    finally:
-        os.close(handle)
+    """Append one entry to the project's audit log (never a value)."""
+    auditlog.append(
+        project.root,
+        actor=actor,
+        environment=environment,
+        credential_id=credential_id,
+        action=action,
+        version=version,
+        outcome=outcome,
+        message=message,
+    )

@@ -105,9 +105,19 @@ def open_backend(environment: EnvironmentConfig, context: BackendContext) -> Bac
             )
         )
     module_name, factory_name = target.split(":")
-    factory: Callable[[EnvironmentConfig, BackendContext], Backend] = getattr(
-        importlib.import_module(module_name), factory_name
-    )
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ConfigError(
+            Problem(
+                f"environments/{environment.name}.yaml",
+                None,
+                f"the {environment.backend.type} backend cannot be loaded "
+                f"(missing module {error.name})",
+            ),
+            hint="reinstall credctl with its dependencies: pip install credctl",
+        ) from None
+    factory: Callable[[EnvironmentConfig, BackendContext], Backend] = getattr(module, factory_name)
     return factory(environment, context)
 
 

@@ -1,0 +1,81 @@
+"""The local audit log, `.credctl/audit.jsonl`: who changed what, when; never a value."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from credctl.errors import ConfigError, Problem
+from credctl.model import slugify
+from credctl.schedule import format_timestamp, utcnow
+
+LOG_PATH = Path(".credctl") / "audit.jsonl"
+
+
+def append(
+    project_root: Path,
+    *,
+    actor: str,
+    environment: str,
+    credential_id: str,
+    action: str,
+    version: str | None = None,
+    outcome: str = "ok",
+    message: str | None = None,
+) -> None:
+    """Append one line with O_APPEND, so concurrent writers never interleave a line."""
+    folder = project_root / LOG_PATH.parent
+    folder.mkdir(mode=0o700, exist_ok=True)
+    entry: dict[str, Any] = {
+        "time": format_timestamp(utcnow()),
+        "actor": actor,
+        "environment": environment,
+        "id": credential_id,
+        "action": action,
+        "version": version,
+        "outcome": outcome,
+    }
+    if message:
+        entry["message"] = message
+    line = (json.dumps(entry, sort_keys=True) + "\n").encode("utf-8")
+    handle = os.open(project_root / LOG_PATH, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.write(handle, line)
+    finally:
+        os.close(handle)
+
+
+def read_log(
+    project_root: Path,
+    *,
+    environments: Sequence[str] = (),
+    credential_ids: Sequence[str] = (),
+) -> list[dict[str, Any]]:
+    """Entries in order, filtered; a damaged line is an error naming its line."""
+    path = project_root / LOG_PATH
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    wanted_environments = {slugify(name) for name in environments}
+    wanted_ids = {"/".join(slugify(part) for part in cid.split("/")) for cid in credential_ids}
+    entries = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            raise ConfigError(Problem(str(LOG_PATH), number, "not a JSON line")) from None
+        if (
+            wanted_environments
+            and slugify(str(entry.get("environment"))) not in wanted_environments
+        ):
+            continue
+        if wanted_ids and entry.get("id") not in wanted_ids:
+            continue
+        entries.append(entry)
+    return entries

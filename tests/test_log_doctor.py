@@ -1,0 +1,56 @@
+"""credctl log and credctl doctor."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.projects import credctl, make_project, row
+
+CANARY = "canary-Hx4Tb9Qe2Mv7Yc1Nw6Pd"
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.delenv("CREDCTL_LOCAL_KEY", raising=False)
+    return make_project(tmp_path, [row(), row(environment="dev", owner="")])
+
+
+def test_log_lists_changes_without_values(project: Path) -> None:
+    assert credctl(project, "set", "prod/stripe/api-key", input=CANARY).exit_code == 0
+    assert (
+        credctl(
+            project, "set", "dev/stripe/api-key", input=CANARY, env={"CREDCTL_ACTOR": "ci-bot"}
+        ).exit_code
+        == 0
+    )
+    result = credctl(project, "log", "--format", "json")
+    entries = json.loads(result.stdout)["entries"]
+    assert [(e["id"], e["action"], e["version"]) for e in entries] == [
+        ("prod/stripe/api-key", "set", "1"),
+        ("dev/stripe/api-key", "set", "1"),
+    ]
+    assert entries[1]["actor"] == "ci-bot"
+    only_dev = credctl(project, "log", "--env", "dev")
+    assert "dev/stripe/api-key" in only_dev.stdout
+    assert "prod/stripe/api-key" not in only_dev.stdout
+    assert CANARY not in result.output + only_dev.output
+    assert CANARY not in (project / ".credctl" / "audit.jsonl").read_text()
+
+
+def test_a_damaged_log_line_is_named(project: Path) -> None:
+    (project / ".credctl").mkdir()
+    (project / ".credctl" / "audit.jsonl").write_text('{"id": "x"}\nnot json\n')
+    result = credctl(project, "log")
+    assert result.exit_code == 2
+    assert result.stderr == "Error: .credctl/audit.jsonl:2: not a JSON line\n"
+
+
+def test_doctor_reports_each_environment(project: Path) -> None:
+    result = credctl(project, "doctor", "--format", "json")
+    assert result.exit_code == 0, result.output
+    checks = json.loads(result.stdout)["checks"]
+    assert [(c["environment"], c["state"]) for c in checks] == [("dev", "ok"), ("prod", "ok")]
+    assert all(isinstance(c["latency_ms"], float) for c in checks)
