@@ -25,7 +25,8 @@ dev: $(VENV)/.dev-installed
 
 # Node's dotenv reads back generated .env files in the tests (skipped without npm).
 node-deps:
-	@if command -v npm >/dev/null 2>&1 && [ -f tests/node/package.json ]; then \
+	@if [ ! -f tests/node/package.json ]; then :; \
+	elif command -v npm >/dev/null 2>&1; then \
 		npm install --silent --no-audit --no-fund --prefix tests/node >/dev/null && echo "node dotenv installed"; \
 	else echo "npm not found: Node dotenv tests will be skipped"; fi
 
@@ -55,9 +56,11 @@ demo: install
 	$(CREDCTL) audit --env dev --fail-on never --format json | $(BIN)/python -c "import json,sys; d=json.load(sys.stdin); print({c['id']: c['status'] for c in d['credentials']})"
 	@echo; echo "demo done: the demo project is in $(DEMO)/ (git-ignored)"
 
+LINTED := credctl tests $(wildcard bench scripts)
+
 lint: dev
-	$(BIN)/ruff check credctl tests bench scripts
-	$(BIN)/ruff format --check credctl tests bench scripts
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 
 typecheck: dev
 	$(BIN)/mypy credctl
