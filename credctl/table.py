@@ -190,11 +190,16 @@ def _read_markdown(path: Path, display: str, text: str) -> Table:
     lines = text.splitlines(keepends=True)
     table = Table(path=path, display=display, text=text, rows=[], kind="markdown")
     problems: list[Problem] = []
+    fenced = _fenced_lines(lines)
     index = 0
     found = False
     while index < len(lines) - 1:
         line = lines[index]
-        if "|" not in line or not _DELIMITER.match(lines[index + 1].rstrip("\r\n")):
+        if (
+            index in fenced
+            or "|" not in line
+            or not _DELIMITER.match(lines[index + 1].rstrip("\r\n"))
+        ):
             index += 1
             continue
         header_spans = split_cells(line)
@@ -258,6 +263,23 @@ def _read_markdown(path: Path, display: str, text: str) -> Table:
             )
         )
     return table
+
+
+def _fenced_lines(lines: list[str]) -> set[int]:
+    """Indexes of lines inside fenced code blocks (an example table there is not the table)."""
+    inside: set[int] = set()
+    fence: str | None = None
+    for index, line in enumerate(lines):
+        stripped = line.lstrip()
+        marker = stripped[:3]
+        if fence is None and marker in ("```", "~~~"):
+            fence = marker
+            inside.add(index)
+        elif fence is not None:
+            inside.add(index)
+            if stripped.startswith(fence):
+                fence = None
+    return inside
 
 
 def _row(display: str, line: int, values: Mapping[str, str], extra: dict[str, str]) -> Row:

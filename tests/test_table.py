@@ -179,3 +179,9 @@ def test_yaml_table_reads_and_writes_in_place(tmp_path: Path) -> None:
     )
     reread = read_table(path, "credentials.yaml")
     assert reread.rows[1].reference == "aws-sm://prod/google/client-secret"
+
+
+def test_a_table_inside_a_code_fence_is_an_example_not_the_table(tmp_path: Path) -> None:
+    example = "```markdown\n" + TABLE.replace("Stripe", "Example") + "```\n\n"
+    table = read_table(write(tmp_path, PROSE + example + TABLE), "credentials.md")
+    assert [row.service for row in table.rows] == ["Stripe", "Google"]
