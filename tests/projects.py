@@ -82,7 +82,9 @@ def credctl(
 ) -> Result:
     """Run credctl as users do: a separate process, in the project folder."""
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("CREDCTL_")}
-    environment = {**inherited, "PYTHONPATH": str(REPO), "NO_COLOR": "1", **(env or {})}
+    # The guard folder's sitecustomize refuses non-loopback connections in the child too.
+    pythonpath = os.pathsep.join([str(REPO / "tests" / "support" / "guard"), str(REPO)])
+    environment = {**inherited, "PYTHONPATH": pythonpath, "NO_COLOR": "1", **(env or {})}
     completed = subprocess.run(
         [sys.executable, "-m", "credctl", *args],
         cwd=project,

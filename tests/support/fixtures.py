@@ -1,0 +1,46 @@
+"""Environment files and process environments for projects on real servers."""
+
+from __future__ import annotations
+
+import os
+
+from tests.support.servers import MotoServer, OpenBao, Server
+
+GUARD_PATH = os.path.join(os.path.dirname(__file__), "guard")
+
+FAKE_AWS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+def aws_environment_yaml(url: str, prefix: str, **options: object) -> str:
+    """An `environments/<name>.yaml` for an AWS environment at a moto endpoint."""
+    extra = "".join(f"\n{key}: {value}" for key, value in options.items())
+    return (
+        f"backend: {{type: aws, region: us-east-1, endpoint_url: '{url}', prefix: '{prefix}'}}"
+        f"{extra}\n"
+    )
+
+
+def vault_environment_yaml(addr: str, prefix: str, **options: object) -> str:
+    """An environment file for a Vault environment (token auth from VAULT_TOKEN)."""
+    extra = "".join(f"\n{key}: {value}" for key, value in options.items())
+    return (
+        f"backend: {{type: vault, url: '{addr}', mount: secret, path_prefix: '{prefix}'}}{extra}\n"
+    )
+
+
+def project_env(server: Server | None = None) -> dict[str, str]:
+    """Variables for a credctl subprocess that uses `server`."""
+    env = dict(FAKE_AWS)
+    if isinstance(server, OpenBao):
+        env.update(server.env)
+    elif isinstance(server, MotoServer):
+        env["AWS_ENDPOINT_URL_SECRETS_MANAGER"] = server.url
+    return env

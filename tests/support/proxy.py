@@ -1,0 +1,143 @@
+"""A loopback TCP proxy that adds latency and cuts connections on demand.
+
+Put it between credctl and a real server to simulate a distant endpoint
+(`delay` seconds added to each request/response round trip) or a backend
+that fails mid-way (`fail_when` drops the connection of matching requests;
+`down` drops every new request). HTTP/1.1 keep-alive is understood just
+enough to tell requests apart: a request starts when the client sends after
+the server last answered.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+HEAD_END = b"\r\n\r\n"
+
+
+class Proxy:
+    def __init__(self, target_url: str, delay: float = 0.0) -> None:
+        parts = urlsplit(target_url)
+        self.target = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self.delay = delay
+        self.down = False
+        self.requests = 0
+        self.dropped = 0
+        self._predicates: list[Callable[[bytes], bool]] = []
+        self._lock = threading.Lock()
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(256)
+        self.port: int = self._listener.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._sockets: set[socket.socket] = set()
+        self._stopped = threading.Event()
+
+    def start(self) -> Proxy:
+        threading.Thread(target=self._accept, daemon=True, name="proxy-accept").start()
+        return self
+
+    def stop(self) -> None:
+        self._stopped.set()
+        with contextlib.suppress(OSError):
+            self._listener.close()
+        with self._lock:
+            for sock in list(self._sockets):
+                _close(sock)
+            self._sockets.clear()
+
+    def fail_when(self, predicate: Callable[[bytes], bool]) -> None:
+        """Drop, without an answer, the connection of each request whose head matches."""
+        self._predicates.append(predicate)
+
+    def clear_faults(self) -> None:
+        self._predicates.clear()
+        self.down = False
+
+    # ---------------------------------------------------------------- internals
+
+    def _accept(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _track(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.add(sock)
+
+    def _serve(self, client: socket.socket) -> None:
+        self._track(client)
+        try:
+            upstream = socket.create_connection(self.target, timeout=30)
+        except OSError:
+            _close(client)
+            return
+        self._track(upstream)
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        upstream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        state = {"new_request": True}
+        threading.Thread(
+            target=self._pump_back, args=(upstream, client, state), daemon=True
+        ).start()
+        self._pump_forward(client, upstream, state)
+
+    def _pump_forward(
+        self, client: socket.socket, upstream: socket.socket, state: dict[str, bool]
+    ) -> None:
+        try:
+            while True:
+                chunk = client.recv(65536)
+                if not chunk:
+                    break
+                if state["new_request"]:
+                    while HEAD_END not in chunk and len(chunk) < 65536:
+                        more = client.recv(65536)
+                        if not more:
+                            break
+                        chunk += more
+                    head = chunk.split(HEAD_END, 1)[0]
+                    if self.down or any(predicate(head) for predicate in list(self._predicates)):
+                        self.dropped += 1
+                        break
+                    state["new_request"] = False
+                    self.requests += 1
+                    if self.delay:
+                        time.sleep(self.delay)
+                upstream.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            _close(client)
+            _close(upstream)
+
+    def _pump_back(
+        self, upstream: socket.socket, client: socket.socket, state: dict[str, bool]
+    ) -> None:
+        try:
+            while True:
+                chunk = upstream.recv(65536)
+                if not chunk:
+                    break
+                state["new_request"] = True
+                client.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            _close(client)
+            _close(upstream)
+
+
+def _close(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(OSError):
+        sock.close()
