@@ -15,6 +15,7 @@ NAMED_SCHEDULES = {
 }
 
 _UNITS = {
+    "ms": 1 / 86_400_000,
     "s": 1 / 86400,
     "sec": 1 / 86400,
     "second": 1 / 86400,

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.support import netguard
+from tests.support import moto_fixes, netguard
 from tests.support.fixtures import FAKE_AWS
 from tests.support.proxy import Proxy
 from tests.support.servers import MotoServer, OpenBao, start_moto_server, start_openbao
@@ -25,6 +25,7 @@ for name in (
 ):
     os.environ.pop(name, None)
 netguard.install()
+moto_fixes.apply()
 
 
 @pytest.fixture(autouse=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import json
 import random
+import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -167,8 +168,13 @@ def with_retry(
     is_retryable: Callable[[Exception], bool],
     describe: str,
     sleep: Callable[[float], None] = time.sleep,
+    exhausted: Callable[[Exception, int], BackendError] | None = None,
 ) -> T:
-    """Run `call`, retrying retryable failures with capped exponential backoff and full jitter."""
+    """Run `call`, retrying retryable failures with capped exponential backoff and full jitter.
+
+    When the attempts run out, `exhausted(last_error, attempts)` says what to raise
+    (default: a ThrottledError).
+    """
     attempt = 0
     while True:
         attempt += 1
@@ -178,6 +184,8 @@ def with_retry(
             if not is_retryable(error):
                 raise
             if attempt >= retry.max_attempts:
+                if exhausted is not None:
+                    raise exhausted(error, attempt) from None
                 raise ThrottledError(
                     f"{describe}: still throttled or unavailable after {attempt} attempts",
                     hint="lower 'concurrency' or 'rate_limit' in the environment file, "
@@ -188,3 +196,29 @@ def with_retry(
                 retry.base_delay.total_seconds() * (2 ** (attempt - 1)),
             )
             sleep(random.uniform(0, cap))  # noqa: S311 - jitter, not cryptography
+
+
+class RateLimiter:
+    """A token bucket shared by a backend's worker threads (writes per second)."""
+
+    def __init__(self, per_second: float, burst: int | None = None) -> None:
+        self.per_second = per_second
+        self.capacity = float(burst if burst is not None else max(1, int(per_second)))
+        self._tokens = self.capacity
+        self._stamp = time.monotonic()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        """Wait until one more call fits under the rate."""
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                self._tokens = min(
+                    self.capacity, self._tokens + (now - self._stamp) * self.per_second
+                )
+                self._stamp = now
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return
+                wait = (1 - self._tokens) / self.per_second
+            time.sleep(wait)

@@ -121,8 +121,10 @@ class MotoServer(Server):
 def start_moto_server() -> MotoServer:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
-    process, log = _start(argv, url, "/moto-api/")
+    argv = [sys.executable, "-m", "tests.support.moto_main", "-H", "127.0.0.1", "-p", str(port)]
+    repo = str(Path(__file__).resolve().parents[2])
+    pythonpath = os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")]))
+    process, log = _start(argv, url, "/moto-api/", env={"PYTHONPATH": pythonpath})
     return MotoServer(url=url, process=process, log=log)
 
 

@@ -1,0 +1,643 @@
+"""AWS Secrets Manager, on boto3.
+
+Listing uses `ListSecrets` only (tags, dates and version stages come with
+it); values come from `BatchGetSecretValue`, 20 ids a call, calls run in
+parallel. A rotation stages its value as the `AWSPENDING` version whose id is
+derived from the rotation token, then moves `AWSCURRENT` to it; AWS keeps the
+old value as `AWSPREVIOUS`. Every vendor failure is translated in `_translate`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import re
+import uuid
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any
+
+import boto3
+import botocore.config
+import botocore.exceptions
+
+from credctl.backends.base import (
+    BackendContext,
+    RateLimiter,
+    ValueResult,
+    replace_field,
+    select_field,
+    with_retry,
+)
+from credctl.errors import (
+    AccessDeniedError,
+    AuthError,
+    BackendError,
+    ConfigError,
+    ConflictError,
+    NotFoundError,
+    Problem,
+    RotationInProgressError,
+    ThrottledError,
+    UnreachableError,
+)
+from credctl.model import (
+    META_LAST_ROTATED,
+    META_MANAGED,
+    AwsBackendConfig,
+    EnvironmentConfig,
+    PendingInfo,
+    Ref,
+    SecretInfo,
+)
+from credctl.schedule import format_timestamp, parse_timestamp, utcnow
+from credctl.secret import Secret
+
+CURRENT = "AWSCURRENT"
+PENDING = "AWSPENDING"
+PENDING_TAG = "credctl:pending"  # "<token> <ISO time>": who staged the pending value, and when
+BATCH = 20  # BatchGetSecretValue takes at most 20 ids
+PAGE = 100  # ListSecrets returns at most 100 a page
+
+THROTTLED_CODES = {
+    "ThrottlingException",
+    "Throttling",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "LimitExceededException",
+}
+TRANSIENT_CODES = {"InternalServiceError", "InternalFailure", "ServiceUnavailable"}
+AUTH_CODES = {
+    "ExpiredTokenException",
+    "ExpiredToken",
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "InvalidSignatureException",
+    "SignatureDoesNotMatch",
+    "IncompleteSignature",
+}
+DENIED_CODES = {"AccessDeniedException", "AccessDenied"}
+LOGIN_HINT = "log in to AWS (aws sso login, or set AWS_PROFILE / AWS_ACCESS_KEY_ID)"
+_TOKEN_CHARS = re.compile(r"^[A-Za-z0-9-]{32,64}$")
+_TOKEN_NAMESPACE = uuid.UUID("6f1c7c3e-8d5e-4bb4-9a47-2f4f0a8f6c11")
+
+
+def from_config(environment: EnvironmentConfig, context: BackendContext) -> AwsBackend:
+    config = environment.backend
+    assert isinstance(config, AwsBackendConfig)
+    client = context.client if context.client is not None else make_client(environment, config)
+    return AwsBackend(environment, client)
+
+
+def make_client(environment: EnvironmentConfig, config: AwsBackendConfig) -> Any:
+    """A Secrets Manager client from the environment file and boto3's credential chain."""
+    where = f"environments/{environment.name}.yaml"
+    client_config = botocore_config(environment)
+    try:
+        session = boto3.Session(profile_name=config.profile, region_name=config.region)
+        if config.role_arn:
+            session = _assume_role(session, config, environment, client_config)
+        return session.client(
+            "secretsmanager", endpoint_url=config.endpoint_url, config=client_config
+        )
+    except botocore.exceptions.ProfileNotFound:
+        raise ConfigError(
+            Problem(where, None, f"AWS profile {config.profile!r} is not configured"),
+            hint="check ~/.aws/config or the 'profile' key",
+        ) from None
+    except botocore.exceptions.NoRegionError:
+        raise ConfigError(
+            Problem(where, None, "no AWS region: set 'region' in the environment file"),
+            hint="or set AWS_REGION",
+        ) from None
+    except botocore.exceptions.BotoCoreError as error:
+        raise ConfigError(Problem(where, None, f"cannot configure AWS: {error}")) from None
+
+
+def botocore_config(environment: EnvironmentConfig) -> botocore.config.Config:
+    """Connection pool sized for the environment's concurrency; retries left to credctl."""
+    return botocore.config.Config(
+        max_pool_connections=max(10, environment.concurrency),
+        # one retry policy, credctl's: backoff with jitter up to the file's `retry`
+        retries={"mode": "standard", "total_max_attempts": 1},
+        connect_timeout=5,
+        read_timeout=30,
+        user_agent_extra="credctl",
+    )
+
+
+def _assume_role(
+    session: Any,
+    config: AwsBackendConfig,
+    environment: EnvironmentConfig,
+    client_config: botocore.config.Config,
+) -> Any:
+    sts = session.client("sts", config=client_config)
+    user = re.sub(r"[^\w+=,.@-]", "-", getpass.getuser())
+    try:
+        answer = sts.assume_role(RoleArn=config.role_arn, RoleSessionName=f"credctl-{user}"[:64])
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
+        raise _translate(error, environment, f"AssumeRole {config.role_arn}", "sts") from None
+    credentials = answer["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=session.region_name,
+    )
+
+
+def version_id(token: str) -> str:
+    """The AWS version id (ClientRequestToken, 32-64 characters) of a rotation token."""
+    if _TOKEN_CHARS.match(token):
+        return token
+    return str(uuid.uuid5(_TOKEN_NAMESPACE, token))
+
+
+def _error_code(error: Exception) -> str:
+    if isinstance(error, botocore.exceptions.ClientError):
+        return str(error.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def _is_retryable(error: Exception) -> bool:
+    if isinstance(
+        error,
+        botocore.exceptions.EndpointConnectionError
+        | botocore.exceptions.ConnectionClosedError
+        | botocore.exceptions.ReadTimeoutError
+        | botocore.exceptions.ConnectTimeoutError,
+    ):
+        return True
+    if isinstance(error, botocore.exceptions.ClientError):
+        code = _error_code(error)
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return code in THROTTLED_CODES or code in TRANSIENT_CODES or status >= 500
+    return False
+
+
+def _translate(
+    error: Exception, environment: EnvironmentConfig, action: str, endpoint: str
+) -> BackendError:
+    """A vendor failure as credctl's own error: one line, no value, the right exit code."""
+    env = environment.name
+    if isinstance(error, BackendError):
+        return error
+    if isinstance(
+        error,
+        botocore.exceptions.EndpointConnectionError
+        | botocore.exceptions.ConnectionClosedError
+        | botocore.exceptions.ConnectTimeoutError
+        | botocore.exceptions.ReadTimeoutError,
+    ):
+        return UnreachableError(
+            f"environment {env}: cannot reach AWS Secrets Manager at {endpoint} ({action})",
+            hint="check the network, 'region' and 'endpoint_url' in the environment file",
+        )
+    if isinstance(
+        error,
+        botocore.exceptions.NoCredentialsError
+        | botocore.exceptions.TokenRetrievalError
+        | botocore.exceptions.SSOError,
+    ):
+        return AuthError(f"environment {env}: no usable AWS credentials", hint=LOGIN_HINT)
+    if isinstance(error, botocore.exceptions.ClientError):
+        code = _error_code(error)
+        message = str(error.response.get("Error", {}).get("Message", "")).splitlines()[0:1]
+        detail = message[0] if message else code
+        if code in AUTH_CODES:
+            return AuthError(
+                f"environment {env}: AWS rejected the credentials ({code})", hint=LOGIN_HINT
+            )
+        if code in DENIED_CODES:
+            return AccessDeniedError(
+                f"environment {env}: access denied for {action}",
+                hint="the identity needs secretsmanager permissions on the prefix",
+            )
+        if code in THROTTLED_CODES:
+            return ThrottledError(f"environment {env}: throttled by AWS on {action}")
+        if code == "ResourceNotFoundException":
+            return NotFoundError(f"environment {env}: {action}: not found")
+        return BackendError(f"environment {env}: AWS {code or 'error'} on {action}: {detail}")
+    if isinstance(error, botocore.exceptions.BotoCoreError):
+        return BackendError(f"environment {env}: AWS client error on {action}: {error}")
+    return BackendError(f"environment {env}: {action} failed ({type(error).__name__})")
+
+
+class AwsBackend:
+    """One environment's secrets in AWS Secrets Manager."""
+
+    def __init__(self, environment: EnvironmentConfig, client: Any) -> None:
+        self.environment = environment
+        self.client = client
+        self.config = environment.backend
+        assert isinstance(self.config, AwsBackendConfig)
+        self._writes = RateLimiter(environment.rate_limit)
+
+    # ------------------------------------------------------------- plumbing
+
+    def describe(self) -> str:
+        region = self.client.meta.region_name
+        return f"AWS Secrets Manager {region} at {self.client.meta.endpoint_url}"
+
+    def reference(self, name: str, field: str | None = None) -> str:
+        return str(Ref("aws-sm", name, field))
+
+    def name_for(self, ref: Ref) -> str:
+        if ref.scheme != "aws-sm":
+            raise ConfigError(
+                Problem(
+                    f"environments/{self.environment.name}.yaml",
+                    None,
+                    f"reference {ref} is not an aws-sm:// reference, but the environment "
+                    "uses AWS Secrets Manager",
+                )
+            )
+        return ref.name
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _call(self, operation: str, action: str, *, write: bool = False, **kwargs: Any) -> Any:
+        """One API call with credctl's retry budget and error translation."""
+        method: Callable[..., Any] = getattr(self.client, operation)
+
+        def attempt() -> Any:
+            if write:
+                self._writes.acquire()
+            return method(**kwargs)
+
+        endpoint = str(self.client.meta.endpoint_url)
+        try:
+            return with_retry(
+                attempt,
+                self.environment.retry,
+                is_retryable=_is_retryable,
+                describe=f"environment {self.environment.name}: {action}",
+                exhausted=lambda error, attempts: self._exhausted(error, attempts, action),
+            )
+        except BackendError:
+            raise
+        except Exception as error:
+            raise _translate(error, self.environment, action, endpoint) from None
+
+    def _exhausted(self, error: Exception, attempts: int, action: str) -> BackendError:
+        translated = _translate(error, self.environment, action, str(self.client.meta.endpoint_url))
+        if isinstance(translated, ThrottledError) or _error_code(error) in TRANSIENT_CODES:
+            return ThrottledError(
+                f"environment {self.environment.name}: AWS still throttling {action} "
+                f"after {attempts} attempts",
+                hint="lower 'concurrency' or 'rate_limit', or raise 'retry.max_attempts'",
+            )
+        return translated
+
+    def _describe_secret(self, name: str) -> dict[str, Any]:
+        answer: dict[str, Any] = self._call(
+            "describe_secret", f"DescribeSecret {name}", SecretId=name
+        )
+        return answer
+
+    # --------------------------------------------------------------- reading
+
+    def _pages(self) -> Iterator[dict[str, Any]]:
+        prefix = self.environment.prefix
+        arguments: dict[str, Any] = {"MaxResults": PAGE, "IncludePlannedDeletion": False}
+        if prefix:
+            arguments["Filters"] = [{"Key": "name", "Values": [prefix]}]
+        while True:
+            page: dict[str, Any] = self._call("list_secrets", f"ListSecrets {prefix}*", **arguments)
+            yield page
+            token = page.get("NextToken")
+            if not token:
+                return
+            arguments["NextToken"] = token
+
+    def list_secrets(self) -> list[SecretInfo]:
+        prefix = self.environment.prefix
+        found: list[SecretInfo] = []
+        for page in self._pages():
+            for entry in page.get("SecretList", []):
+                name = entry["Name"]
+                # the name filter matches prefixes case-insensitively; credctl's names are exact
+                if name.startswith(prefix):
+                    found.append(self._info(entry))
+        return found
+
+    def _info(self, entry: Mapping[str, Any]) -> SecretInfo:
+        name = entry["Name"]
+        metadata = {tag["Key"]: tag.get("Value", "") for tag in entry.get("Tags", [])}
+        stages: Mapping[str, list[str]] = entry.get("SecretVersionsToStages") or {}
+        current = next((v for v, labels in stages.items() if CURRENT in labels), None)
+        pending_version = next(
+            (v for v, labels in stages.items() if PENDING in labels and CURRENT not in labels),
+            None,
+        )
+        pending = None
+        if pending_version is not None:
+            token, created = _pending_tag(metadata.get(PENDING_TAG), pending_version)
+            pending = PendingInfo(token, created)
+        metadata.pop(PENDING_TAG, None)
+        return SecretInfo(
+            name=name,
+            reference=self.reference(name),
+            metadata=metadata,
+            created=entry.get("CreatedDate"),
+            updated=entry.get("LastChangedDate"),
+            last_rotated=_newest(entry.get("LastRotatedDate"), metadata.get(META_LAST_ROTATED)),
+            has_value=current is not None,
+            current_version=current,
+            pending=pending,
+            deleted=entry.get("DeletedDate") is not None,
+        )
+
+    def read_values(self, refs: Sequence[Ref]) -> dict[Ref, ValueResult]:
+        results: dict[Ref, ValueResult] = {}
+        names: list[str] = []
+        for ref in refs:
+            try:
+                names.append(self.name_for(ref))
+            except ConfigError as error:
+                results[ref] = BackendError(str(error))
+        unique = list(dict.fromkeys(names))
+        batches = [unique[start : start + BATCH] for start in range(0, len(unique), BATCH)]
+        raw: dict[str, str | BackendError] = {}
+        if batches:
+            workers = min(self.environment.concurrency, len(batches))
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                for answer in pool.map(self._batch_get, batches):
+                    raw.update(answer)
+        for ref in refs:
+            if ref in results:
+                continue
+            value = raw.get(ref.name)
+            if value is None:
+                results[ref] = NotFoundError(f"{ref.name} has no value in {self.describe()}")
+            elif isinstance(value, BackendError):
+                results[ref] = value
+            else:
+                try:
+                    results[ref] = select_field(value, ref.field, ref.name)
+                except BackendError as error:
+                    results[ref] = error
+        return results
+
+    def _batch_get(self, names: list[str]) -> dict[str, str | BackendError]:
+        answer: dict[str, str | BackendError] = {}
+        arguments: dict[str, Any] = {"SecretIdList": names}
+        while True:
+            try:
+                page = self._call(
+                    "batch_get_secret_value",
+                    f"BatchGetSecretValue ({len(names)} secrets)",
+                    **arguments,
+                )
+            except BackendError as error:
+                return {name: error for name in names if name not in answer}
+            for item in page.get("SecretValues", []):
+                answer[item["Name"]] = _string_of(item, item["Name"])
+            for failure in page.get("Errors", []):
+                secret_id = failure.get("SecretId", "")
+                code = failure.get("ErrorCode", "")
+                name = (
+                    secret_id.split(":secret:", 1)[-1]
+                    if secret_id.startswith("arn:")
+                    else secret_id
+                )
+                answer[name] = _batch_error(code, name, self)
+            token = page.get("NextToken")
+            if not token:
+                return answer
+            arguments["NextToken"] = token
+
+    def read_version(self, name: str, version: str) -> Secret:
+        answer = self._call(
+            "get_secret_value",
+            f"GetSecretValue {name} version {version}",
+            SecretId=name,
+            VersionId=version,
+        )
+        value = _string_of(answer, name)
+        if isinstance(value, BackendError):
+            raise value
+        return Secret(value)
+
+    def _current_raw(self, name: str) -> str | None:
+        try:
+            answer = self._call("get_secret_value", f"GetSecretValue {name}", SecretId=name)
+        except NotFoundError:
+            return None
+        value = _string_of(answer, name)
+        if isinstance(value, BackendError):
+            raise value
+        return value
+
+    def read_pending(self, name: str, token: str, field: str | None = None) -> Secret | None:
+        stages = self._describe_secret(name).get("VersionIdsToStages") or {}
+        if PENDING not in stages.get(version_id(token), []):
+            return None
+        answer = self._call(
+            "get_secret_value",
+            f"GetSecretValue {name} (pending)",
+            SecretId=name,
+            VersionId=version_id(token),
+        )
+        value = _string_of(answer, name)
+        if isinstance(value, BackendError):
+            raise value
+        return select_field(value, field, name)
+
+    # --------------------------------------------------------------- writing
+
+    def create(self, name: str, metadata: Mapping[str, str], value: Secret | None) -> None:
+        arguments: dict[str, Any] = {
+            "Name": name,
+            "Tags": [{"Key": key, "Value": text} for key, text in metadata.items()],
+            "Description": "managed by credctl",
+        }
+        if self.config.kms_key_id:  # type: ignore[union-attr]
+            arguments["KmsKeyId"] = self.config.kms_key_id  # type: ignore[union-attr]
+        if value is not None:
+            arguments["SecretString"] = value.reveal()
+            # the same request retried after a lost answer must not make a second version
+            arguments["ClientRequestToken"] = str(uuid.uuid4())
+        try:
+            self._call("create_secret", f"CreateSecret {name}", write=True, **arguments)
+        except BackendError as error:
+            if "ResourceExistsException" in str(error):
+                self._adopt_existing(name)
+                return
+            if "scheduled for deletion" in str(error):
+                self._call("restore_secret", f"RestoreSecret {name}", write=True, SecretId=name)
+                self._adopt_existing(name)
+                return
+            raise
+
+    def _adopt_existing(self, name: str) -> None:
+        """ListSecrets lags behind creation: an existing credctl secret is ours, not a clash."""
+        tags = {tag["Key"]: tag.get("Value") for tag in self._describe_secret(name).get("Tags", [])}
+        if tags.get(META_MANAGED) != "true":
+            raise ConflictError(
+                f"{name} already exists in {self.describe()} and is not managed by credctl",
+                hint="adopt it with 'credctl import'",
+            )
+
+    def set_metadata(
+        self, name: str, updates: Mapping[str, str], remove: Collection[str] = ()
+    ) -> None:
+        if updates:
+            self._call(
+                "tag_resource",
+                f"TagResource {name}",
+                write=True,
+                SecretId=name,
+                Tags=[{"Key": key, "Value": text} for key, text in updates.items()],
+            )
+        if remove:
+            self._call(
+                "untag_resource",
+                f"UntagResource {name}",
+                write=True,
+                SecretId=name,
+                TagKeys=list(remove),
+            )
+
+    def put_pending(self, name: str, value: Secret, token: str, field: str | None = None) -> None:
+        mine = version_id(token)
+        held = self._pending_version(name)
+        if held == mine:
+            return
+        if held is not None:
+            raise RotationInProgressError(
+                f"{name}: a rotation is already in progress (an AWSPENDING version exists)",
+                hint="wait for it, or discard it with 'credctl rotate --abort'",
+            )
+        whole = replace_field(self._current_raw(name) if field else None, field, value, name)
+        self.set_metadata(name, {PENDING_TAG: f"{token} {format_timestamp(utcnow())}"})
+        self._call(
+            "put_secret_value",
+            f"PutSecretValue {name} (pending)",
+            write=True,
+            SecretId=name,
+            SecretString=whole,
+            ClientRequestToken=mine,
+            VersionStages=[PENDING],
+        )
+        # No compare-and-set in AWS: check that our version holds the stage after the write.
+        if self._pending_version(name) != mine:
+            raise RotationInProgressError(
+                f"{name}: another rotation staged a value at the same time",
+                hint="retry in a moment",
+            )
+
+    def _pending_version(self, name: str) -> str | None:
+        stages: Mapping[str, list[str]] = (
+            self._describe_secret(name).get("VersionIdsToStages") or {}
+        )
+        return next(
+            (v for v, labels in stages.items() if PENDING in labels and CURRENT not in labels),
+            None,
+        )
+
+    def promote(self, name: str, token: str) -> str:
+        mine = version_id(token)
+        stages: Mapping[str, list[str]] = (
+            self._describe_secret(name).get("VersionIdsToStages") or {}
+        )
+        labels = stages.get(mine)
+        if labels is None or (PENDING not in labels and CURRENT not in labels):
+            raise NotFoundError(f"{name} has no pending value for this rotation")
+        if CURRENT not in labels:
+            current = next((v for v, marks in stages.items() if CURRENT in marks), None)
+            arguments: dict[str, Any] = {"MoveToVersionId": mine}
+            if current is not None:
+                arguments["RemoveFromVersionId"] = current
+            self._call(
+                "update_secret_version_stage",
+                f"UpdateSecretVersionStage {name} (promote)",
+                write=True,
+                SecretId=name,
+                VersionStage=CURRENT,
+                **arguments,
+            )
+        if PENDING in labels:
+            self._call(
+                "update_secret_version_stage",
+                f"UpdateSecretVersionStage {name} (clear pending)",
+                write=True,
+                SecretId=name,
+                VersionStage=PENDING,
+                RemoveFromVersionId=mine,
+            )
+        self.set_metadata(name, {}, remove=[PENDING_TAG])
+        return mine
+
+    def discard_pending(self, name: str, token: str | None = None) -> None:
+        held = self._pending_version(name)
+        if held is None or (token is not None and held != version_id(token)):
+            return
+        self._call(
+            "update_secret_version_stage",
+            f"UpdateSecretVersionStage {name} (discard pending)",
+            write=True,
+            SecretId=name,
+            VersionStage=PENDING,
+            RemoveFromVersionId=held,
+        )
+        self.set_metadata(name, {}, remove=[PENDING_TAG])
+
+    def schedule_delete(self, name: str) -> str:
+        days = self.config.recovery_window_days  # type: ignore[union-attr]
+        self._call(
+            "delete_secret",
+            f"DeleteSecret {name}",
+            write=True,
+            SecretId=name,
+            RecoveryWindowInDays=days,
+        )
+        return (
+            f"{name} is scheduled for deletion in {days} days; undo with: "
+            f"aws secretsmanager restore-secret --secret-id {name}"
+        )
+
+
+def _string_of(answer: Mapping[str, Any], name: str) -> str | BackendError:
+    if "SecretString" in answer:
+        return str(answer["SecretString"])
+    binary = answer.get("SecretBinary")
+    if binary is not None:
+        try:
+            return bytes(binary).decode("utf-8")
+        except UnicodeDecodeError:
+            return BackendError(f"{name} holds binary data that is not UTF-8 text")
+    return NotFoundError(f"{name} has no value")
+
+
+def _batch_error(code: str, name: str, backend: AwsBackend) -> BackendError:
+    environment = backend.environment.name
+    if code == "ResourceNotFoundException":
+        return NotFoundError(f"{name} has no value in {backend.describe()}")
+    if code in DENIED_CODES or code == "DecryptionFailure":
+        return AccessDeniedError(f"environment {environment}: cannot read {name} ({code})")
+    if code == "InvalidRequestException":
+        return NotFoundError(f"{name} cannot be read (scheduled for deletion?)")
+    return BackendError(f"environment {environment}: cannot read {name} ({code})")
+
+
+def _pending_tag(text: str | None, version: str) -> tuple[str, datetime | None]:
+    if text:
+        token, _, stamp = text.partition(" ")
+        try:
+            return token, parse_timestamp(stamp) if stamp else None
+        except ValueError:
+            return token, None
+    return version, None
+
+
+def _newest(aws_date: datetime | None, tag: str | None) -> datetime | None:
+    """AWS sets LastRotatedDate only for its own RotateSecret; credctl's tag covers the rest."""
+    candidates = [aws_date]
+    if tag:
+        with contextlib.suppress(ValueError):
+            candidates.append(parse_timestamp(tag))
+    return max((moment for moment in candidates if moment is not None), default=None)
