@@ -1,0 +1,685 @@
+"""HashiCorp Vault / OpenBao KV version 2, on hvac.
+
+Listing walks the prefix with LIST (each folder level in parallel), then reads
+every secret's metadata in parallel; values are read in parallel too. Each
+worker thread has its own hvac client and `requests.Session`, so connections
+are kept alive and never shared between threads. Writes use check-and-set.
+A rotation stages the new data at the sibling path `<name>.credctl-pending`,
+created with `cas=0`: of two rotations, the second cannot create it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import hvac
+import hvac.exceptions
+import requests
+import requests.adapters
+
+from credctl.backends.base import (
+    BackendContext,
+    ValueResult,
+    replace_field,
+    select_field,
+    with_retry,
+)
+from credctl.errors import (
+    AccessDeniedError,
+    AuthError,
+    BackendError,
+    ConfigError,
+    ConflictError,
+    NotFoundError,
+    Problem,
+    RotationInProgressError,
+    ThrottledError,
+    UnreachableError,
+)
+from credctl.model import (
+    META_LAST_ROTATED,
+    META_MANAGED,
+    EnvironmentConfig,
+    PendingInfo,
+    Ref,
+    SecretInfo,
+    VaultBackendConfig,
+)
+from credctl.schedule import parse_timestamp
+from credctl.secret import Secret
+
+log = logging.getLogger("credctl")
+
+PENDING_SUFFIX = ".credctl-pending"
+VALUE_FIELD = "value"
+# the rotation token of the current version, so that promote is idempotent
+LAST_TOKEN = "credctl:last-token"  # noqa: S105 - a metadata key
+MAX_METADATA_KEYS = 64
+MAX_KEY_BYTES = 128
+MAX_VALUE_BYTES = 512
+RETRYABLE = (
+    hvac.exceptions.RateLimitExceeded,
+    hvac.exceptions.InternalServerError,
+    hvac.exceptions.BadGateway,
+    hvac.exceptions.VaultDown,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+)
+T = TypeVar("T")
+
+
+def from_config(environment: EnvironmentConfig, context: BackendContext) -> VaultBackend:
+    config = environment.backend
+    assert isinstance(config, VaultBackendConfig)
+    where = f"environments/{environment.name}.yaml"
+    url = config.url or os.environ.get("VAULT_ADDR")
+    if not url:
+        raise ConfigError(
+            Problem(where, None, "no Vault address: set 'url' in the file or VAULT_ADDR")
+        )
+    ca_cert = config.ca_cert or os.environ.get("VAULT_CACERT")
+    verify: bool | str = True
+    if not config.tls_verify:
+        verify = False
+        if url.startswith("https:"):
+            log.warning("environment %s: TLS verification for %s is off", environment.name, url)
+    elif ca_cert:
+        path = Path(ca_cert).expanduser()
+        if not path.is_absolute():
+            path = context.project_dir / path
+        if not path.is_file():
+            raise ConfigError(Problem(where, None, f"ca_cert {ca_cert} does not exist"))
+        verify = str(path)
+    namespace = config.namespace or os.environ.get("VAULT_NAMESPACE") or None
+    return VaultBackend(
+        environment, url.rstrip("/"), verify=verify, namespace=namespace, client=context.client
+    )
+
+
+def _translate(
+    error: Exception, environment: EnvironmentConfig, address: str, path: str, capability: str
+) -> BackendError:
+    """A vendor failure as credctl's own error: one line, no value, the right exit code."""
+    env = environment.name
+    if isinstance(error, BackendError):
+        return error
+    if isinstance(error, requests.exceptions.ConnectionError | requests.exceptions.Timeout):
+        return UnreachableError(
+            f"environment {env}: cannot reach Vault at {address}",
+            hint="check VAULT_ADDR / 'url' in the environment file and that the server is up",
+        )
+    if isinstance(error, hvac.exceptions.VaultDown):
+        return BackendError(
+            f"environment {env}: Vault at {address} is sealed or unavailable",
+            hint="unseal it (bao operator unseal / vault operator unseal)",
+        )
+    if isinstance(error, hvac.exceptions.Forbidden):
+        return AccessDeniedError(
+            f"environment {env}: permission denied: '{capability}' on {path} at {address}",
+            hint=f"the token's policy needs the '{capability}' capability on {path}",
+        )
+    if isinstance(error, hvac.exceptions.Unauthorized):
+        return AuthError(
+            f"environment {env}: Vault at {address} rejected the token",
+            hint="log in again (bao login / vault login) or set VAULT_TOKEN",
+        )
+    if isinstance(error, hvac.exceptions.InvalidPath):
+        return NotFoundError(f"environment {env}: {path} not found at {address}")
+    if isinstance(error, hvac.exceptions.RateLimitExceeded):
+        return ThrottledError(f"environment {env}: Vault at {address} is rate limiting")
+    if isinstance(error, hvac.exceptions.InvalidRequest) and "check-and-set" in str(error):
+        return ConflictError(f"environment {env}: {path} was changed by another writer")
+    if isinstance(error, hvac.exceptions.VaultError):
+        first = (str(error).splitlines() or [type(error).__name__])[0]
+        return BackendError(f"environment {env}: Vault error on {path}: {first}")
+    return BackendError(f"environment {env}: {path} failed ({type(error).__name__})")
+
+
+class VaultBackend:
+    """One environment's secrets in a Vault or OpenBao KV v2 mount."""
+
+    def __init__(
+        self,
+        environment: EnvironmentConfig,
+        url: str,
+        *,
+        verify: bool | str = True,
+        namespace: str | None = None,
+        client: Any = None,
+    ) -> None:
+        self.environment = environment
+        config = environment.backend
+        assert isinstance(config, VaultBackendConfig)
+        self.config = config
+        self.mount = config.mount.strip("/")
+        self.url = url
+        self.verify = verify
+        self.namespace = namespace
+        self._token: str | None = client.token if client is not None else None
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._sessions: list[requests.Session] = []
+        self._mount_checked = False
+        if client is not None:
+            self._local.client = client
+
+    # ------------------------------------------------------------- plumbing
+
+    def describe(self) -> str:
+        return f"Vault {self.url} mount {self.mount}/"
+
+    def reference(self, name: str, field: str | None = None) -> str:
+        return str(Ref("vault", f"{self.mount}/{name}", field))
+
+    def name_for(self, ref: Ref) -> str:
+        mount = self.mount + "/"
+        if ref.scheme != "vault" or not ref.name.startswith(mount):
+            raise ConfigError(
+                Problem(
+                    f"environments/{self.environment.name}.yaml",
+                    None,
+                    f"reference {ref} is not a vault://{mount} reference, but the environment "
+                    f"uses the Vault mount {mount}",
+                )
+            )
+        return ref.name[len(mount) :]
+
+    def close(self) -> None:
+        with self._lock:
+            for session in self._sessions:
+                session.close()
+            self._sessions.clear()
+
+    def _client(self) -> Any:
+        """This thread's hvac client (its own kept-alive session)."""
+        client = getattr(self._local, "client", None)
+        if client is None:
+            session = requests.Session()
+            adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=4)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            client = hvac.Client(
+                url=self.url,
+                token=self._login(),
+                verify=self.verify,
+                namespace=self.namespace,
+                session=session,
+                timeout=30,
+            )
+            with self._lock:
+                self._sessions.append(session)
+            self._local.client = client
+        return client
+
+    def _login(self) -> str:
+        with self._lock:
+            if self._token is None:
+                self._token = self._authenticate()
+            return self._token
+
+    def _authenticate(self) -> str:
+        auth = self.config.auth
+        env = self.environment.name
+        if auth.method == "approle":
+            secret_id = os.environ.get(auth.secret_id_env or "", "")
+            if not auth.role_id or not secret_id:
+                raise AuthError(
+                    f"environment {env}: AppRole login needs role_id in the file and the "
+                    f"secret id in ${auth.secret_id_env or '<secret_id_env>'}",
+                )
+            client = hvac.Client(url=self.url, verify=self.verify, namespace=self.namespace)
+            try:
+                answer = client.auth.approle.login(
+                    role_id=auth.role_id, secret_id=secret_id, mount_point=auth.mount
+                )
+            except Exception as error:
+                translated = _translate(
+                    error, self.environment, self.url, f"auth/{auth.mount}/login", "update"
+                )
+                if not isinstance(translated, UnreachableError):
+                    translated = AuthError(
+                        f"environment {env}: AppRole login at auth/{auth.mount} failed",
+                        hint="check role_id and the secret id",
+                    )
+                raise translated from None
+            finally:
+                client.adapter.close()
+            return str(answer["auth"]["client_token"])
+        token = os.environ.get(auth.token_env, "")
+        if not token:
+            token_file = Path.home() / ".vault-token"
+            try:
+                token = token_file.read_text().strip()
+            except OSError:
+                token = ""
+        if not token:
+            raise AuthError(
+                f"environment {env}: no Vault token (${auth.token_env} or ~/.vault-token)",
+                hint="log in with 'bao login' or 'vault login', or set VAULT_TOKEN",
+            )
+        return token
+
+    def _call(self, action: Callable[[Any], T], path: str, capability: str) -> T:
+        """One request with the environment's retry budget and error translation."""
+        self._check_mount()
+        return self._raw_call(action, path, capability)
+
+    def _raw_call(self, action: Callable[[Any], T], path: str, capability: str) -> T:
+        full_path = f"{self.mount}/{path}"
+        try:
+            return with_retry(
+                lambda: action(self._client()),
+                self.environment.retry,
+                is_retryable=lambda error: isinstance(error, RETRYABLE),
+                describe=f"environment {self.environment.name}: Vault {full_path}",
+                exhausted=lambda error, attempts: self._exhausted(
+                    error, attempts, full_path, capability
+                ),
+            )
+        except BackendError:
+            raise
+        except hvac.exceptions.InvalidPath as error:
+            if "no handler for route" in str(error):
+                raise self._mount_error("does not exist") from None
+            raise _translate(error, self.environment, self.url, full_path, capability) from None
+        except Exception as error:
+            raise _translate(error, self.environment, self.url, full_path, capability) from None
+
+    def _exhausted(
+        self, error: Exception, attempts: int, path: str, capability: str
+    ) -> BackendError:
+        translated = _translate(error, self.environment, self.url, path, capability)
+        if isinstance(
+            error,
+            hvac.exceptions.RateLimitExceeded
+            | hvac.exceptions.InternalServerError
+            | hvac.exceptions.BadGateway,
+        ):
+            return ThrottledError(
+                f"environment {self.environment.name}: Vault still failing on {path} "
+                f"after {attempts} attempts",
+                hint="lower 'concurrency' or raise 'retry.max_attempts'",
+            )
+        return translated
+
+    def _check_mount(self) -> None:
+        """A missing mount or a KV version 1 mount is a clear error, once, up front."""
+        if self._mount_checked:
+            return
+        try:
+            answer = self._raw_call(
+                lambda client: client.adapter.get(f"/v1/sys/internal/ui/mounts/{self.mount}"),
+                "",
+                "read",
+            )
+        except (AccessDeniedError, NotFoundError):
+            # not visible to this token, or absent: the first real request will tell
+            self._mount_checked = True
+            return
+        data = answer.get("data", {}) if isinstance(answer, dict) else {}
+        kind = data.get("type")
+        version = str((data.get("options") or {}).get("version", "1"))
+        if kind not in ("kv", "generic") or version != "2":
+            what = "is a KV version 1 mount" if kind in ("kv", "generic") else f"is a {kind} mount"
+            raise self._mount_error(what)
+        self._mount_checked = True
+
+    def _mount_error(self, what: str) -> ConfigError:
+        return ConfigError(
+            Problem(
+                f"environments/{self.environment.name}.yaml",
+                None,
+                f"the Vault mount {self.mount}/ at {self.url} {what}; credctl needs KV version 2",
+            ),
+            hint=f"enable it with: bao secrets enable -path={self.mount} kv-v2",
+        )
+
+    # ------------------------------------------------------------- requests
+
+    def _metadata(self, name: str) -> dict[str, Any] | None:
+        try:
+            answer = self._call(
+                lambda c: c.secrets.kv.v2.read_secret_metadata(path=name, mount_point=self.mount),
+                f"metadata/{name}",
+                "read",
+            )
+        except NotFoundError:
+            return None
+        data: dict[str, Any] = answer["data"]
+        return data
+
+    def _data(self, name: str, version: int | None = None) -> dict[str, Any] | None:
+        """The KV data of the current (or a given) version; None when absent or deleted."""
+        try:
+            answer = self._call(
+                lambda c: c.secrets.kv.v2.read_secret_version(
+                    path=name,
+                    version=version,
+                    mount_point=self.mount,
+                    raise_on_deleted_version=True,
+                ),
+                f"data/{name}",
+                "read",
+            )
+        except NotFoundError:
+            return None
+        data: dict[str, Any] | None = answer["data"]["data"]
+        return data
+
+    def _write(self, name: str, data: Mapping[str, Any], cas: int) -> int:
+        answer = self._call(
+            lambda c: c.secrets.kv.v2.create_or_update_secret(
+                path=name, secret=dict(data), cas=cas, mount_point=self.mount
+            ),
+            f"data/{name}",
+            "create" if cas == 0 else "update",
+        )
+        return int(answer["data"]["version"])
+
+    def _write_metadata(self, name: str, custom: Mapping[str, str]) -> None:
+        self._check_limits(name, custom)
+        self._call(
+            lambda c: c.secrets.kv.v2.update_metadata(
+                path=name, custom_metadata=dict(custom), mount_point=self.mount
+            ),
+            f"metadata/{name}",
+            "update",
+        )
+
+    def _check_limits(self, name: str, custom: Mapping[str, str]) -> None:
+        if len(custom) > MAX_METADATA_KEYS:
+            raise BackendError(
+                f"{name}: Vault custom_metadata holds at most {MAX_METADATA_KEYS} keys "
+                f"({len(custom)} after credctl's)"
+            )
+        for key, text in custom.items():
+            if len(key.encode()) > MAX_KEY_BYTES or len(str(text).encode()) > MAX_VALUE_BYTES:
+                raise BackendError(
+                    f"{name}: custom_metadata key {key!r} exceeds Vault's limits "
+                    f"({MAX_KEY_BYTES} B keys, {MAX_VALUE_BYTES} B values)"
+                )
+
+    def _parallel(self, work: Callable[[str], T], items: Iterable[str]) -> list[T]:
+        listed = list(items)
+        if len(listed) <= 1:
+            return [work(item) for item in listed]
+        workers = min(self.environment.concurrency, len(listed))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(work, listed))
+
+    # --------------------------------------------------------------- reading
+
+    def _list_folder(self, folder: str) -> list[str]:
+        try:
+            answer = self._call(
+                lambda c: c.secrets.kv.v2.list_secrets(path=folder, mount_point=self.mount),
+                f"metadata/{folder}",
+                "list",
+            )
+        except NotFoundError:
+            return []
+        return [folder + key for key in answer["data"]["keys"]]
+
+    def _walk(self) -> list[str]:
+        """Every key under the prefix: one LIST per folder, each level's folders in parallel."""
+        prefix = self.environment.prefix
+        folder, _, _ = prefix.rpartition("/")
+        folder = folder + "/" if folder else ""
+        start = [k for k in self._list_folder(folder) if k.startswith(prefix)]
+        names: list[str] = []
+        level = start
+        while level:
+            names.extend(k for k in level if not k.endswith("/"))
+            folders = [k for k in level if k.endswith("/")]
+            level = [key for keys in self._parallel(self._list_folder, folders) for key in keys]
+        return names
+
+    def list_secrets(self) -> list[SecretInfo]:
+        keys = self._walk()
+        pending_names = {k[: -len(PENDING_SUFFIX)] for k in keys if k.endswith(PENDING_SUFFIX)}
+        names = [k for k in keys if not k.endswith(PENDING_SUFFIX)]
+        metadata = self._parallel(self._metadata, names)
+        found = []
+        for name, meta in zip(names, metadata, strict=True):
+            if meta is None:
+                continue  # deleted between LIST and read
+            pending = self._pending_info(name) if name in pending_names else None
+            found.append(self._info(name, meta, pending))
+        return found
+
+    def _pending_info(self, name: str) -> PendingInfo | None:
+        staged = self._pending(name)
+        if staged is None:
+            return None
+        meta = self._metadata(name + PENDING_SUFFIX) or {}
+        return PendingInfo(str(staged.get("token", "")), _time(meta.get("created_time")))
+
+    def _info(self, name: str, meta: Mapping[str, Any], pending: PendingInfo | None) -> SecretInfo:
+        custom: dict[str, str] = {
+            k: str(v) for k, v in (meta.get("custom_metadata") or {}).items() if k != LAST_TOKEN
+        }
+        versions: Mapping[str, Any] = meta.get("versions") or {}
+        current = int(meta.get("current_version") or 0)
+        current_entry = versions.get(str(current)) or {}
+        deleted = bool(current_entry.get("deletion_time")) or bool(current_entry.get("destroyed"))
+        first = versions.get(str(min((int(v) for v in versions), default=0))) or {}
+        last_rotated = _stamp(custom.get(META_LAST_ROTATED))
+        if last_rotated is None and custom.get(META_MANAGED) == "true" and current > 1:
+            last_rotated = _time(current_entry.get("created_time"))
+        return SecretInfo(
+            name=name,
+            reference=self.reference(name),
+            metadata=custom,
+            created=_time(first.get("created_time")) or _time(meta.get("created_time")),
+            updated=_time(meta.get("updated_time")),
+            last_rotated=last_rotated,
+            has_value=current > 0 and not deleted,
+            current_version=str(current) if current > 0 else None,
+            pending=pending,
+            deleted=deleted,
+        )
+
+    def read_values(self, refs: Sequence[Ref]) -> dict[Ref, ValueResult]:
+        results: dict[Ref, ValueResult] = {}
+        wanted: dict[Ref, str] = {}
+        for ref in refs:
+            try:
+                wanted[ref] = self.name_for(ref)
+            except ConfigError as error:
+                results[ref] = BackendError(str(error))
+        names = list(dict.fromkeys(wanted.values()))
+
+        def fetch(name: str) -> dict[str, Any] | BackendError:
+            try:
+                data = self._data(name)
+            except BackendError as error:
+                return error
+            if data is None:
+                return NotFoundError(f"{name} has no value in {self.describe()}")
+            return data
+
+        fetched = dict(zip(names, self._parallel(fetch, names), strict=True))
+        for ref, name in wanted.items():
+            data = fetched[name]
+            if isinstance(data, BackendError):
+                results[ref] = data
+                continue
+            try:
+                results[ref] = _field_of(data, ref.field, name)
+            except BackendError as error:
+                results[ref] = error
+        return results
+
+    def read_version(self, name: str, version: str) -> Secret:
+        data = self._data(name, int(version))
+        if data is None:
+            raise NotFoundError(f"{name} has no version {version} in {self.describe()}")
+        return _field_of(data, None, name)
+
+    def _pending(self, name: str) -> dict[str, Any] | None:
+        return self._data(name + PENDING_SUFFIX)
+
+    def read_pending(self, name: str, token: str, field: str | None = None) -> Secret | None:
+        staged = self._pending(name)
+        if staged is None or staged.get("token") != token:
+            return None
+        return _field_of(staged.get("data") or {}, field, name)
+
+    # --------------------------------------------------------------- writing
+
+    def create(self, name: str, metadata: Mapping[str, str], value: Secret | None) -> None:
+        existing = self._metadata(name)
+        if existing is not None:
+            custom = existing.get("custom_metadata") or {}
+            if custom.get(META_MANAGED) != "true":
+                raise ConflictError(
+                    f"{name} already exists in {self.describe()} and is not managed by credctl",
+                    hint="adopt it with 'credctl import'",
+                )
+            info = self._info(name, existing, None)
+            if value is not None and not info.has_value:
+                # an earlier create stopped after the metadata, or the secret was deleted
+                self._write(
+                    name, {VALUE_FIELD: value.reveal()}, int(existing.get("current_version") or 0)
+                )
+            return
+        # metadata first: a crash after it leaves a managed secret without a value,
+        # which the next create completes, never an unmanaged one
+        self._write_metadata(name, metadata)
+        if value is not None:
+            self._write(name, {VALUE_FIELD: value.reveal()}, 0)
+
+    def set_metadata(
+        self, name: str, updates: Mapping[str, str], remove: Collection[str] = ()
+    ) -> None:
+        existing = self._metadata(name)
+        if existing is None:
+            raise NotFoundError(f"{name} does not exist in {self.describe()}")
+        # POST replaces the whole map: merge, so other tools' keys are kept
+        merged = {k: str(v) for k, v in (existing.get("custom_metadata") or {}).items()}
+        merged.update(updates)
+        for key in remove:
+            merged.pop(key, None)
+        self._write_metadata(name, merged)
+
+    def put_pending(self, name: str, value: Secret, token: str, field: str | None = None) -> None:
+        staged = self._pending(name)
+        if staged is not None:
+            if staged.get("token") == token:
+                return
+            raise RotationInProgressError(
+                f"{name}: a rotation is already in progress (a pending value is staged)",
+                hint="wait for it, or discard it with 'credctl rotate --abort'",
+            )
+        whole = dict(self._data(name) or {})
+        if field is not None and field not in whole and isinstance(whole.get(VALUE_FIELD), str):
+            whole[VALUE_FIELD] = replace_field(whole[VALUE_FIELD], field, value, name)
+        else:
+            whole[field or VALUE_FIELD] = value.reveal()
+        try:
+            self._write(name + PENDING_SUFFIX, {"token": token, "data": whole}, 0)
+        except ConflictError:
+            raise RotationInProgressError(
+                f"{name}: another rotation staged a value first",
+                hint="wait for it, or discard it with 'credctl rotate --abort'",
+            ) from None
+
+    def promote(self, name: str, token: str) -> str:
+        staged = self._pending(name)
+        meta = self._metadata(name)
+        if meta is None:
+            raise NotFoundError(f"{name} does not exist in {self.describe()}")
+        custom = meta.get("custom_metadata") or {}
+        current = int(meta.get("current_version") or 0)
+        if staged is None or staged.get("token") != token:
+            if custom.get(LAST_TOKEN) == token:
+                return str(current)  # promoted already
+            raise NotFoundError(f"{name} has no pending value for this rotation")
+        new_data = staged.get("data") or {}
+        version = current
+        if current == 0 or self._data(name) != new_data:
+            version = self._write(name, new_data, current)
+        self.set_metadata(name, {LAST_TOKEN: token})
+        self._delete_pending(name)
+        return str(version)
+
+    def _delete_pending(self, name: str) -> None:
+        path = name + PENDING_SUFFIX
+        with contextlib.suppress(NotFoundError):
+            self._call(
+                lambda c: c.secrets.kv.v2.delete_metadata_and_all_versions(
+                    path=path, mount_point=self.mount
+                ),
+                f"metadata/{path}",
+                "delete",
+            )
+
+    def discard_pending(self, name: str, token: str | None = None) -> None:
+        staged = self._pending(name)
+        if staged is None or (token is not None and staged.get("token") != token):
+            return
+        self._delete_pending(name)
+
+    def schedule_delete(self, name: str) -> str:
+        meta = self._metadata(name)
+        if meta is None:
+            raise NotFoundError(f"{name} does not exist in {self.describe()}")
+        self._call(
+            lambda c: c.secrets.kv.v2.delete_latest_version_of_secret(
+                path=name, mount_point=self.mount
+            ),
+            f"data/{name}",
+            "delete",
+        )
+        version = meta.get("current_version")
+        return (
+            f"{name} version {version} is soft-deleted; undo with: "
+            f"bao kv undelete -mount={self.mount} -versions={version} {name}"
+        )
+
+
+def _field_of(data: Mapping[str, Any], field: str | None, name: str) -> Secret:
+    if field is None:
+        if VALUE_FIELD in data:
+            field = VALUE_FIELD
+        elif len(data) == 1:
+            field = next(iter(data))
+        else:
+            raise NotFoundError(
+                f"{name} holds several fields; reference one with #field "
+                f"({', '.join(sorted(data))})"
+            )
+    if field not in data:
+        if isinstance(data.get(VALUE_FIELD), str):  # a JSON object kept in the `value` field
+            return select_field(data[VALUE_FIELD], field, name)
+        raise NotFoundError(f"{name} has no field {field!r}")
+    value = data[field]
+    return Secret(value if isinstance(value, str) else json.dumps(value))
+
+
+def _time(text: object) -> datetime | None:
+    if not isinstance(text, str) or not text:
+        return None
+    return _stamp(text)
+
+
+def _stamp(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    cleaned = text.strip()
+    if "." in cleaned:  # Vault writes nanoseconds: 2026-11-24T05:12:01.123456789Z
+        head, _, tail = cleaned.partition(".")
+        cleaned = head + ("Z" if tail.endswith("Z") else "")
+    try:
+        return parse_timestamp(cleaned)
+    except ValueError:
+        return None
