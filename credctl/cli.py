@@ -519,6 +519,186 @@ def run(
         sys.exit(126)
 
 
+# ------------------------------------------------------- plan, sync, import
+
+PLAN_COLOURS = {
+    "create": "green",
+    "update": "yellow",
+    "write-back": "cyan",
+    "orphan": "red",
+    "unmanaged": "bright_black",
+    "prune": "red",
+}
+
+
+def _plan_text(state: State, plan: Any) -> str:
+    """Terraform-style lines, grouped by environment, then the summary."""
+    from credctl.sync import SYMBOLS
+
+    lines = []
+    current = None
+    for change in plan.changes:
+        if change.environment != current:
+            current = change.environment
+            lines.append(f"{current}:")
+        mark = state.style(
+            f"{SYMBOLS[change.action]} {change.action:<11}", PLAN_COLOURS[change.action]
+        )
+        detail = f"  ({', '.join(change.fields)})" if change.fields else ""
+        lines.append(f"  {mark} {change.id}{detail}")
+    if not plan.changes:
+        lines.append("No changes: the table and the stores agree.")
+    lines.append(plan.summary())
+    return "\n".join(lines) + "\n"
+
+
+def _plan_json(changes: list[Any], **extra: Any) -> str:
+    import json
+
+    document = {"schema_version": 1, "changes": [c.as_json() for c in changes], **extra}
+    return json.dumps(document, indent=2) + "\n"
+
+
+@cli.command()
+@env_option
+@format_option("table", "json")
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 when nothing would change, 2 when something would (as Terraform does).",
+)
+@click.option("--prune", is_flag=True, help="Plan the scheduled deletion of orphans.")
+@common_options
+@pass_state
+def plan(
+    state: State,
+    environments: tuple[str, ...],
+    output_format: str | None,
+    detailed_exitcode: bool,
+    prune: bool,
+) -> None:
+    """What sync would change, Terraform-style: + create, ~ update, < write-back, ! orphan."""
+    from credctl.sync import make_plan
+
+    project = state.project()
+    backends = _backends(project)
+    try:
+        result = make_plan(project, project.select(environments), backends, prune=prune)
+    finally:
+        backends.close()
+    if _format(state, output_format) == "json":
+        click.echo(_plan_json(result.changes), nl=False)
+    else:
+        click.echo(_plan_text(state, result), nl=False)
+    if detailed_exitcode and result.actionable:
+        sys.exit(2)
+
+
+@cli.command()
+@env_option
+@format_option("table", "json")
+@click.option("--dry-run", is_flag=True, help="Only show the plan (same as credctl plan).")
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Schedule recoverable deletion of orphans (AWS recovery window, Vault soft delete).",
+)
+@click.option(
+    "--actor", help="Who is doing this (default: CREDCTL_ACTOR, the CI's actor, the OS user)."
+)
+@common_options
+@pass_state
+def sync(
+    state: State,
+    environments: tuple[str, ...],
+    output_format: str | None,
+    dry_run: bool,
+    prune: bool,
+    actor: str | None,
+) -> None:
+    """Make the stores match the table (create, set metadata) and the table match the stores."""
+    from credctl.errors import BackendError
+    from credctl.sync import apply_plan, make_plan
+    from credctl.values import resolve_actor
+
+    project = state.project(actor=actor)
+    backends = _backends(project)
+    fmt = _format(state, output_format)
+    try:
+        planned = make_plan(project, project.select(environments), backends, prune=prune)
+        if dry_run or not planned.actionable:
+            if fmt == "json":
+                click.echo(_plan_json(planned.changes), nl=False)
+            else:
+                click.echo(_plan_text(state, planned), nl=False)
+            return
+        if fmt != "json":
+            click.echo(_plan_text(state, planned), nl=False)
+        who = resolve_actor(project.settings.actor)
+        total = len(planned.actionable)
+        show_bar = sys.stderr.isatty() and not state.quiet and total > 1
+        with click.progressbar(
+            length=total, label="syncing", file=sys.stderr, hidden=not show_bar
+        ) as bar:
+            result = apply_plan(project, planned, backends, who, progress=lambda _: bar.update(1))
+    finally:
+        backends.close()
+    for applied in result.applied:
+        if applied.note:
+            state.say(applied.note)
+    if fmt == "json":
+        failed = [{**change.as_json(), "error": str(error)} for change, error in result.failed]
+        click.echo(_plan_json([a.change for a in result.applied], failed=failed), nl=False)
+    else:
+        table_note = f"; wrote {project.table.display}" if result.table_written else ""
+        state.say(f"Applied {len(result.applied)} of {total} changes{table_note}.")
+    if result.failed:
+        change, error = result.failed[0]
+        more = f" (and {len(result.failed) - 1} more)" if len(result.failed) > 1 else ""
+        raise BackendError(
+            f"sync stopped: {len(result.failed)} of {total} changes failed{more}; first: "
+            f"{change.id}: {error}",
+            hint="the changes that succeeded are recorded; run 'credctl sync' again to finish",
+        )
+
+
+@cli.command("import")
+@env_option
+@click.option("--dry-run", is_flag=True, help="Only list the rows that would be added.")
+@click.option(
+    "--actor", help="Who is doing this (default: CREDCTL_ACTOR, the CI's actor, the OS user)."
+)
+@common_options
+@pass_state
+def import_command(
+    state: State, environments: tuple[str, ...], dry_run: bool, actor: str | None
+) -> None:
+    """Add table rows for secrets that exist under an environment's prefix but in no row."""
+    from credctl.sync import apply_import, plan_import
+    from credctl.values import resolve_actor
+
+    project = state.project(actor=actor)
+    backends = _backends(project)
+    try:
+        found = plan_import(project, project.select(environments), backends)
+    finally:
+        backends.close()
+    for item in found:
+        owner = item.values["owner"] or "no owner: set one"
+        click.echo(f"+ {item.id}  {item.reference}  ({owner})")
+    if not found:
+        state.say("Nothing to import: every secret under the prefixes has a row.")
+        return
+    if dry_run:
+        state.say(f"{len(found)} rows would be added to {project.table.display}.")
+        return
+    apply_import(project, found, resolve_actor(project.settings.actor))
+    state.say(
+        f"Added {len(found)} rows to {project.table.display}; "
+        "fill in the owners, then run 'credctl validate'."
+    )
+
+
 @cli.command("get")
 @click.argument("credential_id", metavar="ID")
 @common_options

@@ -36,6 +36,10 @@ class Policy:
     credential_types: dict[str, tuple[str, CredentialTypePolicy]]  # slug -> (name, policy)
     environments: dict[str, EnvironmentPolicy]  # slug -> policy
 
+    def type_names(self) -> list[str]:
+        """The credential types as the policy files spell them."""
+        return [name for name, _ in self.credential_types.values()]
+
     def type_policy(self, credential_type: str) -> CredentialTypePolicy | None:
         found = self.credential_types.get(slugify(credential_type))
         return found[1] if found else None

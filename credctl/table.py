@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,6 +86,11 @@ class Table:
     kind: str  # "markdown" or "yaml"
     _places: dict[int, _RowPlace] = field(default_factory=dict)  # row line -> place
     _yaml_nodes: dict[int, tuple[yaml.MappingNode, int]] = field(default_factory=dict)
+    _columns: list[str | None] = field(default_factory=list)  # header cells, in file order
+    _header_names: list[str] = field(default_factory=list)
+    _append_at: int | None = None  # line index after the table's last row (Markdown)
+    _yaml_end: int | None = None  # offset after the list's last item (YAML)
+    _yaml_indent: int = 0
 
     def with_updates(self, updates: Mapping[int, Mapping[str, str]]) -> str:
         """The file's text with owned cells replaced: {row line: {column: new text}}."""
@@ -111,6 +116,56 @@ class Table:
                 original = original[: span.start] + _fit(inner, value) + original[span.end :]
             lines[place.line_index] = original
         return "".join(lines)
+
+    def with_new_rows(self, rows: Sequence[Mapping[str, str]]) -> str:
+        """The file's text with rows appended after the table's last row: {column: text}."""
+        if not rows:
+            return self.text
+        if self.kind == "yaml":
+            return self._yaml_with_new_rows(rows)
+        if self._append_at is None:
+            raise ValueError("no table to append to")
+        lines = self.text.splitlines(keepends=True)
+        newline = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
+        before = lines[: self._append_at]
+        if before and not before[-1].endswith(("\n", "\r")):
+            before[-1] += newline
+        added = []
+        for values in rows:
+            cells = [
+                values.get(column, "") if column else values.get(name, "")
+                for column, name in zip(self._columns, self._header_names, strict=True)
+            ]
+            added.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |" + newline)
+        return "".join(before + added + lines[self._append_at :])
+
+    def _yaml_with_new_rows(self, rows: Sequence[Mapping[str, str]]) -> str:
+        indent = " " * self._yaml_indent
+        end = self._yaml_end if self._yaml_end is not None else len(self.text)
+        head = self.text[:end]
+        newline = "\r\n" if "\r\n" in self.text else "\n"
+        if head and not head.endswith("\n"):
+            head += newline
+        if self._yaml_end is None and not self.rows:
+            head = ""  # an empty document becomes the list
+        items = []
+        for values in rows:
+            pairs = [(YAML_KEYS[c], values[c]) for c in YAML_KEYS if c in values]
+            lines = [
+                f"{indent}{'- ' if i == 0 else '  '}{key}: {_yaml_scalar(text)}{newline}"
+                for i, (key, text) in enumerate(pairs)
+            ]
+            items.append("".join(lines))
+        return head + "".join(items) + self.text[end:]
+
+    def append(self, rows: Sequence[Mapping[str, str]]) -> None:
+        """Append rows atomically, keeping the file's mode and every existing byte."""
+        new_text = self.with_new_rows(rows)
+        if new_text == self.text:
+            return
+        mode = self.path.stat().st_mode & 0o777
+        write_atomic(self.path, new_text, mode=mode)
+        self.text = new_text
 
     def save(self, updates: Mapping[int, Mapping[str, str]]) -> bool:
         """Write the updates atomically, keeping the file's mode; False when nothing changed."""
@@ -219,6 +274,8 @@ def _read_markdown(path: Path, display: str, text: str) -> Table:
             index += 2
             continue
         found = True
+        table._columns = columns
+        table._header_names = [_cell(line, span) for span in header_spans]
         extra_names = {
             i: _cell(line, span) for i, span in enumerate(header_spans) if columns[i] is None
         }
@@ -250,6 +307,7 @@ def _read_markdown(path: Path, display: str, text: str) -> Table:
                     table.rows.append(_row(display, index + 1, values, extra))
                     table._places[index + 1] = _RowPlace(index, owned)
             index += 1
+        table._append_at = index
     if problems:
         raise ConfigError(problems)
     if not found:
@@ -324,6 +382,12 @@ def _read_yaml(path: Path, display: str, text: str) -> Table:
             Problem(display, document.start_mark.line + 1, "expected a list of credentials")
         )
     by_key = {yaml_key: column for column, yaml_key in YAML_KEYS.items()}
+    if document.value:
+        table._yaml_indent = document.value[0].start_mark.column - 2
+        last = document.value[-1].end_mark
+        # end of the last item's line: appended items follow it
+        newline_at = text.find("\n", last.index - 1 if last.column == 0 else last.index)
+        table._yaml_end = len(text) if newline_at == -1 else newline_at + 1
     problems: list[Problem] = []
     for item in document.value:
         line = item.start_mark.line + 1

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from tests.support import moto_fixes, netguard
-from tests.support.fixtures import FAKE_AWS
+from tests.support.fixtures import FAKE_AWS, Store
 from tests.support.proxy import Proxy
 from tests.support.servers import MotoServer, OpenBao, start_moto_server, start_openbao
 
@@ -75,3 +75,13 @@ def proxy() -> Iterator[Callable[..., Proxy]]:
     yield make
     for instance in started:
         instance.stop()
+
+
+@pytest.fixture(params=["local", "aws", "vault"])
+def store(request: pytest.FixtureRequest) -> Store:
+    """The same end-to-end test on the local store, moto_server and OpenBao."""
+    if request.param == "aws":
+        return Store("aws", request.getfixturevalue("moto_server"))
+    if request.param == "vault":
+        return Store("vault", request.getfixturevalue("openbao"))
+    return Store("local")

@@ -44,3 +44,45 @@ def project_env(server: Server | None = None) -> dict[str, str]:
     elif isinstance(server, MotoServer):
         env["AWS_ENDPOINT_URL_SECRETS_MANAGER"] = server.url
     return env
+
+
+class Store:
+    """One kind of secret store for end-to-end tests: its environment file and a side door."""
+
+    def __init__(self, kind: str, server: Server | None = None) -> None:
+        self.kind = kind
+        self.server = server
+
+    def environment_yaml(self, prefix: str, **options: object) -> str:
+        extra = "".join(f"\n{key}: {value}" for key, value in options.items())
+        if isinstance(self.server, MotoServer):
+            return aws_environment_yaml(self.server.url, prefix, **options)
+        if isinstance(self.server, OpenBao):
+            return vault_environment_yaml(self.server.url, prefix, **options)
+        return f"backend: {{type: local, prefix: '{prefix}'}}{extra}\n"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return project_env(self.server)
+
+    def scheme_prefix(self) -> str:
+        return {"aws": "aws-sm://", "vault": "vault://secret/", "local": "local://"}[self.kind]
+
+    def put_unmanaged(self, project_dir: str, name: str, value: str) -> None:
+        """A secret written by another tool, out of band."""
+        if isinstance(self.server, MotoServer):
+            self.server.client().create_secret(Name=name, SecretString=value)
+        elif isinstance(self.server, OpenBao):
+            self.server.bao("kv", "put", "-mount=secret", name, f"value={value}")
+        else:
+            from pathlib import Path
+
+            from credctl.backends.base import BackendContext, open_backend
+            from credctl.model import EnvironmentConfig
+            from credctl.secret import Secret
+
+            environment = EnvironmentConfig.model_validate(
+                {"name": "oob", "backend": {"type": "local", "prefix": name.split("/")[0] + "/"}}
+            )
+            backend = open_backend(environment, BackendContext(project_dir=Path(project_dir)))
+            backend.create(name, {"team:tool": "terraform"}, Secret(value))

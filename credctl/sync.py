@@ -1,0 +1,455 @@
+"""plan, sync and import: make the table and each store agree, both ways.
+
+A plan compares the table with one listing per store (no value is read). Sync
+applies it: store writes run concurrently (bounded by the environment's
+`concurrency`); the table is written once at the end with the owned cells of
+the changes that succeeded, so an interrupted sync leaves a valid table and a
+state the next sync completes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from credctl.audit import Backends, is_literal_config, secret_name
+from credctl.backends.base import Backend, replace_field
+from credctl.errors import BackendError, ConfigError
+from credctl.generate import generate
+from credctl.model import (
+    META_LAST_ROTATED,
+    META_MANAGED,
+    META_OWNER,
+    META_ROTATED_BY,
+    META_SCHEDULE,
+    META_SERVICE,
+    META_TYPE,
+    EnvironmentConfig,
+    Row,
+    SecretInfo,
+    slugify,
+)
+from credctl.project import Project
+from credctl.schedule import days, format_timestamp, parse_timestamp, utcnow
+from credctl.secret import Secret
+from credctl.values import metadata_for, record_audit
+
+Action = Literal["create", "update", "write-back", "orphan", "unmanaged", "prune"]
+# metadata key -> the name a plan shows for it
+FIELD_NAMES = {
+    META_MANAGED: "managed",
+    META_OWNER: "owner",
+    META_SERVICE: "service",
+    META_TYPE: "type",
+    META_SCHEDULE: "schedule",
+}
+SYMBOLS = {
+    "create": "+",
+    "update": "~",
+    "write-back": "<",
+    "orphan": "!",
+    "unmanaged": "?",
+    "prune": "-",
+}
+
+
+@dataclass
+class Change:
+    """One thing sync would do (or, for orphans and unmanaged secrets, report)."""
+
+    action: Action
+    id: str
+    environment: str
+    fields: list[str]
+    name: str | None = None  # store name
+    secret_field: str | None = None
+    reference: str = ""
+    row: Row | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    table_updates: dict[str, str] = field(default_factory=dict)
+    generate_value: bool = False
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "action": self.action,
+            "id": self.id,
+            "environment": self.environment,
+            "fields": self.fields,
+        }
+
+
+@dataclass
+class Plan:
+    changes: list[Change]
+
+    @property
+    def actionable(self) -> list[Change]:
+        return [c for c in self.changes if c.action not in ("orphan", "unmanaged")]
+
+    def count(self, action: Action) -> int:
+        return sum(1 for change in self.changes if change.action == action)
+
+    def summary(self) -> str:
+        text = (
+            f"Plan: {self.count('create')} to create, {self.count('update')} to update, "
+            f"{self.count('write-back')} to write back"
+        )
+        if self.count("prune"):
+            text += f", {self.count('prune')} to prune"
+        return text + f"; {self.count('orphan')} orphans, {self.count('unmanaged')} unmanaged."
+
+
+@dataclass
+class Applied:
+    change: Change
+    version: str | None = None
+    note: str | None = None
+
+
+@dataclass
+class SyncResult:
+    applied: list[Applied]
+    failed: list[tuple[Change, BackendError]]
+    table_written: bool
+
+
+def _date(moment: datetime | None) -> str | None:
+    return moment.strftime("%Y-%m-%d") if moment else None
+
+
+def _table_date(text: str) -> str | None:
+    try:
+        return _date(parse_timestamp(text))
+    except ValueError:
+        return None
+
+
+def _generates(project: Project, row: Row) -> bool:
+    type_policy = project.policy.type_policy(row.credential_type)
+    return bool(
+        type_policy and type_policy.rotator == "generate" and type_policy.generator is not None
+    )
+
+
+def make_plan(
+    project: Project,
+    environments: Sequence[EnvironmentConfig],
+    backends: Backends,
+    *,
+    prune: bool = False,
+) -> Plan:
+    """What sync would change in each store and in the table; one listing per store."""
+    problems = project.problems()
+    if problems:
+        raise ConfigError(problems)
+    changes: list[Change] = []
+    for environment in environments:
+        backend = backends.get(environment)
+        listing = {info.name: info for info in backend.list_secrets()}
+        named: set[str] = set()
+        for row in project.rows_in(environment):
+            if is_literal_config(row, project):
+                continue
+            name, field_name = secret_name(row, environment, backend)
+            named.add(name)
+            changes.extend(
+                _row_changes(project, row, environment, backend, name, field_name, listing)
+            )
+        for name, info in sorted(listing.items()):
+            if name in named or info.deleted:
+                continue
+            if info.managed:
+                action: Action = "prune" if prune else "orphan"
+                changes.append(
+                    Change(
+                        action, info.reference, environment.name, [], name, reference=info.reference
+                    )
+                )
+            else:
+                changes.append(
+                    Change(
+                        "unmanaged",
+                        info.reference,
+                        environment.name,
+                        [],
+                        name,
+                        reference=info.reference,
+                    )
+                )
+    return Plan(changes)
+
+
+def _row_changes(
+    project: Project,
+    row: Row,
+    environment: EnvironmentConfig,
+    backend: Backend,
+    name: str,
+    field_name: str | None,
+    listing: dict[str, SecretInfo],
+) -> list[Change]:
+    reference = backend.reference(name, field_name)
+    desired = metadata_for(row)
+    info = listing.get(name)
+    changes: list[Change] = []
+    table_updates: dict[str, str] = {}
+    if row.reference.strip() != reference:
+        table_updates["reference"] = reference
+    if info is None or info.deleted:
+        generated = _generates(project, row)
+        if not generated and _table_date(row.last_rotated) is not None:
+            table_updates["last_rotated"] = "never"  # the store's truth: no value yet
+        change = Change(
+            "create",
+            row.id,
+            environment.name,
+            ["metadata", "value"] if generated else ["metadata"],
+            name,
+            field_name,
+            reference,
+            row,
+            desired,
+            table_updates,
+            generated,
+        )
+        return [change]
+    drifted = {k: v for k, v in desired.items() if info.metadata.get(k) != v}
+    fill_value = not info.has_value and _generates(project, row)
+    if drifted or fill_value:
+        fields = [FIELD_NAMES.get(k, k) for k in drifted] + (["value"] if fill_value else [])
+        changes.append(
+            Change(
+                "update",
+                row.id,
+                environment.name,
+                fields,
+                name,
+                field_name,
+                reference,
+                row,
+                drifted,
+                generate_value=fill_value,
+            )
+        )
+    store_date = _date(info.last_rotated)
+    if store_date != _table_date(row.last_rotated):
+        table_updates["last_rotated"] = store_date or "never"
+    if table_updates:
+        changes.append(
+            Change(
+                "write-back",
+                row.id,
+                environment.name,
+                ["Value/Reference" if k == "reference" else "Last Rotated" for k in table_updates],
+                name,
+                field_name,
+                reference,
+                row,
+                table_updates=table_updates,
+            )
+        )
+    return changes
+
+
+def apply_plan(
+    project: Project,
+    plan: Plan,
+    backends: Backends,
+    actor: str,
+    *,
+    progress: Callable[[Change], None] | None = None,
+) -> SyncResult:
+    """Apply every change; store writes in parallel, the table written once at the end."""
+    applied: list[Applied] = []
+    failed: list[tuple[Change, BackendError]] = []
+    by_environment: dict[str, list[Change]] = {}
+    for change in plan.actionable:
+        by_environment.setdefault(change.environment, []).append(change)
+    for environment_name, changes in by_environment.items():
+        environment = project.environment(environment_name)
+        backend = backends.get(environment)
+        workers = max(1, min(environment.concurrency, len(changes)))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = {
+                pool.submit(_apply_one, project, backend, change, actor): change
+                for change in changes
+            }
+            for future in as_completed(futures):
+                change = futures[future]
+                try:
+                    outcome = future.result()
+                except BackendError as error:
+                    failed.append((change, error))
+                    record_audit(
+                        project,
+                        actor=actor,
+                        environment=change.environment,
+                        credential_id=change.id,
+                        action=f"sync-{change.action}",
+                        outcome="failed",
+                        message=str(error),
+                    )
+                else:
+                    applied.append(outcome)
+                    record_audit(
+                        project,
+                        actor=actor,
+                        environment=change.environment,
+                        credential_id=change.id,
+                        action=f"sync-{change.action}",
+                        version=outcome.version,
+                        message=", ".join(change.fields) or None,
+                    )
+                if progress is not None:
+                    progress(change)
+    updates: dict[int, dict[str, str]] = {}
+    for outcome in applied:
+        if outcome.change.row is not None and outcome.change.table_updates:
+            updates.setdefault(outcome.change.row.line, {}).update(outcome.change.table_updates)
+    table_written = project.table.save(updates) if updates else False
+    return SyncResult(applied, failed, table_written)
+
+
+def _apply_one(project: Project, backend: Backend, change: Change, actor: str) -> Applied:
+    assert change.name is not None
+    if change.action == "prune":
+        return Applied(change, note=backend.schedule_delete(change.name))
+    if change.action == "write-back":
+        return Applied(change)
+    assert change.row is not None
+    now = utcnow()
+    if change.action == "create":
+        metadata = dict(change.metadata)
+        value = None
+        if change.generate_value:
+            value = _first_value(project, change)
+            metadata.update({META_LAST_ROTATED: format_timestamp(now), META_ROTATED_BY: actor})
+            change.table_updates["last_rotated"] = now.strftime("%Y-%m-%d")
+        backend.create(change.name, metadata, value)
+        return Applied(change)
+    # update: metadata, and a first value for a secret whose creation stopped half-way
+    version = None
+    if change.generate_value:
+        token = f"sync-{now:%Y%m%d%H%M%S}-{slugify(change.id)}"[:64]
+        backend.put_pending(
+            change.name, _generated(project, change.row), token, change.secret_field
+        )
+        version = backend.promote(change.name, token)
+        change.metadata.update({META_LAST_ROTATED: format_timestamp(now), META_ROTATED_BY: actor})
+    if change.metadata:
+        backend.set_metadata(change.name, change.metadata)
+    return Applied(change, version=version)
+
+
+def _generated(project: Project, row: Row) -> Secret:
+    type_policy = project.policy.type_policy(row.credential_type)
+    assert type_policy is not None
+    assert type_policy.generator is not None
+    return generate(type_policy.generator)
+
+
+def _first_value(project: Project, change: Change) -> Secret:
+    assert change.row is not None
+    assert change.name is not None
+    value = _generated(project, change.row)
+    if change.secret_field is None:
+        return value
+    return Secret(replace_field(None, change.secret_field, value, change.name))
+
+
+# --------------------------------------------------------------------- import
+
+
+@dataclass
+class Imported:
+    environment: str
+    reference: str
+    values: dict[str, str]  # table column -> text
+
+    @property
+    def id(self) -> str:
+        return "/".join(
+            slugify(self.values[k]) for k in ("environment", "service", "credential_type")
+        )
+
+
+def plan_import(
+    project: Project, environments: Sequence[EnvironmentConfig], backends: Backends
+) -> list[Imported]:
+    """Rows for the secrets under each prefix that no row names."""
+    known_types = {slugify(name): name for name in project.policy.type_names()}
+    found: list[Imported] = []
+    existing_ids = {row.id for row in project.rows}
+    for environment in environments:
+        backend = backends.get(environment)
+        named = {
+            secret_name(row, environment, backend)[0]
+            for row in project.rows_in(environment)
+            if not is_literal_config(row, project)
+        }
+        for info in sorted(backend.list_secrets(), key=lambda i: i.name):
+            if info.name in named or info.deleted:
+                continue
+            service, credential_type = _service_and_type(info, environment)
+            credential_type = known_types.get(slugify(credential_type), credential_type)
+            type_policy = project.policy.type_policy(credential_type)
+            schedule = info.metadata.get(META_SCHEDULE) or _default_schedule(project, type_policy)
+            imported = Imported(
+                environment.name,
+                info.reference,
+                {
+                    "service": service,
+                    "environment": environment.name,
+                    "credential_type": credential_type,
+                    "reference": info.reference,
+                    "schedule": schedule,
+                    "last_rotated": _date(info.last_rotated) or "never",
+                    "owner": info.metadata.get(META_OWNER, ""),
+                },
+            )
+            if imported.id in existing_ids:
+                continue  # a row already claims that identity under another name
+            existing_ids.add(imported.id)
+            found.append(imported)
+    return found
+
+
+def apply_import(project: Project, rows: Sequence[Imported], actor: str) -> None:
+    project.table.append([row.values for row in rows])
+    for row in rows:
+        record_audit(
+            project,
+            actor=actor,
+            environment=row.environment,
+            credential_id=row.id,
+            action="import",
+            message=row.reference,
+        )
+
+
+def _service_and_type(info: SecretInfo, environment: EnvironmentConfig) -> tuple[str, str]:
+    service = info.metadata.get(META_SERVICE)
+    credential_type = info.metadata.get(META_TYPE)
+    if service and credential_type:
+        return service, credential_type
+    relative = info.name[len(environment.prefix) :].strip("/")
+    parts = [part for part in relative.split("/") if part]
+    guessed_service = parts[0] if len(parts) > 1 else environment.name
+    guessed_type = parts[-1] if parts else relative
+    return (
+        service or _title(guessed_service),
+        credential_type or _title(guessed_type),
+    )
+
+
+def _title(slug: str) -> str:
+    return " ".join(word.capitalize() for word in slug.replace("_", "-").split("-") if word)
+
+
+def _default_schedule(project: Project, type_policy: object) -> str:
+    max_age = getattr(type_policy, "max_age", None) or project.policy.defaults.max_age
+    count = days(max_age)
+    return f"{count}d" if count else "90d"
