@@ -699,6 +699,137 @@ def import_command(
     )
 
 
+@cli.command()
+@click.argument("credential_ids", nargs=-1, metavar="[ID]...")
+@click.option("--due", is_flag=True, help="Rotate every overdue credential.")
+@click.option("--include-due-soon", is_flag=True, help="With --due: also those due soon.")
+@env_option
+@click.option("--service", "services", multiple=True, help="Only this service (repeatable).")
+@click.option("--type", "types", multiple=True, help="Only this credential type (repeatable).")
+@click.option("--dry-run", is_flag=True, help="Print what would rotate and why; change nothing.")
+@click.option("--abort", is_flag=True, help="Discard the pending value of an interrupted rotation.")
+@click.option(
+    "--value-from-stdin",
+    is_flag=True,
+    help="Manual rotator: read the new value from standard input (one credential).",
+)
+@click.option(
+    "--actor", help="Who is doing this (default: CREDCTL_ACTOR, the CI's actor, the OS user)."
+)
+@format_option("table", "json")
+@common_options
+@pass_state
+def rotate(
+    state: State,
+    credential_ids: tuple[str, ...],
+    due: bool,
+    include_due_soon: bool,
+    environments: tuple[str, ...],
+    services: tuple[str, ...],
+    types: tuple[str, ...],
+    dry_run: bool,
+    abort: bool,
+    value_from_stdin: bool,
+    actor: str | None,
+    output_format: str | None,
+) -> None:
+    """Rotate the named or due credentials: staged, verified, resumable (--abort discards)."""
+    import json
+
+    from credctl import rotate as rotation
+    from credctl.report import text_table
+    from credctl.secret import Secret
+    from credctl.values import resolve_actor
+
+    project = state.project(actor=actor)
+    fmt = _format(state, output_format)
+    backends = _backends(project)
+    try:
+        candidates = rotation.select(
+            project,
+            backends,
+            ids=credential_ids,
+            due=due,
+            include_due_soon=include_due_soon,
+            environments=environments,
+            services=services,
+            types=types,
+        )
+        if dry_run:
+            results = [
+                rotation.RotationResult(
+                    c.row.id,
+                    "skipped",
+                    message=f"dry run: would rotate ({c.reason}) with "
+                    f"{_rotator_of(project, c.row)}",
+                )
+                for c in candidates
+            ]
+        else:
+            manual_value = None
+            if value_from_stdin:
+                if len(candidates) != 1:
+                    raise UsageError("--value-from-stdin rotates exactly one credential")
+                given = Secret(sys.stdin.read().removesuffix("\n"))
+                manual_value = lambda _row: given  # noqa: E731
+            elif sys.stdin.isatty():
+
+                def manual_value(row: Any) -> Secret:
+                    return Secret(
+                        click.prompt(
+                            f"New value for {row.id}", hide_input=True, confirmation_prompt=True
+                        )
+                    )
+
+            show_bar = sys.stderr.isatty() and not state.quiet and len(candidates) > 1
+            with click.progressbar(
+                length=len(candidates), label="rotating", file=sys.stderr, hidden=not show_bar
+            ) as bar:
+                results = rotation.rotate_all(
+                    project,
+                    candidates,
+                    backends,
+                    resolve_actor(project.settings.actor),
+                    manual_value=manual_value,
+                    abort=abort,
+                    progress=lambda _: bar.update(1),
+                )
+    finally:
+        backends.close()
+    if fmt == "json":
+        document = {"schema_version": 1, "results": [r.as_json() for r in results]}
+        click.echo(json.dumps(document, indent=2))
+    elif results:
+        colours = {
+            "rotated": "green",
+            "resumed": "green",
+            "failed": "red",
+            "needs-person": "yellow",
+        }
+        rows = [
+            [
+                r.id,
+                state.style(r.outcome, colours.get(r.outcome, "white")),
+                r.version or "",
+                r.message,
+            ]
+            for r in results
+        ]
+        click.echo(text_table(["ID", "OUTCOME", "VERSION", "MESSAGE"], rows), nl=False)
+    else:
+        state.say("Nothing to rotate.")
+    code = rotation.exit_code(results)
+    if code:
+        failed = [r for r in results if r.error is not None]
+        state.say(f"{len(failed)} of {len(results)} rotations did not complete.")
+        sys.exit(code)
+
+
+def _rotator_of(project: Project, row: Any) -> str:
+    policy = project.policy.type_policy(row.credential_type)
+    return (policy.rotator if policy else None) or "manual"
+
+
 @cli.command("get")
 @click.argument("credential_id", metavar="ID")
 @common_options

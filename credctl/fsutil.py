@@ -52,3 +52,22 @@ def locked(lock_path: Path, *, shared: bool = False) -> Iterator[None]:
     finally:
         fcntl.flock(handle, fcntl.LOCK_UN)
         os.close(handle)
+
+
+@contextlib.contextmanager
+def try_locked(lock_path: Path) -> Iterator[bool]:
+    """Take an exclusive lock without waiting; yields whether it was taken."""
+    lock_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    handle = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    finally:
+        os.close(handle)

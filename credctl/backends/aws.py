@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import getpass
 import re
+import time
 import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -524,7 +525,12 @@ class AwsBackend:
             VersionStages=[PENDING],
         )
         # No compare-and-set in AWS: check that our version holds the stage after the write.
-        if self._pending_version(name) != mine:
+        # (The first version of a secret becomes AWSCURRENT at once, as AWS documents.)
+        stages: Mapping[str, list[str]] = (
+            self._describe_secret(name).get("VersionIdsToStages") or {}
+        )
+        labels = stages.get(mine, [])
+        if PENDING not in labels and CURRENT not in labels:
             raise RotationInProgressError(
                 f"{name}: another rotation staged a value at the same time",
                 hint="retry in a moment",
@@ -585,6 +591,30 @@ class AwsBackend:
             RemoveFromVersionId=held,
         )
         self.set_metadata(name, {}, remove=[PENDING_TAG])
+
+    def rotate_with_function(self, name: str, lambda_arn: str, timeout: float) -> str:
+        """AWS's own rotation: RotateSecret with the function, then wait until it finishes."""
+        answer = self._call(
+            "rotate_secret",
+            f"RotateSecret {name}",
+            write=True,
+            SecretId=name,
+            RotationLambdaARN=lambda_arn,
+            RotateImmediately=True,
+        )
+        version = str(answer["VersionId"])
+        deadline = time.monotonic() + timeout
+        while True:
+            stages = self._describe_secret(name).get("VersionIdsToStages") or {}
+            if CURRENT in stages.get(version, []):
+                return version
+            if time.monotonic() > deadline:
+                raise BackendError(
+                    f"{name}: the rotation function did not finish within {timeout:g} s; "
+                    "its version is still pending",
+                    hint="check the function's logs in CloudWatch",
+                )
+            time.sleep(1)
 
     def schedule_delete(self, name: str) -> str:
         days = self.config.recovery_window_days  # type: ignore[union-attr]
