@@ -761,15 +761,14 @@ def rotate(
                     c.row.id,
                     "skipped",
                     message=f"dry run: would rotate ({c.reason}) with "
-                    f"{_rotator_of(project, c.row)}",
+                    f"{rotation.rotator_of(project, c.row)}",
                 )
                 for c in candidates
             ]
         else:
             manual_value = None
             if value_from_stdin:
-                if len(candidates) != 1:
-                    raise UsageError("--value-from-stdin rotates exactly one credential")
+                rotation.check_value_from_stdin(project, candidates)
                 given = Secret(sys.stdin.read().removesuffix("\n"))
                 manual_value = lambda _row: given  # noqa: E731
             elif sys.stdin.isatty():
@@ -781,7 +780,10 @@ def rotate(
                         )
                     )
 
-            show_bar = sys.stderr.isatty() and not state.quiet and len(candidates) > 1
+            prompting = manual_value is not None and not value_from_stdin
+            show_bar = (
+                sys.stderr.isatty() and not state.quiet and len(candidates) > 1 and not prompting
+            )
             with click.progressbar(
                 length=len(candidates), label="rotating", file=sys.stderr, hidden=not show_bar
             ) as bar:
@@ -821,13 +823,8 @@ def rotate(
     code = rotation.exit_code(results)
     if code:
         failed = [r for r in results if r.error is not None]
-        state.say(f"{len(failed)} of {len(results)} rotations did not complete.")
+        state.say(f"{len(failed)} of {len(results)} rotations did not complete cleanly.")
         sys.exit(code)
-
-
-def _rotator_of(project: Project, row: Any) -> str:
-    policy = project.policy.type_policy(row.credential_type)
-    return (policy.rotator if policy else None) or "manual"
 
 
 @cli.command("get")

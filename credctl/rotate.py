@@ -12,12 +12,10 @@ readable in the store's history.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
@@ -28,6 +26,7 @@ from credctl.errors import (
     ConfigError,
     CredctlError,
     Problem,
+    RotationFailedError,
     RotationInProgressError,
     UsageError,
 )
@@ -46,17 +45,18 @@ from credctl.model import (
 from credctl.project import Project
 from credctl.schedule import format_timestamp, utcnow
 from credctl.secret import Secret
-from credctl.values import metadata_for, record_audit
+from credctl.values import (
+    commit_staged,
+    host_label,
+    metadata_for,
+    record_audit,
+    staging_token,
+    table_updates,
+)
 
 Outcome = Literal[
     "rotated", "skipped", "not-due", "needs-person", "failed", "resumed", "rolled-back"
 ]
-
-
-class StepFailed(CredctlError):
-    """The apply or verify step refused the new value; the rotation is rolled back."""
-
-    exit_code = 4
 
 
 @dataclass
@@ -115,39 +115,61 @@ def select(
         return [Candidate(row, "requested") for row in rows if wanted(row)]
     report = run_audit(project, project.select(environments), backends)
     statuses = {"overdue"} | ({"due-soon"} if include_due_soon else set())
-    return [
-        Candidate(status.row, status.status.replace("-", " "))
-        for status in report.credentials
-        if status.secret and status.status in statuses and wanted(status.row)
-    ]
+    chosen = []
+    for status in report.credentials:
+        if not status.secret or not wanted(status.row):
+            continue
+        if status.status in statuses:
+            chosen.append(Candidate(status.row, status.status.replace("-", " ")))
+        elif any(f.code == "rotation-in-progress" for f in status.findings):
+            # a rotation that died after staging its value: finish or roll it back
+            chosen.append(Candidate(status.row, "interrupted rotation"))
+    return chosen
 
 
-# ------------------------------------------------------------------- tokens
+def rotator_of(project: Project, row: Row) -> str:
+    """The rotator of a row's credential type (manual when the policy names none)."""
+    policy = project.policy.type_policy(row.credential_type)
+    return (policy.rotator if policy else None) or "manual"
 
 
-def new_token() -> str:
-    """A rotation token naming its process: `r-<random>-<pid>-<host>`."""
-    host = "".join(c if c.isalnum() else "-" for c in socket.gethostname())[:24] or "host"
-    return f"r-{uuid.uuid4().hex[:16]}-{os.getpid()}-{host}"
+def check_value_from_stdin(project: Project, candidates: Sequence[Candidate]) -> None:
+    """`--value-from-stdin` gives one value to one credential that a person rotates."""
+    if len(candidates) != 1:
+        raise UsageError("--value-from-stdin rotates exactly one credential")
+    row = candidates[0].row
+    rotator = rotator_of(project, row)
+    if rotator != "manual":
+        raise UsageError(
+            f"--value-from-stdin is for the manual rotator; {row.id} rotates with "
+            f"'{rotator}' (to store a value of your choice, use 'credctl set {row.id}')"
+        )
 
 
-def _holder_is_gone(pending: PendingInfo, environment: EnvironmentConfig, now: datetime) -> bool:
-    """True when the rotation that staged this value cannot still be running."""
+# ------------------------------------------------------------------ pending
+
+PendingState = Literal["abandoned", "running", "foreign"]
+
+
+def pending_state(
+    pending: PendingInfo, environment: EnvironmentConfig, now: datetime
+) -> PendingState:
+    """Whether a staged value's rotation died (abandoned), may still run, or is not credctl's."""
     if pending.created is not None and now - pending.created > environment.lock_timeout:
-        return True
+        return "abandoned"
     parts = pending.token.split("-", 3)
     if len(parts) != 4 or parts[0] != "r" or not parts[2].isdigit():
-        return pending.created is None
-    host = "".join(c if c.isalnum() else "-" for c in socket.gethostname())[:24] or "host"
-    if parts[3] != host:
-        return False  # another machine's: only the lock timeout can tell
+        # e.g. the AWSPENDING version of an AWS rotation function at work: never take it over
+        return "foreign"
+    if parts[3] != host_label():
+        return "running"  # another machine's: only the lock timeout can tell
     try:
         os.kill(int(parts[2]), 0)
     except ProcessLookupError:
-        return True
+        return "abandoned"
     except PermissionError:
-        return False
-    return False
+        return "running"
+    return "running"
 
 
 # ------------------------------------------------------------------ rotators
@@ -167,12 +189,18 @@ def run_step(
             check=False,
         )
     except FileNotFoundError:
-        raise StepFailed(f"{credential_id}: {what} command not found: {argv[0]}") from None
+        raise RotationFailedError(f"{credential_id}: {what} command not found: {argv[0]}") from None
+    except OSError as error:
+        raise RotationFailedError(
+            f"{credential_id}: cannot run the {what} command {argv[0]}: {error.strerror}"
+        ) from None
     except subprocess.TimeoutExpired:
-        raise StepFailed(f"{credential_id}: {what} command timed out after {timeout:g} s") from None
+        raise RotationFailedError(
+            f"{credential_id}: {what} command timed out after {timeout:g} s"
+        ) from None
     if completed.returncode != 0:
         # the command's own output might echo the value: never repeat it
-        raise StepFailed(f"{credential_id}: {what} command exited {completed.returncode}")
+        raise RotationFailedError(f"{credential_id}: {what} command exited {completed.returncode}")
     return completed.stdout
 
 
@@ -191,6 +219,7 @@ class Rotation:
     abort: bool
     name: str = ""
     secret_field: str | None = None
+    committed_at: datetime | None = None
 
     def __post_init__(self) -> None:
         self.name, self.secret_field = secret_name(self.row, self.environment, self.backend)
@@ -218,7 +247,14 @@ class Rotation:
                 row.id, "rolled-back", message="pending value discarded; current value unchanged"
             )
         if pending is not None:
-            if not _holder_is_gone(pending, self.environment, utcnow()):
+            state = pending_state(pending, self.environment, utcnow())
+            if state == "foreign":
+                raise RotationInProgressError(
+                    f"{row.id}: the store holds a pending version that credctl did not stage "
+                    "(a rotation function still running?)",
+                    hint=f"if nothing is rotating it, discard it: credctl rotate {row.id} --abort",
+                )
+            if state == "running":
                 raise RotationInProgressError(
                     f"{row.id}: a rotation is already in progress",
                     hint="wait for it, or discard it with 'credctl rotate --abort'",
@@ -227,26 +263,30 @@ class Rotation:
         rotator = self.policy.rotator or "manual"
         if rotator == "aws-lambda":
             return self._lambda()
-        if self.info is None or self.info.deleted:
-            self.backend.create(self.name, metadata_for(row), None)
-        token = new_token()
+        given: Secret | None = None
         if rotator == "manual":
-            value = self.manual_value(row) if self.manual_value else None
-            if value is None:
+            given = self.manual_value(row) if self.manual_value else None
+            if given is None:
                 return RotationResult(
                     row.id,
                     "needs-person",
                     message="manual rotator: run 'credctl rotate "
                     f"{row.id} --value-from-stdin' or rotate it on a terminal",
                 )
+        if self.info is None or self.info.deleted:
+            self.backend.create(self.name, metadata_for(row), None)
+        token = staging_token()
+        if given is not None:
+            value = given
             self.backend.put_pending(self.name, value, token, self.secret_field)
         elif rotator == "command" and self.policy.generator is None:
-            # the provider issues the value: the command prints it; stage it at once
+            # The provider issues the value and the command prints it. The provider has
+            # changed already, so stage it at once (nothing can come first here).
             assert self.policy.command is not None
             issued = run_step(self.policy.command, None, self._timeout(), "issue", row.id)
             value = Secret(issued.removesuffix("\n"))
             if not value.reveal():
-                raise StepFailed(f"{row.id}: the command printed no value")
+                raise RotationFailedError(f"{row.id}: the issue command printed no value")
             self.backend.put_pending(self.name, value, token, self.secret_field)
         else:
             value = self._generated()
@@ -256,53 +296,57 @@ class Rotation:
                 self._step(self.policy.command, value, "apply", token)
         if self.policy.verify:
             self._step(self.policy.verify, value, "verify", token)
-        return self._promote(token, "rotated")
+        return self._commit(token, "rotated")
 
     def _resume(self, pending: PendingInfo) -> RotationResult:
         """Finish a rotation whose process stopped after staging its value."""
         value = self.backend.read_pending(self.name, pending.token, self.secret_field)
-        if value is None:
-            self.backend.discard_pending(self.name)
-            return self.run_fresh("discarded an unreadable pending value; rotated again")
+        if value is None or not value.reveal():
+            # staged but never completed: nothing outside credctl has seen it
+            self.backend.discard_pending(self.name, pending.token)
+            return self._again("discarded an incomplete pending value")
         if self.policy.rotator == "command" and self.policy.command and self.policy.generator:
+            # the provider may or may not have received it before the crash: apply again
             self._step(self.policy.command, value, "apply", pending.token)
         if self.policy.verify:
             self._step(self.policy.verify, value, "verify", pending.token)
-        return self._promote(pending.token, "resumed")
+        return self._commit(pending.token, "resumed")
 
-    def run_fresh(self, note: str) -> RotationResult:
-        self.info = None if self.info is None else _without_pending(self.info)
+    def _again(self, note: str) -> RotationResult:
+        if self.info is not None:
+            self.info = replace(self.info, pending=None)
         result = self._run()
-        result.message = f"{note}; {result.message}".strip("; ")
+        result.message = f"{note}; {result.message}" if result.message else note
         return result
 
     def _step(self, argv: Sequence[str], value: Secret, what: str, token: str) -> None:
         try:
             run_step(argv, value, self._timeout(), what, self.row.id)
-        except StepFailed as failure:
+        except RotationFailedError as failure:
             try:
                 self.backend.discard_pending(self.name, token)
             except BackendError:
-                raise StepFailed(
-                    f"{failure}; the pending value could not be discarded (resume or "
-                    "'credctl rotate --abort' later); the current value is unchanged"
+                raise RotationFailedError(
+                    f"{failure}; the pending value could not be discarded (the next rotate "
+                    "resumes it, or 'credctl rotate --abort' drops it); current value unchanged"
                 ) from None
-            raise StepFailed(
+            raise RotationFailedError(
                 f"{failure}; rolled back: pending value discarded, current value unchanged"
             ) from None
 
-    def _promote(self, token: str, outcome: Outcome) -> RotationResult:
-        version = self.backend.promote(self.name, token)
-        now = utcnow()
-        self.backend.set_metadata(
-            self.name,
-            {
-                **metadata_for(self.row),
-                META_LAST_ROTATED: format_timestamp(now),
-                META_ROTATED_BY: self.actor,
-            },
-        )
-        return RotationResult(self.row.id, outcome, version, f"rotated by {self.actor}")
+    def _commit(self, token: str, outcome: Outcome) -> RotationResult:
+        committed = commit_staged(self.backend, self.name, token, self.row, self.actor)
+        self.committed_at = committed.at
+        if committed.metadata_error is not None:
+            return RotationResult(
+                self.row.id,
+                outcome,
+                committed.version,
+                f"rotated by {self.actor}, but the store's last-rotated metadata could not "
+                f"be written: {committed.metadata_error}",
+                error=committed.metadata_error,
+            )
+        return RotationResult(self.row.id, outcome, committed.version, f"rotated by {self.actor}")
 
     def _generated(self) -> Secret:
         if self.policy.generator is None:
@@ -330,18 +374,24 @@ class Rotation:
                     "'lambda_arn' in the credential type's policy",
                 )
             )
-        version = rotate_with_function(self.name, self.policy.lambda_arn, self._timeout())
-        now = utcnow()
-        self.backend.set_metadata(
-            self.name, {META_LAST_ROTATED: format_timestamp(now), META_ROTATED_BY: self.actor}
-        )
-        return RotationResult(self.row.id, "rotated", str(version), "rotated by its Lambda")
-
-
-def _without_pending(info: SecretInfo) -> SecretInfo:
-    from dataclasses import replace
-
-    return replace(info, pending=None)
+        version = str(rotate_with_function(self.name, self.policy.lambda_arn, self._timeout()))
+        self.committed_at = utcnow()
+        metadata = {
+            **metadata_for(self.row),
+            META_LAST_ROTATED: format_timestamp(self.committed_at),
+            META_ROTATED_BY: self.actor,
+        }
+        try:
+            self.backend.set_metadata(self.name, metadata)
+        except BackendError as error:
+            return RotationResult(
+                self.row.id,
+                "rotated",
+                version,
+                f"rotated by its function, but the store's metadata could not be written: {error}",
+                error=error,
+            )
+        return RotationResult(self.row.id, "rotated", version, "rotated by its function")
 
 
 # ------------------------------------------------------------------- driver
@@ -362,15 +412,24 @@ def rotate_all(
     by_environment: dict[str, list[Row]] = {}
     for candidate in candidates:
         by_environment.setdefault(candidate.row.environment, []).append(candidate.row)
-    table_updates: dict[int, dict[str, str]] = {}
+    updates: dict[int, dict[str, str]] = {}
     for environment_name, rows in by_environment.items():
         environment = project.environment(environment_name)
-        backend = backends.get(environment)
-        listing = {info.name: info for info in backend.list_secrets()}
-        rotations: list[Rotation | RotationResult] = []
+        try:
+            backend = backends.get(environment)
+            listing = {info.name: info for info in backend.list_secrets()}
+        except CredctlError as error:
+            # this store is out of reach: its credentials fail, the other stores go on
+            for row in rows:
+                failed = RotationResult(row.id, "failed", message=str(error), error=error)
+                results.append(failed)
+                if progress is not None:
+                    progress(failed)
+            continue
+        work: list[Rotation | RotationResult] = []
         for row in rows:
             if is_literal_config(row, project):
-                rotations.append(
+                work.append(
                     RotationResult(row.id, "skipped", message="configuration, not a secret")
                 )
                 continue
@@ -379,23 +438,22 @@ def rotate_all(
                 project, row, environment, backend, None, policy, actor, manual_value, abort
             )
             rotation.info = listing.get(rotation.name)
-            rotations.append(rotation)
-        workers = max(1, min(environment.concurrency, len(rotations)))
-        # a person answers prompts one at a time
+            work.append(rotation)
+        workers = max(1, min(environment.concurrency, len(work)))
         if manual_value is not None:
-            workers = 1
+            workers = 1  # a person answers prompts one at a time
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(_run_safely, item): item for item in rotations}
+            futures = {pool.submit(_run_safely, item): item for item in work}
             for future in as_completed(futures):
                 result = future.result()
                 item = futures[future]
                 results.append(result)
                 if isinstance(item, Rotation):
-                    _record(project, item, result, table_updates)
+                    _record(project, item, result, updates)
                 if progress is not None:
                     progress(result)
-    if table_updates:
-        project.table.save(table_updates)
+    if updates:
+        project.table.save(updates)
     order = {candidate.row.id: index for index, candidate in enumerate(candidates)}
     return sorted(results, key=lambda r: order.get(r.id, 0))
 
@@ -406,23 +464,26 @@ def _run_safely(item: Rotation | RotationResult) -> RotationResult:
     try:
         return item.run()
     except RotationInProgressError as error:
-        return RotationResult(item.row.id, "skipped", message=str(error), error=error)
-    except StepFailed as error:
-        return RotationResult(item.row.id, "failed", message=str(error), error=error)
+        return RotationResult(item.row.id, "skipped", message=_one_line(error), error=error)
     except CredctlError as error:
-        return RotationResult(item.row.id, "failed", message=str(error), error=error)
+        return RotationResult(item.row.id, "failed", message=_one_line(error), error=error)
+
+
+def _one_line(error: CredctlError) -> str:
+    hint = getattr(error, "hint", None)
+    return f"{error} ({hint})" if hint else str(error)
 
 
 def _record(
     project: Project,
     rotation: Rotation,
     result: RotationResult,
-    table_updates: dict[int, dict[str, str]],
+    updates: dict[int, dict[str, str]],
 ) -> None:
-    if result.outcome in ("needs-person",) or (
-        result.outcome == "skipped" and result.error is None
-    ):
+    """The audit log entry and table cells of one finished rotation."""
+    if result.outcome == "needs-person" or (result.outcome == "skipped" and result.error is None):
         return
+    completed = result.outcome in ("rotated", "resumed", "rolled-back")
     record_audit(
         project,
         actor=rotation.actor,
@@ -430,15 +491,17 @@ def _record(
         credential_id=rotation.row.id,
         action="abort" if rotation.abort else "rotate",
         version=result.version,
-        outcome="ok" if result.error is None else result.outcome,
+        outcome="ok" if completed else result.outcome,
         message=result.message,
     )
-    if result.outcome in ("rotated", "resumed"):
-        updates = {"last_rotated": utcnow().strftime("%Y-%m-%d")}
-        reference = rotation.backend.reference(rotation.name, rotation.secret_field)
-        if rotation.row.reference.strip() != reference:
-            updates["reference"] = reference
-        table_updates[rotation.row.line] = updates
+    if result.outcome in ("rotated", "resumed") and rotation.committed_at is not None:
+        updates[rotation.row.line] = table_updates(
+            rotation.row,
+            rotation.backend,
+            rotation.name,
+            rotation.secret_field,
+            rotation.committed_at,
+        )
 
 
 def exit_code(results: Sequence[RotationResult]) -> int:

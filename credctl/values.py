@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import getpass
 import os
+import socket
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from credctl import auditlog
 from credctl.audit import Backends, env_var_name, is_literal_config, secret_name
+from credctl.backends.base import Backend
 from credctl.errors import BackendError, ConfigError, Problem, UsageError
 from credctl.model import (
     META_LAST_ROTATED,
@@ -165,6 +168,57 @@ def metadata_for(row: Row) -> dict[str, str]:
     return metadata
 
 
+def staging_token() -> str:
+    """A token for a staged value that names its process: `r-<random>-<pid>-<host>`.
+
+    The pid and host let the next run tell a crashed rotation from a running one.
+    """
+    return f"r-{uuid.uuid4().hex[:16]}-{os.getpid()}-{host_label()}"
+
+
+def host_label() -> str:
+    """This machine's name as it appears in staging tokens."""
+    return "".join(c if c.isalnum() else "-" for c in socket.gethostname())[:24] or "host"
+
+
+@dataclass
+class Committed:
+    """A promoted value: its version, when, and whether the metadata write failed."""
+
+    version: str
+    at: datetime
+    metadata_error: BackendError | None = None
+
+
+def commit_staged(backend: Backend, name: str, token: str, row: Row, actor: str) -> Committed:
+    """Promote the staged value, then record `last-rotated`/`rotated-by` in the store.
+
+    Once the promotion succeeded the value is current whatever happens next, so a
+    failed metadata write is returned, not raised: the caller must still report it.
+    """
+    version = backend.promote(name, token)
+    now = utcnow()
+    try:
+        backend.set_metadata(
+            name,
+            {**metadata_for(row), META_LAST_ROTATED: format_timestamp(now), META_ROTATED_BY: actor},
+        )
+    except BackendError as error:
+        return Committed(version, now, error)
+    return Committed(version, now)
+
+
+def table_updates(
+    row: Row, backend: Backend, name: str, field: str | None, at: datetime
+) -> dict[str, str]:
+    """The table cells a committed value changes: Last Rotated, and the reference if empty."""
+    updates = {"last_rotated": at.strftime("%Y-%m-%d")}
+    reference = backend.reference(name, field)
+    if row.reference.strip() != reference:
+        updates["reference"] = reference
+    return updates
+
+
 def set_value(project: Project, row: Row, backends: Backends, value: Secret, actor: str) -> str:
     """Store a new value now, staged like a rotation; returns the new version id."""
     if is_literal_config(row, project):
@@ -177,28 +231,27 @@ def set_value(project: Project, row: Row, backends: Backends, value: Secret, act
     existing = {info.name: info for info in backend.list_secrets()}
     if name not in existing or existing[name].deleted:
         backend.create(name, metadata_for(row), None)
-    token = uuid.uuid4().hex
+    token = staging_token()
     backend.put_pending(name, value, token, field)
-    version = backend.promote(name, token)
-    now = utcnow()
-    backend.set_metadata(
-        name,
-        {**metadata_for(row), META_LAST_ROTATED: format_timestamp(now), META_ROTATED_BY: actor},
-    )
+    committed = commit_staged(backend, name, token, row, actor)
+    problem = committed.metadata_error
     record_audit(
         project,
         actor=actor,
         environment=environment.name,
         credential_id=row.id,
         action="set",
-        version=version,
+        version=committed.version,
+        message=f"metadata not recorded: {problem}" if problem else None,
     )
-    updates = {"last_rotated": now.strftime("%Y-%m-%d")}
-    reference = backend.reference(name, field)
-    if row.reference.strip() != reference:
-        updates["reference"] = reference
-    project.table.save({row.line: updates})
-    return version
+    project.table.save({row.line: table_updates(row, backend, name, field, committed.at)})
+    if problem is not None:
+        raise BackendError(
+            f"{row.id}: the new value is current (version {committed.version}) but its "
+            f"last-rotated metadata could not be written: {problem}",
+            hint="audit dates the credential from its previous rotation until the next one",
+        )
+    return committed.version
 
 
 def record_audit(
