@@ -471,7 +471,7 @@ def _run_safely(item: Rotation | RotationResult) -> RotationResult:
 
 def _one_line(error: CredctlError) -> str:
     hint = getattr(error, "hint", None)
-    return f"{error} ({hint})" if hint else str(error)
+    return f"{error} (hint: {hint})" if hint else str(error)
 
 
 def _record(
