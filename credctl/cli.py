@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -194,15 +194,18 @@ def _format(state: State, chosen: str | None, default: str = "table") -> str:
     return configured or default
 
 
-def _emit(state: State, text: str, output: Path | None) -> None:
+def _emit(state: State, text: str | Iterable[str], output: Path | None) -> None:
+    """Print, or write atomically to `output`; `text` may come in chunks (large JSON)."""
+    chunks = [text] if isinstance(text, str) else text
     if output is None or str(output) == "-":
-        click.echo(text, nl=False)
+        for chunk in chunks:
+            click.echo(chunk, nl=False)
         return
-    _write_file(output, text, 0o644)
+    _write_file(output, chunks, 0o644)
     state.say(f"wrote {_shown(output)}")
 
 
-def _write_file(path: Path, text: str, mode: int) -> None:
+def _write_file(path: Path, text: str | Iterable[str], mode: int) -> None:
     from credctl.fsutil import write_atomic
 
     try:
@@ -330,6 +333,7 @@ def audit(
         backends.close()
     fmt = _format(state, output_format)
     style = state.style if output is None else render.plain
+    text: str | Iterable[str]
     if fmt == "json":
         text = render.audit_json(result)
     elif fmt == "markdown":
@@ -362,6 +366,7 @@ def status(
         backends.close()
     fmt = _format(state, output_format)
     style = state.style if output is None else render.plain
+    text: str | Iterable[str]
     if fmt == "json":
         text = render.status_json(result)
     elif fmt == "markdown":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -55,25 +55,34 @@ def credential_json(status: CredentialStatus) -> dict[str, Any]:
     }
 
 
-def audit_json(report: AuditReport) -> str:
-    document = {
-        "schema_version": SCHEMA_VERSION,
-        "generated_at": format_timestamp(report.generated_at),
-        "credentials": [credential_json(status) for status in report.credentials],
-        "findings": [finding.as_json() for finding in report.findings],
-        "summary": report.summary(),
-    }
-    return json.dumps(document, indent=2) + "\n"
+def audit_json(report: AuditReport) -> Iterator[str]:
+    """The audit document, streamed in chunks: 10,000 credentials never sit in memory twice."""
+    return _stream_json(report, with_findings=True)
 
 
-def status_json(report: AuditReport) -> str:
-    document = {
-        "schema_version": SCHEMA_VERSION,
-        "generated_at": format_timestamp(report.generated_at),
-        "credentials": [credential_json(status) for status in report.credentials],
-        "summary": report.summary(),
-    }
-    return json.dumps(document, indent=2) + "\n"
+def status_json(report: AuditReport) -> Iterator[str]:
+    return _stream_json(report, with_findings=False)
+
+
+def _stream_json(report: AuditReport, *, with_findings: bool) -> Iterator[str]:
+    encoder = json.JSONEncoder(indent=2)
+    generated_at = json.dumps(format_timestamp(report.generated_at))
+    yield (
+        f'{{\n  "schema_version": {SCHEMA_VERSION},\n  "generated_at": {generated_at},'
+        '\n  "credentials": ['
+    )
+    for index, status in enumerate(report.credentials):
+        text = encoder.encode(credential_json(status)).replace("\n", "\n    ")
+        yield ("," if index else "") + "\n    " + text
+    yield "\n  ]" if report.credentials else "]"
+    if with_findings:
+        yield ',\n  "findings": ['
+        for index, finding in enumerate(report.findings):
+            text = encoder.encode(finding.as_json()).replace("\n", "\n    ")
+            yield ("," if index else "") + "\n    " + text
+        yield "\n  ]" if report.findings else "]"
+    summary = encoder.encode(report.summary()).replace("\n", "\n  ")
+    yield f',\n  "summary": {summary}\n}}\n'
 
 
 def text_table(
