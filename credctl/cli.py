@@ -707,11 +707,14 @@ def import_command(
         state.say("Nothing to import: every secret under the prefixes has a row.")
         return
     if dry_run:
-        state.say(f"{len(found)} rows would be added to {project.table.display}.")
+        state.say(
+            f"{len(found)} row{'s' if len(found) != 1 else ''} would be added to "
+            f"{project.table.display}."
+        )
         return
     apply_import(project, found, resolve_actor(project.settings.actor))
     state.say(
-        f"Added {len(found)} rows to {project.table.display}; "
+        f"Added {len(found)} row{'s' if len(found) != 1 else ''} to {project.table.display}; "
         "fill in the owners, then run 'credctl validate'."
     )
 
