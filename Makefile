@@ -42,19 +42,29 @@ demo: install
 	@cp -r credentials.md environments policies $(DEMO)/
 	@echo "== credctl validate (table, environments, policies; no network)"
 	$(CREDCTL) validate
-	@echo; echo "== seed the dev store (local, encrypted under $(DEMO)/.credctl)"
+	@echo; echo "== seed the dev store as if in use for a while (local, encrypted under $(DEMO)/.credctl)"
 	$(BIN)/python scripts/demo_seed.py $(DEMO) dev
+	@echo; echo "== a secret made out of band, then credctl plan --env dev"
+	$(BIN)/python scripts/demo_seed.py $(DEMO) dev --unmanaged dev/legacy/api-key
+	$(CREDCTL) plan --env dev
+	@echo; echo "== credctl sync --env dev (store metadata and the table's owned cells)"
+	$(CREDCTL) sync --env dev --actor demo
 	@echo; echo "== credctl audit --env dev"
 	$(CREDCTL) audit --env dev --fail-on never
-	@echo; echo "== credctl status --env dev --format json | summary"
-	$(CREDCTL) status --env dev --format json | $(BIN)/python -c "import json,sys; print(json.load(sys.stdin)['summary'])"
-	@echo; echo "== credctl env --env dev (writes $(DEMO)/.env.dev, mode 0600)"
+	@echo; echo "== credctl status --env dev --format html -o $(DEMO)/report.html"
+	$(CREDCTL) status --env dev --format html -o $(DEMO)/report.html
+	@echo; echo "== credctl env --env dev (writes $(DEMO)/.env.dev, mode 0600), then --check"
 	$(CREDCTL) env --env dev
 	@ls -l $(DEMO)/.env.dev | cut -d' ' -f1
+	$(CREDCTL) env --env dev --check
+	@echo; echo "== credctl rotate --due --env dev (staged: pending, verify, promote)"
+	$(CREDCTL) rotate --due --env dev --actor demo
 	@echo; echo "== printf ... | credctl set dev/stripe/api-key; credctl audit"
-	@printf 'sk_test_demo_%s' "$$(date +%s)" | $(CREDCTL) set dev/stripe/api-key
+	@printf 'sk_test_demo_%s' "$$(date +%s)" | $(CREDCTL) set dev/stripe/api-key --actor demo
 	$(CREDCTL) audit --env dev --fail-on never --format json | $(BIN)/python -c "import json,sys; d=json.load(sys.stdin); print({c['id']: c['status'] for c in d['credentials']})"
-	@echo; echo "demo done: the demo project is in $(DEMO)/ (git-ignored)"
+	@echo; echo "== credctl log -n 5"
+	$(CREDCTL) log -n 5
+	@echo; echo "demo done: the demo project is in $(DEMO)/ (git-ignored); open $(DEMO)/report.html"
 
 LINTED := credctl tests $(wildcard bench scripts)
 

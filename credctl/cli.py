@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -194,15 +194,18 @@ def _format(state: State, chosen: str | None, default: str = "table") -> str:
     return configured or default
 
 
-def _emit(state: State, text: str, output: Path | None) -> None:
+def _emit(state: State, text: str | Iterable[str], output: Path | None) -> None:
+    """Print, or write atomically to `output`; `text` may come in chunks (large JSON)."""
+    chunks = [text] if isinstance(text, str) else text
     if output is None or str(output) == "-":
-        click.echo(text, nl=False)
+        for chunk in chunks:
+            click.echo(chunk, nl=False)
         return
-    _write_file(output, text, 0o644)
+    _write_file(output, chunks, 0o644)
     state.say(f"wrote {_shown(output)}")
 
 
-def _write_file(path: Path, text: str, mode: int) -> None:
+def _write_file(path: Path, text: str | Iterable[str], mode: int) -> None:
     from credctl.fsutil import write_atomic
 
     try:
@@ -297,60 +300,26 @@ def _schedule_warnings(project: Project) -> list[str]:
     return warnings
 
 
-@cli.command()
-@env_option
-@format_option("table", "json", "markdown")
-@click.option(
-    "--fail-on",
-    type=click.Choice(["error", "warning", "never"]),
-    default="error",
-    show_default=True,
-    help="Exit 1 when findings reach this severity.",
-)
-@output_option
-@common_options
-@pass_state
-def audit(
+REPORT_FORMATS = ("table", "json", "markdown", "junit", "sarif", "github", "html")
+
+
+def by_option(function: F) -> F:
+    return click.option(
+        "--by",
+        type=click.Choice(["owner", "environment", "service"]),
+        default=None,
+        help="Group the report by owner, environment or service.",
+    )(function)
+
+
+def _report(
     state: State,
     environments: tuple[str, ...],
     output_format: str | None,
-    fail_on: str,
     output: Path | None,
-) -> None:
-    """Findings per credential: owner, last rotated, age, max age, due date, status."""
-    from credctl import report as render
-    from credctl.audit import fail_level_reached, run_audit
-
-    project = state.project()
-    chosen = project.select(environments)
-    backends = _backends(project)
-    try:
-        result = run_audit(project, chosen, backends)
-    finally:
-        backends.close()
-    fmt = _format(state, output_format)
-    style = state.style if output is None else render.plain
-    if fmt == "json":
-        text = render.audit_json(result)
-    elif fmt == "markdown":
-        text = render.markdown_table(result)
-    else:
-        text = render.audit_table(result, style)
-    _emit(state, text, output)
-    if fail_level_reached(result, fail_on):
-        sys.exit(1)
-
-
-@cli.command()
-@env_option
-@format_option("table", "json", "markdown")
-@output_option
-@common_options
-@pass_state
-def status(
-    state: State, environments: tuple[str, ...], output_format: str | None, output: Path | None
-) -> None:
-    """The credential status report for people."""
+    by: str | None,
+    command: str,
+) -> Any:
     from credctl import report as render
     from credctl.audit import run_audit
 
@@ -361,14 +330,62 @@ def status(
     finally:
         backends.close()
     fmt = _format(state, output_format)
+    if fmt == "html" and (output is None or str(output) == "-") and sys.stdout.isatty():
+        raise UsageError("the HTML report is a file: pass -o report.html")
     style = state.style if output is None else render.plain
-    if fmt == "json":
-        text = render.status_json(result)
-    elif fmt == "markdown":
-        text = render.markdown_table(result)
-    else:
-        text = render.status_table(result, style)
-    _emit(state, text, output)
+    _emit(state, render.render(result, fmt, command=command, style=style, by=by), output)
+    return result
+
+
+@cli.command()
+@env_option
+@format_option(*REPORT_FORMATS)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["error", "warning", "never"]),
+    default="error",
+    show_default=True,
+    help="Exit 1 when findings reach this severity.",
+)
+@by_option
+@output_option
+@common_options
+@pass_state
+def audit(
+    state: State,
+    environments: tuple[str, ...],
+    output_format: str | None,
+    fail_on: str,
+    by: str | None,
+    output: Path | None,
+) -> None:
+    """Findings per credential: owner, last rotated, age, max age, due date, status.
+
+    Formats for CI: junit, sarif (code scanning), github (annotations).
+    """
+    from credctl.audit import fail_level_reached
+
+    result = _report(state, environments, output_format, output, by, "audit")
+    if fail_level_reached(result, fail_on):
+        sys.exit(1)
+
+
+@cli.command()
+@env_option
+@format_option(*REPORT_FORMATS)
+@by_option
+@output_option
+@common_options
+@pass_state
+def status(
+    state: State,
+    environments: tuple[str, ...],
+    output_format: str | None,
+    by: str | None,
+    output: Path | None,
+) -> None:
+    """The credential status report for people: --format html -o report.html for a page."""
+    _report(state, environments, output_format, output, by, "status")
 
 
 @cli.command()
@@ -690,11 +707,14 @@ def import_command(
         state.say("Nothing to import: every secret under the prefixes has a row.")
         return
     if dry_run:
-        state.say(f"{len(found)} rows would be added to {project.table.display}.")
+        state.say(
+            f"{len(found)} row{'s' if len(found) != 1 else ''} would be added to "
+            f"{project.table.display}."
+        )
         return
     apply_import(project, found, resolve_actor(project.settings.actor))
     state.say(
-        f"Added {len(found)} rows to {project.table.display}; "
+        f"Added {len(found)} row{'s' if len(found) != 1 else ''} to {project.table.display}; "
         "fill in the owners, then run 'credctl validate'."
     )
 

@@ -6,23 +6,30 @@ import contextlib
 import fcntl
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 
-def write_atomic(path: Path, content: str | bytes, mode: int = 0o600) -> None:
+def write_atomic(path: Path, content: str | bytes | Iterable[str], mode: int = 0o600) -> None:
     """Write through a temporary file in the same folder, fsync, rename; never partial.
 
     The temporary file has `mode` from its creation, so a secret is never readable
     by others, and the result has exactly `mode` even when it replaces a wider file.
     """
-    data = content.encode("utf-8") if isinstance(content, str) else content
+    chunks: Iterable[bytes]
+    if isinstance(content, bytes):
+        chunks = [content]
+    elif isinstance(content, str):
+        chunks = [content.encode("utf-8")]
+    else:
+        chunks = (chunk.encode("utf-8") for chunk in content)
     folder = path.parent
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
         os.fchmod(descriptor, mode)
         with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
+            for chunk in chunks:
+                handle.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -55,25 +55,34 @@ def credential_json(status: CredentialStatus) -> dict[str, Any]:
     }
 
 
-def audit_json(report: AuditReport) -> str:
-    document = {
-        "schema_version": SCHEMA_VERSION,
-        "generated_at": format_timestamp(report.generated_at),
-        "credentials": [credential_json(status) for status in report.credentials],
-        "findings": [finding.as_json() for finding in report.findings],
-        "summary": report.summary(),
-    }
-    return json.dumps(document, indent=2) + "\n"
+def audit_json(report: AuditReport) -> Iterator[str]:
+    """The audit document, streamed in chunks: 10,000 credentials never sit in memory twice."""
+    return _stream_json(report, with_findings=True)
 
 
-def status_json(report: AuditReport) -> str:
-    document = {
-        "schema_version": SCHEMA_VERSION,
-        "generated_at": format_timestamp(report.generated_at),
-        "credentials": [credential_json(status) for status in report.credentials],
-        "summary": report.summary(),
-    }
-    return json.dumps(document, indent=2) + "\n"
+def status_json(report: AuditReport) -> Iterator[str]:
+    return _stream_json(report, with_findings=False)
+
+
+def _stream_json(report: AuditReport, *, with_findings: bool) -> Iterator[str]:
+    encoder = json.JSONEncoder(indent=2)
+    generated_at = json.dumps(format_timestamp(report.generated_at))
+    yield (
+        f'{{\n  "schema_version": {SCHEMA_VERSION},\n  "generated_at": {generated_at},'
+        '\n  "credentials": ['
+    )
+    for index, status in enumerate(report.credentials):
+        text = encoder.encode(credential_json(status)).replace("\n", "\n    ")
+        yield ("," if index else "") + "\n    " + text
+    yield "\n  ]" if report.credentials else "]"
+    if with_findings:
+        yield ',\n  "findings": ['
+        for index, finding in enumerate(report.findings):
+            text = encoder.encode(finding.as_json()).replace("\n", "\n    ")
+            yield ("," if index else "") + "\n    " + text
+        yield "\n  ]" if report.findings else "]"
+    summary = encoder.encode(report.summary()).replace("\n", "\n  ")
+    yield f',\n  "summary": {summary}\n}}\n'
 
 
 def text_table(
@@ -158,7 +167,7 @@ def _md_escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def markdown_table(report: AuditReport) -> str:
+def markdown_table(report: AuditReport, *, summary: bool = True) -> str:
     """The reference table with Status, Age and Due columns, for a PR comment or a wiki."""
     headers = [
         "Service",
@@ -188,7 +197,108 @@ def markdown_table(report: AuditReport) -> str:
             _date(status.due_on),
         ]
         lines.append("| " + " | ".join(_md_escape(cell) for cell in cells) + " |")
-    out = "\n".join(lines) + "\n\n" + summary_line(report) + "\n"
-    if report.findings:
-        out += "\n" + "\n".join(f"- {finding_line(f)}" for f in report.findings) + "\n"
+    out = "\n".join(lines) + "\n"
+    if summary:
+        out += "\n" + summary_line(report) + "\n" + _markdown_findings(report)
     return out
+
+
+def _markdown_findings(report: AuditReport) -> str:
+    if not report.findings:
+        return ""
+    return "\n" + "\n".join(f"- {_md_escape(finding_line(f))}" for f in report.findings) + "\n"
+
+
+# ------------------------------------------------------------------ dispatch
+
+FORMATS = ("table", "json", "markdown", "junit", "sarif", "github", "html")
+GROUPS = ("owner", "environment", "service")
+
+
+def group_key(by: str | None) -> Callable[[CredentialStatus], str]:
+    def key(status: CredentialStatus) -> str:
+        if by == "owner":
+            return status.row.owner or "(no owner)"
+        if by == "environment":
+            return status.row.environment
+        if by == "service":
+            return status.row.service
+        return ""
+
+    return key
+
+
+def grouped(report: AuditReport, by: str | None) -> list[tuple[str, AuditReport]]:
+    """The report split by owner, environment or service (one group when `by` is None)."""
+    if by is None:
+        return [("", report)]
+    key = group_key(by)
+    groups: dict[str, list[CredentialStatus]] = {}
+    for status in report.credentials:
+        groups.setdefault(key(status), []).append(status)
+    return [
+        (name, AuditReport(report.generated_at, members, [f for s in members for f in s.findings]))
+        for name, members in sorted(groups.items())
+    ]
+
+
+def group_heading(by: str, name: str, part: AuditReport) -> str:
+    counts: dict[str, int] = {}
+    for status in part.credentials:
+        counts[status.status] = counts.get(status.status, 0) + 1
+    details = ", ".join(
+        f"{counts[s]} {s}"
+        for s in ("overdue", "due-soon", "never-rotated", "missing")
+        if counts.get(s)
+    )
+    return f"{by} {name}: {len(part.credentials)} credentials" + (
+        f" ({details})" if details else ""
+    )
+
+
+def render(
+    report: AuditReport,
+    fmt: str,
+    *,
+    command: str = "audit",
+    style: Styler = plain,
+    by: str | None = None,
+) -> str | Iterator[str]:
+    """Any report format; `command` is "audit" (findings listed) or "status"."""
+    if fmt == "json":
+        return audit_json(report) if command == "audit" else status_json(report)
+    if fmt == "junit":
+        from credctl.report_ci import junit
+
+        return junit(report)
+    if fmt == "sarif":
+        from credctl.report_ci import sarif
+
+        return sarif(report)
+    if fmt == "github":
+        from credctl.report_ci import github
+
+        return github(report)
+    if fmt == "html":
+        from credctl.report_html import html
+
+        return html(report, by=by)
+    if fmt == "markdown":
+        if by is None:
+            return markdown_table(report)
+        sections = [
+            f"### {group_heading(by, name, part)}\n\n" + markdown_table(part, summary=False)
+            for name, part in grouped(report, by)
+        ]
+        return "\n".join(sections) + "\n" + summary_line(report) + "\n" + _markdown_findings(report)
+    if by is None:
+        return audit_table(report, style) if command == "audit" else status_table(report, style)
+    out = []
+    for name, part in grouped(report, by):
+        rows, styles = _status_rows(part)
+        out.append(style(group_heading(by, name, part), "bright_white") + "\n")
+        out.append(text_table(STATUS_HEADERS, rows, styles, style) + "\n")
+    if command == "audit" and report.findings:
+        out.extend(finding_line(finding, style) + "\n" for finding in report.findings)
+        out.append("\n")
+    return "".join(out) + summary_line(report) + "\n"

@@ -41,5 +41,17 @@ def main(project_dir: Path, environment_name: str) -> None:
     print(f"seeded {created} secrets in the {environment_name} store ({backend.describe()})")
 
 
+def unmanaged(project_dir: Path, environment_name: str, name: str) -> None:
+    """A secret another tool made under the prefix: credctl plan shows it as unmanaged."""
+    project = load_project(load_settings(project_dir))
+    with backends_for(project) as backends:
+        backend = backends.get(project.environment(environment_name))
+        backend.create(name, {"team:created-by": "terraform"}, Secret(secrets.token_urlsafe(24)))
+    print(f"created {name} outside credctl")
+
+
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), sys.argv[2])
+    if len(sys.argv) == 5 and sys.argv[3] == "--unmanaged":
+        unmanaged(Path(sys.argv[1]), sys.argv[2], sys.argv[4])
+    else:
+        main(Path(sys.argv[1]), sys.argv[2])
