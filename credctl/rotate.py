@@ -346,7 +346,10 @@ class Rotation:
                 f"be written: {committed.metadata_error}",
                 error=committed.metadata_error,
             )
-        return RotationResult(self.row.id, outcome, committed.version, f"rotated by {self.actor}")
+        done = f"rotated by {self.actor}"
+        if outcome == "resumed":
+            done = f"interrupted rotation finished; {done}"
+        return RotationResult(self.row.id, outcome, committed.version, done)
 
     def _generated(self) -> Secret:
         if self.policy.generator is None:
