@@ -5,8 +5,9 @@ before anything outside credctl changes; (2) it is applied and verified;
 (3) promoted to current; (4) `last-rotated` and `rotated-by` are recorded in
 the store's metadata, the table and the audit log. A pending value left by a
 process that died (same host, pid gone) or older than the lock timeout is
-resumed by the next run; `--abort` discards it. The previous value stays
-readable in the store's history.
+resumed by the next run; `--abort` discards it. A pending version credctl
+did not stage (an AWS rotation function at work) is never taken over. The
+previous value stays readable in the store's history.
 """
 
 from __future__ import annotations
