@@ -36,13 +36,17 @@ SAMPLE = 1000  # the plain loop over more than this is timed on a sample and sca
 def seed(server: MotoServer, prefix: str, count: int) -> None:
     import botocore.config
 
-    client = server.client(config=botocore.config.Config(max_pool_connections=32))
+    client = server.client(
+        config=botocore.config.Config(
+            max_pool_connections=16, retries={"mode": "standard", "max_attempts": 10}
+        )
+    )
     tags = [{"Key": "credctl:managed", "Value": "true"}, {"Key": "credctl:owner", "Value": "@team"}]
 
     def create(index: int) -> None:
         client.create_secret(Name=name_of(prefix, index), SecretString=f"value-{index}", Tags=tags)
 
-    with ThreadPoolExecutor(max_workers=32) as pool:
+    with ThreadPoolExecutor(max_workers=16) as pool:
         list(pool.map(create, range(count)))
 
 
