@@ -112,7 +112,7 @@ def main() -> None:
                                     count,
                                     f"{int(delay * 1000)} ms",
                                     f"credctl {name}",
-                                    calls,
+                                    calls if calls is not None else "same",
                                     f"{seconds:.2f}",
                                     f"{plain / seconds:.0f}x",
                                 ]
