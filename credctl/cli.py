@@ -174,6 +174,12 @@ def selection_options(function: F) -> F:
     return function
 
 
+def actor_option(function: F) -> F:
+    return click.option(
+        "--actor", help="Who is doing this (default: CREDCTL_ACTOR, the CI's actor, the OS user)."
+    )(function)
+
+
 pass_state = click.make_pass_decorator(State, ensure=True)
 
 
@@ -620,9 +626,7 @@ def plan(
     is_flag=True,
     help="Schedule recoverable deletion of orphans (AWS recovery window, Vault soft delete).",
 )
-@click.option(
-    "--actor", help="Who is doing this (default: CREDCTL_ACTOR, the CI's actor, the OS user)."
-)
+@actor_option
 @common_options
 @pass_state
 def sync(
@@ -682,9 +686,7 @@ def sync(
 @cli.command("import")
 @env_option
 @click.option("--dry-run", is_flag=True, help="Only list the rows that would be added.")
-@click.option(
-    "--actor", help="Who is doing this (default: CREDCTL_ACTOR, the CI's actor, the OS user)."
-)
+@actor_option
 @common_options
 @pass_state
 def import_command(
@@ -733,9 +735,7 @@ def import_command(
     is_flag=True,
     help="Manual rotator: read the new value from standard input (one credential).",
 )
-@click.option(
-    "--actor", help="Who is doing this (default: CREDCTL_ACTOR, the CI's actor, the OS user)."
-)
+@actor_option
 @format_option("table", "json")
 @common_options
 @pass_state
@@ -871,9 +871,7 @@ def get_command(state: State, credential_id: str) -> None:
 
 @cli.command("set")
 @click.argument("credential_id", metavar="ID")
-@click.option(
-    "--actor", help="Who is doing this (default: CREDCTL_ACTOR, the CI's actor, the OS user)."
-)
+@actor_option
 @common_options
 @pass_state
 def set_command(state: State, credential_id: str, actor: str | None) -> None:

@@ -15,6 +15,7 @@ from html import escape
 from credctl import __version__
 from credctl.audit import AuditReport
 from credctl.model import CredentialStatus
+from credctl.report import group_key
 from credctl.schedule import format_timestamp
 
 COLOURS = {
@@ -201,14 +202,7 @@ def _badge(status: str) -> str:
 
 
 def _credentials_table(credentials: list[CredentialStatus], by: str | None) -> str:
-    def group_of(status: CredentialStatus) -> str:
-        if by == "owner":
-            return status.row.owner or "(no owner)"
-        if by == "service":
-            return status.row.service
-        if by == "environment":
-            return status.row.environment
-        return ""
+    group_of = group_key(by)
 
     groups: dict[str, list[CredentialStatus]] = {}
     for status in credentials:

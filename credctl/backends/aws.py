@@ -30,6 +30,7 @@ from credctl.backends.base import (
     replace_field,
     select_field,
     with_retry,
+    wrong_store,
 )
 from credctl.errors import (
     AccessDeniedError,
@@ -247,14 +248,7 @@ class AwsBackend:
 
     def name_for(self, ref: Ref) -> str:
         if ref.scheme != "aws-sm":
-            raise ConfigError(
-                Problem(
-                    f"environments/{self.environment.name}.yaml",
-                    None,
-                    f"reference {ref} is not an aws-sm:// reference, but the environment "
-                    "uses AWS Secrets Manager",
-                )
-            )
+            raise wrong_store(self.environment, ref, "aws-sm://", "AWS Secrets Manager")
         return ref.name
 
     def close(self) -> None:

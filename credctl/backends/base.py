@@ -125,6 +125,17 @@ def open_backend(environment: EnvironmentConfig, context: BackendContext) -> Bac
 # ------------------------------------------------------------ shared helpers
 
 
+def wrong_store(environment: EnvironmentConfig, ref: Ref, expected: str, store: str) -> ConfigError:
+    """A reference that points into another kind of store than the environment's."""
+    return ConfigError(
+        Problem(
+            f"environments/{environment.name}.yaml",
+            None,
+            f"reference {ref} is not a {expected} reference, but the environment uses {store}",
+        )
+    )
+
+
 def select_field(raw: str, field: str | None, name: str) -> Secret:
     """The whole value, or one key of a JSON object value (`#field` references)."""
     if field is None:

@@ -21,7 +21,13 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from credctl.backends.base import BackendContext, ValueResult, replace_field, select_field
+from credctl.backends.base import (
+    BackendContext,
+    ValueResult,
+    replace_field,
+    select_field,
+    wrong_store,
+)
 from credctl.errors import (
     BackendError,
     ConfigError,
@@ -116,14 +122,7 @@ class LocalBackend:
 
     def name_for(self, ref: Ref) -> str:
         if ref.scheme != "local":
-            raise ConfigError(
-                Problem(
-                    f"environments/{self.environment.name}.yaml",
-                    None,
-                    f"reference {ref} is not a local:// reference, but the environment "
-                    "uses the local store",
-                )
-            )
+            raise wrong_store(self.environment, ref, "local://", "the local store")
         return ref.name
 
     def close(self) -> None:
