@@ -649,7 +649,8 @@ def _batch_error(code: str, name: str, backend: AwsBackend) -> BackendError:
 
 
 def _pending_tag(text: str | None, version: str) -> tuple[str, datetime | None]:
-    if text:
+    """Who staged the pending version, from the tag, if the tag is about that version."""
+    if text and version_id(text.partition(" ")[0]) == version:
         token, _, stamp = text.partition(" ")
         try:
             return token, parse_timestamp(stamp) if stamp else None
