@@ -80,7 +80,7 @@ AUTH_CODES = {
     "IncompleteSignature",
 }
 DENIED_CODES = {"AccessDeniedException", "AccessDenied"}
-LOGIN_HINT = "log in to AWS (aws sso login, or set AWS_PROFILE / AWS_ACCESS_KEY_ID)"
+LOGIN_HINT = "log in to AWS: aws sso login, or set AWS_PROFILE or AWS_ACCESS_KEY_ID"
 _TOKEN_CHARS = re.compile(r"^[A-Za-z0-9-]{32,64}$")
 _TOKEN_NAMESPACE = uuid.UUID("6f1c7c3e-8d5e-4bb4-9a47-2f4f0a8f6c11")
 
