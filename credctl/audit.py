@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,6 +35,8 @@ FINDING_PROBLEMS: dict[str, Severity] = {
     "missing-owner": "error",
     "literal-secret-in-table": "error",
 }
+
+log = logging.getLogger("credctl")
 
 
 @dataclass
@@ -97,6 +101,9 @@ def env_var_name(row: Row, environment: EnvironmentConfig) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", f"{row.service}_{row.credential_type}").strip("_").upper()
 
 
+HIDDEN_LITERAL = "(literal hidden: it looks like a secret)"
+
+
 def is_literal_config(row: Row, project: Project) -> bool:
     """A non-secret row whose value is written in the table (a redirect URI, a client ID)."""
     type_policy = project.policy.type_policy(row.credential_type)
@@ -127,7 +134,15 @@ def run_audit(
     for environment in environments:
         rows = project.rows_in(environment)
         backend = backends.get(environment)
+        started = time.perf_counter()
         listing = {info.name: info for info in backend.list_secrets()}
+        log.info(
+            "%s: listed %d secrets in %s in %.2f s",
+            environment.name,
+            len(listing),
+            backend.describe(),
+            time.perf_counter() - started,
+        )
         matched: set[str] = set()
         for row in rows:
             status = _audit_row(row, environment, backend, listing, matched, project, now)
@@ -142,6 +157,9 @@ def run_audit(
                         row.line,
                     )
                 )
+            if any(f.code == "literal-secret-in-table" for f in status.findings):
+                # The table holds what may be a secret: no report may repeat it.
+                status.reference = HIDDEN_LITERAL
             report.credentials.append(status)
             report.findings.extend(status.findings)
         for name, info in sorted(listing.items()):

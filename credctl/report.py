@@ -188,7 +188,7 @@ def markdown_table(report: AuditReport, *, summary: bool = True) -> str:
             row.service,
             row.environment,
             row.credential_type,
-            status.reference if status.secret else row.reference,
+            status.reference,
             row.schedule,
             _date(status.last_rotated) or ("never" if status.secret else ""),
             row.owner,
