@@ -77,7 +77,7 @@ def load_project(settings: Settings) -> Project:
     root = settings.project_dir
     problems: list[Problem] = []
     environments = _load_environments(root, problems)
-    policy = _load_policies(root, problems)
+    policy = _load_policies(root, problems, environments)
     table: Table | None = None
     hint = None
     try:
@@ -212,7 +212,35 @@ def _load_environments(root: Path, problems: list[Problem]) -> dict[str, Environ
     return environments
 
 
-def _load_policies(root: Path, problems: list[Problem]) -> Policy:
+def _near_miss(name: str, known: dict[str, EnvironmentConfig]) -> str | None:
+    """The known environment `name` is one typo away from (prdo -> prod), if any."""
+    wanted = slugify(name)
+    slugs = {slugify(known_name): known_name for known_name in known}
+    if wanted in slugs:
+        return None
+    for slug, known_name in sorted(slugs.items()):
+        if min(len(slug), len(wanted)) >= 3 and _one_edit_apart(wanted, slug):
+            return known_name
+    return None
+
+
+def _one_edit_apart(first: str, second: str) -> bool:
+    """One insertion, deletion, substitution or swap of neighbours turns one into the other."""
+    if abs(len(first) - len(second)) > 1:
+        return False
+    if len(first) == len(second):
+        diffs = [i for i, (a, b) in enumerate(zip(first, second, strict=True)) if a != b]
+        if len(diffs) == 1:
+            return True
+        i = diffs[0] if len(diffs) == 2 else -1
+        return diffs == [i, i + 1] and first[i] == second[i + 1] and first[i + 1] == second[i]
+    shorter, longer = sorted((first, second), key=len)
+    return any(longer[:i] + longer[i + 1 :] == shorter for i in range(len(longer)))
+
+
+def _load_policies(
+    root: Path, problems: list[Problem], known: dict[str, EnvironmentConfig]
+) -> Policy:
     folder = root / "policies"
     defaults: dict[str, Any] = {}
     defined: dict[str, str] = {}  # "section.key" -> file that defined it
@@ -259,6 +287,17 @@ def _load_policies(root: Path, problems: list[Problem]) -> Policy:
             else:
                 assert isinstance(value, EnvironmentPolicy)
                 environments[slugify(key)] = value
+                # A misspelt environment (prdo) would silently drop prod's rules. Rules
+                # for environments this project lacks are fine: policies are shared.
+                typo_of = _near_miss(key, known)
+                if typo_of is not None:
+                    problems.append(
+                        Problem(
+                            display,
+                            _line_of(node, [section, key]),
+                            f"environments.{key}: no such environment; did you mean {typo_of!r}?",
+                        )
+                    )
     return Policy(
         defaults=EnvironmentPolicy.model_validate(defaults),
         credential_types=types,

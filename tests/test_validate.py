@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.projects import LOCAL_ENV, POLICY, credctl, make_project, row
+from tests.projects import LOCAL_ENV, POLICY, REPO, credctl, make_project, row
 
 CANARY = "sk_live_Canary0123456789abcdefXYZ"
 
@@ -188,12 +188,67 @@ def test_bad_environment_files(tmp_path: Path, environment: str, expected: str) 
             {"default.yaml": POLICY.replace("max_age: 90d, warn", "max_age: ninety, warn")},
             "policies/default.yaml:1: defaults.max_age: Value error, invalid duration 'ninety'",
         ),
+        (
+            {"default.yaml": POLICY.replace("  dev: {max_age", "  dve: {max_age")},
+            "policies/default.yaml:12: environments.dve: no such environment; did you mean 'dev'?",
+        ),
     ],
 )
 def test_bad_policy_files(tmp_path: Path, policies: dict[str, str], expected: str) -> None:
     result = credctl(make_project(tmp_path, policies=policies), "validate")
     assert result.exit_code == 2
+    assert len(errors(result.stderr)) == 1, result.stderr
     assert errors(result.stderr)[0].startswith("Error: " + expected), result.stderr
+
+
+def test_policy_rules_for_environments_this_project_lacks_are_fine(tmp_path: Path) -> None:
+    shared = POLICY + "  staging-eu: {max_age: 60d}\n  qa: {max_age: 30d}\n"
+    result = credctl(make_project(tmp_path, policies={"default.yaml": shared}), "validate")
+    assert result.exit_code == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("table_name", "text", "expected"),
+    [
+        (
+            "credentials.md",
+            "# Credentials\n\n| Service | Environment | Owner |\n|---|---|---|\n| Stripe | prod | @p |\n",
+            "Error: credentials.md",
+        ),
+        ("credentials.md", "# Credentials\n\nNo table here yet.\n", "Error: credentials.md"),
+        (
+            "credentials.yaml",
+            "- {service: Stripe, environment: prod, credential_type: API Key, "
+            "rotation_schedule: 90d, owner: '@payments'}\n"
+            "- {service: Stripe, environment: prod, credential_type: API Key, "
+            "rotation_schedule: 90d, owner: '@payments'}\n",
+            "Error: credentials.yaml:2: duplicate credential prod/stripe/api-key (first at line 1)",
+        ),
+        (
+            "credentials.yaml",
+            "- {service: Stripe, environment: prod, credential_type: API Key, "
+            "rotation_schedule: sometimes, owner: '@payments'}\n",
+            "Error: credentials.yaml:1: ",
+        ),
+    ],
+)
+def test_bad_table_files_are_one_line_errors(
+    tmp_path: Path, table_name: str, text: str, expected: str
+) -> None:
+    project = make_project(tmp_path)
+    (project / "credentials.md").unlink()
+    (project / table_name).write_text(text)
+    result = credctl(project, "validate")
+    assert result.exit_code == 2, result.output
+    assert len(errors(result.stderr)) == 1, result.stderr
+    assert errors(result.stderr)[0].startswith(expected), result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_the_repository_example_validates() -> None:
+    result = credctl(REPO, "validate")
+    assert result.exit_code == 0, result.output
+    assert "OK: 25 credentials, 3 environments (dev, prod, staging)" in result.stderr
 
 
 def test_unreadable_table_is_a_one_line_error(tmp_path: Path) -> None:
