@@ -6,6 +6,7 @@ starts without pydantic, boto3 or hvac.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterable
@@ -63,9 +64,38 @@ def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
         state = context.ensure_object(State)
         if value not in (None, False, 0):
             setattr(state, name, value)
+            if name in ("quiet", "verbose"):
+                _log_level(state)
         return value
 
     return callback
+
+
+class _StderrHandler(logging.Handler):
+    """The library's log lines as `warning: …`, `info: …` on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            click.echo(f"{record.levelname.lower()}: {record.getMessage()}", err=True)
+        except Exception:  # a log line must never take the command down
+            self.handleError(record)
+
+
+def _install_log_handler() -> None:
+    logger = logging.getLogger("credctl")
+    if not any(isinstance(handler, _StderrHandler) for handler in logger.handlers):
+        logger.addHandler(_StderrHandler())
+        logger.propagate = False
+    logger.setLevel(logging.WARNING)
+
+
+def _log_level(state: State) -> None:
+    """-q: errors only; default: warnings; -v: what was read and how long it took; -vv: debug."""
+    if state.quiet:
+        level = logging.ERROR
+    else:
+        level = {0: logging.WARNING, 1: logging.INFO}.get(state.verbose, logging.DEBUG)
+    logging.getLogger("credctl").setLevel(level)
 
 
 def common_options(function: F) -> F:
@@ -980,6 +1010,7 @@ def main(argv: list[str] | None = None) -> None:
     arguments = sys.argv[1:] if argv is None else argv
     own = arguments[: arguments.index("--")] if "--" in arguments else arguments
     debug = "--debug" in own
+    _install_log_handler()
     try:
         cli.main(args=arguments, prog_name="credctl", standalone_mode=False)
     except click.exceptions.Abort:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import getpass
+import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,6 +42,8 @@ CI_ACTOR_VARIABLES = (
     "BITBUCKET_STEP_TRIGGERER_UUID",
     "BUILD_REQUESTEDFOR",  # Azure Pipelines
 )
+
+log = logging.getLogger("credctl")
 
 
 def resolve_actor(explicit: str | None) -> str:
@@ -119,7 +123,14 @@ def collect_env(
         for row, _ in chosen
         if not is_literal_config(row, project)
     }
+    started = time.perf_counter()
     results = backends.get(environment).read_values(list(refs.values())) if refs else {}
+    log.info(
+        "%s: read %d values in %.2f s",
+        environment.name,
+        len(results),
+        time.perf_counter() - started,
+    )
     failures = []
     entries = []
     for row, name in chosen:
