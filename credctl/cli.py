@@ -633,12 +633,17 @@ def plan(
     """What sync would change, Terraform-style: + create, ~ update, < write-back, ! orphan."""
     from credctl.sync import make_plan
 
-    project = state.project()
-    backends = _backends(project)
     try:
-        result = make_plan(project, project.select(environments), backends, prune=prune)
-    finally:
-        backends.close()
+        project = state.project()
+        backends = _backends(project)
+        try:
+            result = make_plan(project, project.select(environments), backends, prune=prune)
+        finally:
+            backends.close()
+    except CredctlError as error:
+        if detailed_exitcode and error.exit_code == 2:
+            error.exit_code = 1  # as Terraform: 2 means "changes", so an error is 1
+        raise
     if _format(state, output_format) == "json":
         click.echo(_plan_json(result.changes), nl=False)
     else:
@@ -699,18 +704,24 @@ def sync(
             state.say(applied.note)
     if fmt == "json":
         failed = [{**change.as_json(), "error": str(error)} for change, error in result.failed]
-        click.echo(_plan_json([a.change for a in result.applied], failed=failed), nl=False)
+        reported = [c for c in planned.changes if c.action in ("orphan", "unmanaged")]
+        applied = [a.change for a in result.applied]
+        click.echo(_plan_json(applied + reported, failed=failed), nl=False)
     else:
         table_note = f"; wrote {project.table.display}" if result.table_written else ""
         state.say(f"Applied {len(result.applied)} of {total} changes{table_note}.")
     if result.failed:
         change, error = result.failed[0]
         more = f" (and {len(result.failed) - 1} more)" if len(result.failed) > 1 else ""
-        raise BackendError(
+        stopped = CredctlError(
             f"sync stopped: {len(result.failed)} of {total} changes failed{more}; first: "
             f"{change.id}: {error}",
             hint="the changes that succeeded are recorded; run 'credctl sync' again to finish",
         )
+        # A store that failed is exit 3 whatever else happened; otherwise the error's own code.
+        backend_failed = any(isinstance(e, BackendError) for _, e in result.failed)
+        stopped.exit_code = BackendError.exit_code if backend_failed else error.exit_code
+        raise stopped
 
 
 @cli.command("import")

@@ -17,7 +17,7 @@ from typing import Literal
 
 from credctl.audit import Backends, is_literal_config, secret_name
 from credctl.backends.base import Backend, replace_field
-from credctl.errors import BackendError, ConfigError
+from credctl.errors import ConfigError, CredctlError, RotationInProgressError
 from credctl.generate import generate
 from credctl.model import (
     META_LAST_ROTATED,
@@ -35,7 +35,7 @@ from credctl.model import (
 from credctl.project import Project
 from credctl.schedule import days, format_timestamp, parse_timestamp, utcnow
 from credctl.secret import Secret
-from credctl.values import metadata_for, record_audit
+from credctl.values import metadata_for, record_audit, staging_token
 
 Action = Literal["create", "update", "write-back", "orphan", "unmanaged", "prune"]
 # metadata key -> the name a plan shows for it
@@ -71,6 +71,7 @@ class Change:
     metadata: dict[str, str] = field(default_factory=dict)
     table_updates: dict[str, str] = field(default_factory=dict)
     generate_value: bool = False
+    pending: bool = False  # the store holds a staged value not yet promoted
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -112,7 +113,7 @@ class Applied:
 @dataclass
 class SyncResult:
     applied: list[Applied]
-    failed: list[tuple[Change, BackendError]]
+    failed: list[tuple[Change, CredctlError]]
     table_written: bool
 
 
@@ -232,6 +233,7 @@ def _row_changes(
                 row,
                 drifted,
                 generate_value=fill_value,
+                pending=info.pending is not None,
             )
         )
     store_date = _date(info.last_rotated)
@@ -264,7 +266,7 @@ def apply_plan(
 ) -> SyncResult:
     """Apply every change; store writes in parallel, the table written once at the end."""
     applied: list[Applied] = []
-    failed: list[tuple[Change, BackendError]] = []
+    failed: list[tuple[Change, CredctlError]] = []
     by_environment: dict[str, list[Change]] = {}
     for change in plan.actionable:
         by_environment.setdefault(change.environment, []).append(change)
@@ -281,7 +283,7 @@ def apply_plan(
                 change = futures[future]
                 try:
                     outcome = future.result()
-                except BackendError as error:
+                except CredctlError as error:  # one change failing never loses the others'
                     failed.append((change, error))
                     record_audit(
                         project,
@@ -333,7 +335,13 @@ def _apply_one(project: Project, backend: Backend, change: Change, actor: str) -
     # update: metadata, and a first value for a secret whose creation stopped half-way
     version = None
     if change.generate_value:
-        token = f"sync-{now:%Y%m%d%H%M%S}-{slugify(change.id)}"[:64]
+        if change.pending:
+            # A fill, set or rotation died after staging: rotate knows how to finish it.
+            raise RotationInProgressError(
+                f"{change.id}: a staged value is waiting in the store; finish it with "
+                f"'credctl rotate {change.id}' or discard it with '--abort'"
+            )
+        token = staging_token()
         backend.put_pending(
             change.name, _generated(project, change.row), token, change.secret_field
         )

@@ -223,3 +223,70 @@ def test_interrupted_sync_exits_3_and_the_next_one_finishes(
     for name in names:
         versions = client.list_secret_version_ids(SecretId=name)["Versions"]
         assert len(versions) <= 1  # no value written twice
+
+
+def test_a_value_staged_by_a_dead_process_is_left_to_rotate(tmp_path: Path) -> None:
+    """sync never stages over a pending value; the rest of its work still lands."""
+    from credctl.backends.base import BackendContext, open_backend
+    from credctl.model import EnvironmentConfig
+    from credctl.secret import Secret
+    from credctl.values import host_label
+
+    store = Store("local")
+    project = make_project(
+        tmp_path,
+        [row(service="Stripe"), row(service="Twilio")],
+        environments={"prod": store.environment_yaml("prod/")},
+        policies={"default.yaml": POLICY},
+    )
+    environment = EnvironmentConfig.model_validate(
+        {"name": "prod", "backend": {"type": "local", "prefix": "prod/"}}
+    )
+    backend = open_backend(environment, BackendContext(project_dir=project))
+    backend.create("prod/stripe/api-key", {"credctl:managed": "true"}, None)
+    dead = f"r-{uuid.uuid4().hex[:16]}-999999-{host_label()}"  # no such process
+    backend.put_pending("prod/stripe/api-key", Secret(CANARY), dead, None)
+    backend.close()
+
+    stuck = credctl(project, "sync")
+    assert stuck.exit_code == 1, stuck.output
+    errors = [line for line in stuck.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1
+    assert "prod/stripe/api-key: a staged value is waiting in the store" in errors[0]
+    assert "credctl rotate prod/stripe/api-key" in errors[0]
+    assert "local://prod/twilio/api-key" in (project / "credentials.md").read_text()
+
+    resumed = credctl(project, "rotate", "prod/stripe/api-key", "--format", "json")
+    assert resumed.exit_code == 0, resumed.output
+    assert json.loads(resumed.stdout)["results"][0]["outcome"] == "resumed"
+    assert credctl(project, "get", "prod/stripe/api-key").stdout == CANARY
+    assert credctl(project, "sync").exit_code == 0
+    assert credctl(project, "plan", "--detailed-exitcode").exit_code == 0
+    assert CANARY not in stuck.output + resumed.output
+
+
+def test_detailed_exitcode_keeps_2_for_changes_only(tmp_path: Path) -> None:
+    project = make_project(tmp_path, [row(), row()], policies={"default.yaml": POLICY})
+    broken = credctl(project, "plan", "--detailed-exitcode")
+    assert broken.exit_code == 1  # a duplicate row: an error, not "changes pending"
+    assert "duplicate credential" in broken.stderr
+    assert credctl(project, "plan").exit_code == 2  # without the flag: a config error
+
+
+def test_sync_json_reports_orphans_it_leaves_alone(tmp_path: Path) -> None:
+    store = Store("local")
+    project = make_project(
+        tmp_path,
+        [row(), row(service="Old")],
+        environments={"prod": store.environment_yaml("prod/")},
+        policies={"default.yaml": POLICY},
+    )
+    assert credctl(project, "sync").exit_code == 0
+    table = project / "credentials.md"
+    table.write_text("".join(x for x in table.read_text().splitlines(True) if "| Old |" not in x))
+    with table.open("a") as handle:
+        handle.write(row(service="Twilio"))
+    synced = credctl(project, "sync", "--format", "json")
+    assert synced.exit_code == 0, synced.output
+    changes = {(c["action"], c["id"]) for c in json.loads(synced.stdout)["changes"]}
+    assert changes == {("create", "prod/twilio/api-key"), ("orphan", "local://prod/old/api-key")}
