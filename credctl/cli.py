@@ -705,8 +705,8 @@ def sync(
     if fmt == "json":
         failed = [{**change.as_json(), "error": str(error)} for change, error in result.failed]
         reported = [c for c in planned.changes if c.action in ("orphan", "unmanaged")]
-        applied = [a.change for a in result.applied]
-        click.echo(_plan_json(applied + reported, failed=failed), nl=False)
+        done = [a.change for a in result.applied]
+        click.echo(_plan_json(done + reported, failed=failed), nl=False)
     else:
         table_note = f"; wrote {project.table.display}" if result.table_written else ""
         state.say(f"Applied {len(result.applied)} of {total} changes{table_note}.")
