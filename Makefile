@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DEMO   := build/demo
 CREDCTL := $(BIN)/credctl --project-dir $(DEMO)
 
-.PHONY: demo test lint typecheck bench install dev node-deps browser clean
+.PHONY: demo test lint typecheck bench install dev node-deps browser shells clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,14 @@ browser:
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 			(apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "could not install chromium: browser tests will be skipped"; \
 		else echo "chromium not found: browser tests will be skipped"; fi; }
+
+# zsh and dash evaluate the `shell` format in the tests (each skipped when missing).
+shells:
+	@missing=""; for shell in zsh dash; do command -v $$shell >/dev/null 2>&1 || missing="$$missing $$shell"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			(apt-get update -qq && apt-get install -y -qq $$missing >/dev/null) || echo "could not install$$missing: their shell tests will be skipped"; \
+		else echo "not found:$$missing: their shell tests will be skipped"; fi; fi
 
 demo: install
 	@rm -rf $(DEMO) && mkdir -p $(DEMO)
@@ -75,7 +83,7 @@ lint: dev
 typecheck: dev
 	$(BIN)/mypy credctl
 
-test: dev node-deps browser lint typecheck
+test: dev node-deps browser shells lint typecheck
 	$(BIN)/pytest -n 2 --durations=10
 
 bench: dev

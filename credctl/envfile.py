@@ -22,6 +22,9 @@ FORMATS = ("dotenv", "json", "shell", "docker", "github", "yaml")
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # inside double quotes these mean something to bash, python-dotenv or compose
 _DOUBLE_QUOTE_SPECIAL = set('"\\$`\n\r')
+# docker run --env-file reads lines with Go's bufio.Scanner, whose 64 KiB buffer must
+# hold the line and its newline: a longer line fails with "token too long"
+DOCKER_MAX_LINE_BYTES = 64 * 1024 - 1
 
 Entries = Sequence[tuple[str, str]]
 
@@ -96,6 +99,10 @@ def render(entries: Entries, fmt: str) -> str:
             # docker run --env-file takes each line as it is: no quoting, no line breaks
             if "\n" in value or "\r" in value or "\x00" in value:
                 raise _refused(name, "docker", "a line break (docker --env-file has no quoting)")
+            if len(f"{name}={value}".encode()) > DOCKER_MAX_LINE_BYTES:
+                raise _refused(
+                    name, "docker", "more bytes than docker --env-file reads in a line (64 KiB)"
+                )
         return "".join(f"{name}={value}\n" for name, value in entries)
     if fmt == "github":
         return "".join(_github_line(name, value) for name, value in entries)
@@ -108,7 +115,7 @@ def _github_line(name: str, value: str) -> str:
     if "\n" not in value and "\r" not in value:
         return f"{name}={value}\n"
     delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
-    while delimiter in value:  # pragma: no cover - 128 random bits
+    while delimiter in value:  # a value must not be able to end its own heredoc
         delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
     return f"{name}<<{delimiter}\n{value}\n{delimiter}\n"
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import stat
+import statistics
 import subprocess
 import sys
 import time
@@ -12,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from credctl import envfile
 from tests.projects import REPO, credctl, make_project, row
 from tests.test_commands import CANARY, seed
 
@@ -69,20 +73,55 @@ def test_every_format_checks_fresh_after_writing(project: Path, fmt: str) -> Non
     assert checked.exit_code == 0, checked.output
 
 
-def test_shell_format_is_safe_to_eval(project: Path) -> None:
-    assert (
-        credctl(project, "set", "prod/stripe/api-key", input='it\'s $(rm -rf /) `x` "q"').exit_code
-        == 0
-    )
-    shell = credctl(project, "env", "--env", "prod", "--format", "shell", "-o", "-")
-    completed = subprocess.run(
-        ["bash", "-c", 'eval "$SCRIPT"; printf %s "$STRIPE_API_KEY"'],
-        env={"SCRIPT": shell.stdout},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert completed.stdout == 'it\'s $(rm -rf /) `x` "q"'
+@pytest.mark.parametrize("shell", ["bash", "dash", "zsh"])
+def test_shell_format_is_safe_to_eval(project: Path, tmp_path: Path, shell: str) -> None:
+    executable = shutil.which(shell)
+    if executable is None:
+        pytest.skip(f"{shell} is not installed (make shells installs it)")
+    marker = tmp_path / "pwned"
+    value = f'it\'s $(touch {marker}) `touch {marker}` "q" *\nline two \\ !x %s'
+    assert credctl(project, "set", "prod/stripe/api-key", input=value).exit_code == 0
+    shell_text = credctl(project, "env", "--env", "prod", "--format", "shell", "-o", "-").stdout
+    for how in ('eval "$SCRIPT"', ". ./script.sh"):
+        (tmp_path / "script.sh").write_text(shell_text)
+        completed = subprocess.run(
+            [executable, "-c", how + '; printf %s "$STRIPE_API_KEY"'],
+            env={"SCRIPT": shell_text},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert completed.stdout == value, how
+    assert not marker.exists()
+
+
+GITHUB_HEREDOC = re.compile(r"^STRIPE_API_KEY<<(ghadelimiter_[0-9a-f]{32})\n(.*)\n\1\n", re.S)
+
+
+def test_github_multiline_delimiter_is_random_per_run(project: Path) -> None:
+    value = "line one\nline two"
+    assert credctl(project, "set", "prod/stripe/api-key", input=value).exit_code == 0
+    runs = [
+        credctl(project, "env", "--env", "prod", "--format", "github", "-o", "-").stdout
+        for _ in range(2)
+    ]
+    matches = [GITHUB_HEREDOC.search(text) for text in runs]
+    assert all(matches), runs
+    first, second = (match.group(1) for match in matches if match)
+    assert first != second
+    assert all(match.group(2) == value for match in matches if match)
+
+
+def test_github_value_containing_the_delimiter_cannot_break_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    draws = iter(["a" * 32, "b" * 32])
+    monkeypatch.setattr(envfile.secrets, "token_hex", lambda _: next(draws))
+    value = f"x\nghadelimiter_{'a' * 32}\nEVIL=injected"
+    text = envfile.render([("KEY", value)], "github")
+    assert text == f"KEY<<ghadelimiter_{'b' * 32}\n{value}\nghadelimiter_{'b' * 32}\n"
+    assert envfile.parse(text, "github") == {"KEY": value}
 
 
 def test_a_value_dotenv_cannot_carry_is_refused_by_name(project: Path) -> None:
@@ -141,15 +180,81 @@ def test_selection_and_duplicate_names(project: Path) -> None:
     assert "both map to the variable SAME" in clash.stderr
 
 
-def test_wrong_key_mid_read_writes_no_file(project: Path) -> None:
+def test_names_from_the_environment_mapping_and_the_env_var_column(tmp_path: Path) -> None:
+    mapping = (
+        "backend: {type: local}\n"
+        "env_vars:\n"
+        "  stripe/api-key: PAYMENTS_KEY\n"  # service/credential slug
+        "  prod/google/client-secret: GOOGLE_OAUTH_SECRET\n"  # the credential's id
+        "  Twilio/Auth Token: SMS_TOKEN\n"  # compared as slugs
+    )
+    rows = [
+        row(),
+        row(service="Google", credential_type="Client Secret", schedule="180d"),
+        row(service="Twilio", credential_type="API Key"),
+    ]
+    project = make_project(tmp_path, rows, environments={"prod": mapping})
+    table = project / "credentials.md"
+    header, divider, *lines = table.read_text().splitlines()[2:]
+    for service, value in (("stripe", "s"), ("google", "g"), ("twilio", "t")):
+        slug = "client-secret" if service == "google" else "api-key"
+        seed(project, f"prod/{service}/{slug}", value)
+
+    def names() -> dict[str, str]:
+        written = credctl(project, "env", "--env", "prod", "--format", "json", "-o", "-")
+        assert written.exit_code == 0, written.output
+        result: dict[str, str] = json.loads(written.stdout)
+        return result
+
+    # the mapping names two rows; the third has no entry and takes the default rule
+    assert names() == {"PAYMENTS_KEY": "s", "GOOGLE_OAUTH_SECRET": "g", "TWILIO_API_KEY": "t"}
+    env_var = {"Stripe": "STRIPE_FROM_COLUMN", "Google": "", "Twilio": ""}
+    table.write_text(
+        "# Credentials\n\n"
+        + header.replace("| Owner |", "| Owner | Env Var |")
+        + "\n"
+        + divider
+        + "---|\n"
+        + "".join(f"{line} {env_var[line.split('|')[1].strip()]} |\n" for line in lines)
+    )
+    # the column wins over the mapping; an empty cell falls back to the mapping
+    assert names() == {"STRIPE_FROM_COLUMN": "s", "GOOGLE_OAUTH_SECRET": "g", "TWILIO_API_KEY": "t"}
+
+
+def test_wrong_key_writes_no_file(project: Path) -> None:
     out = project / ".env.prod"
     key = "A" * 43 + "="
     failed = credctl(
         project, "env", "--env", "prod", "-o", str(out), env={"CREDCTL_LOCAL_KEY": key}
     )
-    assert failed.exit_code in (2, 3), failed.output
+    assert failed.exit_code == 3, failed.output
     assert not out.exists()
     assert len(failed.stderr.splitlines()) == 1
+
+
+def test_backend_failure_mid_read_leaves_the_existing_file_byte_identical(project: Path) -> None:
+    out = project / ".env.prod"
+    assert credctl(project, "env", "--env", "prod", "-o", str(out)).exit_code == 0
+    out.write_bytes(out.read_bytes() + b"# kept as it was\n")
+    before = out.read_bytes()
+    names_before = sorted(path.name for path in project.iterdir())
+    store = project / ".credctl" / "store" / "store.json"
+    document = json.loads(store.read_text())
+    stripe, google = (
+        document["secrets"][f"prod/{n}"] for n in ("stripe/api-key", "google/client-secret")
+    )
+    # Stripe's ciphertext in Google's slot: Stripe reads, Google fails to decrypt
+    google["versions"][google["current"]]["data"] = stripe["versions"][stripe["current"]]["data"]
+    store.write_text(json.dumps(document))
+    failed = credctl(project, "env", "--env", "prod", "-o", str(out))
+    assert failed.exit_code == 3, failed.output
+    assert failed.stderr.startswith(
+        "Error: cannot read 1 credential(s) of prod, no file written: prod/google/client-secret"
+    )
+    assert len(failed.stderr.splitlines()) == 1
+    assert CANARY not in failed.output
+    assert out.read_bytes() == before
+    assert sorted(path.name for path in project.iterdir()) == names_before  # no temporary left
 
 
 def test_warns_when_git_would_track_the_file(project: Path) -> None:
@@ -181,14 +286,18 @@ def test_env_of_1000_credentials_is_fast(tmp_path: Path, monkeypatch: pytest.Mon
         subprocess.run(args, env=environment, cwd=project, check=True, capture_output=True)
         return time.perf_counter() - started
 
-    startup = min(timed(sys.executable, "-c", "pass") for _ in range(3))
-    env_time = min(
+    startups = [timed(sys.executable, "-c", "pass") for _ in range(3)]
+    env_times = [
         timed(sys.executable, "-m", "credctl", "env", "--env", "prod", "-o", "out.env")
         for _ in range(3)
-    )
+    ]
     assert (project / "out.env").read_text().count("\n") == 1000
-    # the bound is generous for noisy CI machines; the README quotes the measured figure
-    assert env_time - startup < 2.0, f"env took {env_time:.2f} s, start-up {startup:.2f} s"
+    beyond_startup = statistics.median(env_times) - statistics.median(startups)
+    measured = f"env runs {env_times}, start-up runs {startups}"
+    # the issue's bound, on the median of three runs so one slow run does not fail it
+    assert beyond_startup < 1.0, measured
+    # and a generous bound on the fastest run for noisy CI machines
+    assert min(env_times) - min(startups) < 2.0, measured
 
 
 SEED = """

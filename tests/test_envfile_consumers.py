@@ -9,8 +9,11 @@ from __future__ import annotations
 import json
 import random
 import shutil
+import socketserver
 import string
 import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -53,6 +56,7 @@ TRICKY = [
     "emoji 🔑🚀",
     "中文密钥",
     "x" * 5000,
+    "very long " + "0123456789abcdef" * 4200,  # 67,210 bytes: over docker's 64 KiB line
     "`backticks`",
     "semi;colon && ampersand | pipe",
     "(parens) [brackets] {braces}",
@@ -167,10 +171,105 @@ def test_structured_formats_carry_every_value(tmp_path: Path, fmt: str) -> None:
     assert parse(text, fmt) == kept
 
 
-def test_docker_format_refuses_line_breaks_by_name(tmp_path: Path) -> None:
+def test_docker_format_refuses_line_breaks_and_long_lines_by_name(tmp_path: Path) -> None:
     kept, refused = accepted(TRICKY, "docker")
-    assert all("\n" in TRICKY[int(n[1:])] or "\r" in TRICKY[int(n[1:])] for n in refused)
+    refused_values = [TRICKY[int(name[1:])] for name in refused]
+    assert all("\n" in v or "\r" in v or len(v) > 65_535 for v in refused_values)
+    assert any(len(v) > 65_535 for v in refused_values)
     assert parse(write(tmp_path, kept, "docker").read_bytes().decode(), "docker") == kept
+
+
+def test_docker_refuses_a_line_over_64_kib_by_name() -> None:
+    """docker's bufio.Scanner holds 65,536 bytes: a line and its newline must fit."""
+    fits = "x" * (65_535 - len("KEY="))
+    assert render([("KEY", fits)], "docker") == f"KEY={fits}\n"
+    # 65,536 bytes, the second in only 16,383 characters: the limit counts UTF-8 bytes
+    for too_long in (fits + "x", "🔑" * 16_383):
+        with pytest.raises(EnvFileError) as refused:
+            render([("KEY", too_long)], "docker")
+        message = str(refused.value)
+        assert message.startswith("the value of KEY cannot be written as docker")
+        assert "64 KiB" in message
+        assert too_long[:20] not in message
+
+
+def run_docker_cli(tmp_path: Path, env_file: Path) -> tuple[str, list[str] | None]:
+    """`docker run --env-file` against a stub daemon: the CLI's stderr and the Env it sent.
+
+    The docker CLI parses the file itself and sends the variables in the
+    create-container request, so no real daemon is needed to see what it read.
+    """
+    docker = shutil.which("docker")
+    if docker is None:
+        pytest.skip("the docker CLI is not installed")
+    sent: list[list[str]] = []
+
+    class StubDaemon(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def address_string(self) -> str:
+            return "stub"
+
+        def reply(self, code: int, body: bytes = b"") -> None:
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if body:
+                self.wfile.write(body)
+
+        def do_HEAD(self) -> None:
+            self.reply(200)
+
+        def do_GET(self) -> None:
+            self.reply(200, b"OK")
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if "/containers/create" in self.path:
+                sent.append(json.loads(body)["Env"])
+            self.reply(500, b'{"message": "stub daemon: nothing runs"}')
+
+    class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+        daemon_threads = True
+
+        def handle_error(self, request: object, client_address: object) -> None:
+            pass  # the CLI hangs up as soon as it has its answer
+
+    socket_path = tmp_path / "docker.sock"
+    socket_path.unlink(missing_ok=True)
+    with Server(str(socket_path), StubDaemon) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        completed = subprocess.run(
+            [docker, "run", "--rm", "--env-file", str(env_file), "credctl-test", "true"],
+            env={"DOCKER_HOST": f"unix://{socket_path}", "HOME": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        server.shutdown()
+    assert completed.returncode != 0  # the stub never runs anything
+    return completed.stderr, sent[0] if sent else None
+
+
+def test_docker_cli_reads_back_identical(tmp_path: Path) -> None:
+    kept, _ = accepted(TRICKY, "docker")
+    _, sent = run_docker_cli(tmp_path, write(tmp_path, kept, "docker"))
+    assert sent is not None
+    assert dict(line.split("=", 1) for line in sent) == kept
+
+
+def test_docker_cli_reads_the_longest_line_and_rejects_one_byte_more(tmp_path: Path) -> None:
+    longest = "x" * (65_535 - len("KEY="))
+    path = write(tmp_path, {"KEY": longest}, "docker")
+    _, sent = run_docker_cli(tmp_path, path)
+    assert sent == [f"KEY={longest}"]
+    path.write_text(f"KEY={longest}x\n", encoding="utf-8")
+    stderr, sent = run_docker_cli(tmp_path, path)
+    assert sent is None
+    assert "bufio.Scanner: token too long" in stderr
 
 
 @settings(max_examples=300, deadline=None)
