@@ -235,3 +235,43 @@ def test_fail_on_warning_fails_on_a_due_soon_credential_alone(
     assert {f["code"] for f in document["findings"]} == {"due-soon", "table-drift"}
     assert credctl(project, "audit").exit_code == 0  # default: --fail-on error
     assert credctl(project, "audit", "--fail-on", "warning").exit_code == 1
+
+
+CREDENTIAL_KEYS = {
+    "id",
+    "environment",
+    "service",
+    "credential_type",
+    "owner",
+    "reference",
+    "last_rotated",
+    "rotated_by",
+    "age_days",
+    "max_age_days",
+    "due_on",
+    "status",
+    "findings",
+}
+FINDING_KEYS = {"code", "severity", "message", "id", "file", "line"}
+STATUSES = {"ok", "due-soon", "overdue", "never-rotated", "missing", "unknown"}
+
+
+def test_json_documents_keep_the_design_contract(project: Path) -> None:
+    """CI jobs parse these: every key of DESIGN is there, with its type."""
+    document = json.loads(audit(project, "--format", "json"))
+    assert set(document) == {"schema_version", "generated_at", "credentials", "findings", "summary"}
+    assert document["schema_version"] == 1
+    assert set(document["summary"]) == {"error", "warning", "info"}
+    for credential in document["credentials"]:
+        assert CREDENTIAL_KEYS <= set(credential)
+        assert set(credential) - CREDENTIAL_KEYS <= {"env_var", "file", "line"}  # documented extras
+        assert credential["status"] in STATUSES
+        for finding in credential["findings"]:
+            assert set(finding) == FINDING_KEYS
+            assert finding["id"] == credential["id"]
+    for finding in document["findings"]:
+        assert set(finding) == FINDING_KEYS
+        assert finding["severity"] in {"error", "warning", "info"}
+    status = json.loads(credctl(project, "status", "--format", "json").stdout)
+    assert status["schema_version"] == 1
+    assert [c["id"] for c in status["credentials"]] == [c["id"] for c in document["credentials"]]
