@@ -263,7 +263,7 @@ def test_json_documents_keep_the_design_contract(project: Path) -> None:
     assert document["schema_version"] == 1
     assert set(document["summary"]) == {"error", "warning", "info"}
     for credential in document["credentials"]:
-        assert CREDENTIAL_KEYS <= set(credential)
+        assert set(credential) >= CREDENTIAL_KEYS
         assert set(credential) - CREDENTIAL_KEYS <= {"env_var", "file", "line"}  # documented extras
         assert credential["status"] in STATUSES
         for finding in credential["findings"]:
