@@ -200,9 +200,29 @@ def test_cli_without_credentials_hints_to_log_in(tmp_path: Path, moto_server: Mo
     assert "aws sso login" in result.stderr
 
 
-def test_set_value_never_reaches_errors_in_canary(tmp_path: Path) -> None:
+def test_value_in_flight_never_reaches_the_error_when_aws_echoes_it() -> None:
+    """A PutSecretValue refused with a message quoting the value: the error leaves it out."""
+    import json
+
+    from credctl.errors import BackendError
+
     with mock_aws():
         client = boto3.client("secretsmanager", region_name="us-east-1")
         backend = make_aws(client, "prod/")
-        backend.create("prod/a/b", MANAGED, Secret(CANARY))
+        backend.create("prod/a/b", MANAGED, Secret("first"))
+
+        def echo(request: Any, **_: Any) -> Any:
+            from botocore.awsrequest import AWSResponse
+
+            sent = json.loads(request.body)["SecretString"]
+            message = f"Value '{sent}' at 'secretString' failed to satisfy constraint"
+            body = json.dumps({"__type": "ValidationException", "message": message})
+            return AWSResponse("https://x", 400, {}, _Raw(body.encode()))
+
+        client.meta.events.register_first("before-send.secrets-manager.PutSecretValue", echo)
+        with pytest.raises(BackendError) as raised:
+            backend.put_pending("prod/a/b", Secret(CANARY), "token-1")
+        assert "AWS ValidationException on PutSecretValue prod/a/b (pending)" in str(raised.value)
+        assert CANARY not in str(raised.value)
+        assert CANARY not in repr(raised.value)
         assert CANARY not in repr(backend.list_secrets())

@@ -180,9 +180,17 @@ def _is_retryable(error: Exception) -> bool:
 
 
 def _translate(
-    error: Exception, environment: EnvironmentConfig, action: str, endpoint: str
+    error: Exception,
+    environment: EnvironmentConfig,
+    action: str,
+    endpoint: str,
+    *,
+    carries_value: bool = False,
 ) -> BackendError:
-    """A vendor failure as credctl's own error: one line, no value, the right exit code."""
+    """A vendor failure as credctl's own error: one line, no value, the right exit code.
+
+    `carries_value`: the request held a secret value, which a vendor message may echo.
+    """
     env = environment.name
     if isinstance(error, BackendError):
         return error
@@ -207,7 +215,8 @@ def _translate(
     if isinstance(error, botocore.exceptions.ClientError):
         code = _error_code(error)
         message = str(error.response.get("Error", {}).get("Message", "")).splitlines()[0:1]
-        detail = message[0] if message else code
+        # validation messages quote the offending parameter, which may be the value
+        detail = message[0] if message and not carries_value else code
         if code in AUTH_CODES:
             return AuthError(
                 f"environment {env}: AWS rejected the credentials ({code})", hint=LOGIN_HINT
@@ -223,7 +232,9 @@ def _translate(
             return NotFoundError(f"environment {env}: {action}: not found")
         return BackendError(f"environment {env}: AWS {code or 'error'} on {action}: {detail}")
     if isinstance(error, botocore.exceptions.BotoCoreError):
-        return BackendError(f"environment {env}: AWS client error on {action}: {error}")
+        # ParamValidationError, for one, quotes the parameter's value
+        detail = type(error).__name__ if carries_value else " ".join(str(error).split())
+        return BackendError(f"environment {env}: AWS client error on {action}: {detail}")
     return BackendError(f"environment {env}: {action} failed ({type(error).__name__})")
 
 
@@ -264,21 +275,34 @@ class AwsBackend:
             return method(**kwargs)
 
         endpoint = str(self.client.meta.endpoint_url)
+        carries_value = "SecretString" in kwargs
         try:
             return with_retry(
                 attempt,
                 self.environment.retry,
                 is_retryable=_is_retryable,
                 describe=f"environment {self.environment.name}: {action}",
-                exhausted=lambda error, attempts: self._exhausted(error, attempts, action),
+                exhausted=lambda error, attempts: self._exhausted(
+                    error, attempts, action, carries_value
+                ),
             )
         except BackendError:
             raise
         except Exception as error:
-            raise _translate(error, self.environment, action, endpoint) from None
+            raise _translate(
+                error, self.environment, action, endpoint, carries_value=carries_value
+            ) from None
 
-    def _exhausted(self, error: Exception, attempts: int, action: str) -> BackendError:
-        translated = _translate(error, self.environment, action, str(self.client.meta.endpoint_url))
+    def _exhausted(
+        self, error: Exception, attempts: int, action: str, carries_value: bool
+    ) -> BackendError:
+        translated = _translate(
+            error,
+            self.environment,
+            action,
+            str(self.client.meta.endpoint_url),
+            carries_value=carries_value,
+        )
         if isinstance(translated, ThrottledError) or _error_code(error) in TRANSIENT_CODES:
             return ThrottledError(
                 f"environment {self.environment.name}: AWS still throttling {action} "
@@ -324,10 +348,7 @@ class AwsBackend:
         metadata = {tag["Key"]: tag.get("Value", "") for tag in entry.get("Tags", [])}
         stages: Mapping[str, list[str]] = entry.get("SecretVersionsToStages") or {}
         current = next((v for v, labels in stages.items() if CURRENT in labels), None)
-        pending_version = next(
-            (v for v, labels in stages.items() if PENDING in labels and CURRENT not in labels),
-            None,
-        )
+        pending_version = _unfinished_version(stages, metadata.get(PENDING_TAG))
         pending = None
         if pending_version is not None:
             token, created = _pending_tag(metadata.get(PENDING_TAG), pending_version)
@@ -459,23 +480,33 @@ class AwsBackend:
         try:
             self._call("create_secret", f"CreateSecret {name}", write=True, **arguments)
         except BackendError as error:
-            if "ResourceExistsException" in str(error):
-                self._adopt_existing(name)
-                return
-            if "scheduled for deletion" in str(error):
-                self._call("restore_secret", f"RestoreSecret {name}", write=True, SecretId=name)
-                self._adopt_existing(name)
-                return
-            raise
+            self._adopt_existing(name, error)
 
-    def _adopt_existing(self, name: str) -> None:
-        """ListSecrets lags behind creation: an existing credctl secret is ours, not a clash."""
-        tags = {tag["Key"]: tag.get("Value") for tag in self._describe_secret(name).get("Tags", [])}
+    def _adopt_existing(self, name: str, error: BackendError) -> None:
+        """ListSecrets lags behind creation: an existing credctl secret is ours, not a clash.
+
+        One scheduled for deletion is restored (AWS refuses the name with an
+        InvalidRequestException, told here by the secret's state: the message is left
+        out of errors of calls that carried a value). Any other failure is `error`.
+        """
+        exists = "ResourceExistsException" in str(error)
+        if not exists and "InvalidRequestException" not in str(error):
+            raise error
+        try:
+            described = self._describe_secret(name)
+        except NotFoundError:
+            raise error from None
+        scheduled = described.get("DeletedDate") is not None
+        if not exists and not scheduled:
+            raise error
+        tags = {tag["Key"]: tag.get("Value") for tag in described.get("Tags", [])}
         if tags.get(META_MANAGED) != "true":
             raise ConflictError(
                 f"{name} already exists in {self.describe()} and is not managed by credctl",
                 hint="adopt it with 'credctl import'",
             )
+        if scheduled:
+            self._call("restore_secret", f"RestoreSecret {name}", write=True, SecretId=name)
 
     def set_metadata(
         self, name: str, updates: Mapping[str, str], remove: Collection[str] = ()
@@ -531,13 +562,10 @@ class AwsBackend:
             )
 
     def _pending_version(self, name: str) -> str | None:
-        stages: Mapping[str, list[str]] = (
-            self._describe_secret(name).get("VersionIdsToStages") or {}
-        )
-        return next(
-            (v for v, labels in stages.items() if PENDING in labels and CURRENT not in labels),
-            None,
-        )
+        described = self._describe_secret(name)
+        stages: Mapping[str, list[str]] = described.get("VersionIdsToStages") or {}
+        tags = {tag["Key"]: tag.get("Value", "") for tag in described.get("Tags", [])}
+        return _unfinished_version(stages, tags.get(PENDING_TAG))
 
     def promote(self, name: str, token: str) -> str:
         mine = version_id(token)
@@ -648,9 +676,25 @@ def _batch_error(code: str, name: str, backend: AwsBackend) -> BackendError:
     return BackendError(f"environment {environment}: cannot read {name} ({code})")
 
 
+def _unfinished_version(stages: Mapping[str, list[str]], tag: str | None) -> str | None:
+    """The version holding AWSPENDING that a rotation has yet to finish, if any.
+
+    One that also holds AWSCURRENT counts only when credctl's tag names it: a promote
+    whose answer was lost, still to be finished. AWS's own rotations complete that way.
+    """
+    for version, labels in stages.items():
+        if PENDING in labels and (CURRENT not in labels or _tag_names(tag, version)):
+            return version
+    return None
+
+
+def _tag_names(text: str | None, version: str) -> bool:
+    return bool(text) and version_id((text or "").partition(" ")[0]) == version
+
+
 def _pending_tag(text: str | None, version: str) -> tuple[str, datetime | None]:
     """Who staged the pending version, from the tag, if the tag is about that version."""
-    if text and version_id(text.partition(" ")[0]) == version:
+    if text and _tag_names(text, version):
         token, _, stamp = text.partition(" ")
         try:
             return token, parse_timestamp(stamp) if stamp else None
