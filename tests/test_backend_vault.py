@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +44,10 @@ def vault_token(openbao: OpenBao, monkeypatch: pytest.MonkeyPatch) -> None:
 
 class TestOpenBaoContract(BackendContract):
     @pytest.fixture
-    def backend(self, openbao: OpenBao, vault_token: None) -> VaultBackend:
-        return make_vault(openbao, f"t-{uuid.uuid4().hex[:8]}/")
+    def backend(self, openbao: OpenBao, vault_token: None) -> Iterator[VaultBackend]:
+        opened = make_vault(openbao, f"t-{uuid.uuid4().hex[:8]}/")
+        yield opened
+        opened.close()  # its worker pool and sessions
 
 
 def unique_prefix() -> str:

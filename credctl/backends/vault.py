@@ -14,17 +14,21 @@ import contextlib
 import json
 import logging
 import os
+import re
 import threading
+import warnings
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import hvac
 import hvac.exceptions
 import requests
 import requests.adapters
+import urllib3.exceptions
 
 from credctl.backends.base import (
     BackendContext,
@@ -91,7 +95,7 @@ def from_config(environment: EnvironmentConfig, context: BackendContext) -> Vaul
     if not config.tls_verify:
         verify = False
         if url.startswith("https:"):
-            log.warning("environment %s: TLS verification for %s is off", environment.name, url)
+            _warn_tls_off(environment.name, url)
     elif ca_cert:
         path = Path(ca_cert).expanduser()
         if not path.is_absolute():
@@ -102,6 +106,21 @@ def from_config(environment: EnvironmentConfig, context: BackendContext) -> Vaul
     namespace = config.namespace or os.environ.get("VAULT_NAMESPACE") or None
     return VaultBackend(
         environment, url.rstrip("/"), verify=verify, namespace=namespace, client=context.client
+    )
+
+
+def _warn_tls_off(environment: str, url: str) -> None:
+    """Say once (the CLI shows it as `warning: …`) that the file turned TLS verification off.
+
+    urllib3 would repeat it, several lines long, for each new connection: its warning
+    is ignored for this host only.
+    """
+    log.warning("%s: TLS verification is off for %s", environment, url)
+    host = urlsplit(url).hostname or ""
+    warnings.filterwarnings(
+        "ignore",
+        message=re.escape(f"Unverified HTTPS request is being made to host '{host}'"),
+        category=urllib3.exceptions.InsecureRequestWarning,
     )
 
 
@@ -168,6 +187,8 @@ class VaultBackend:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._sessions: list[requests.Session] = []
+        # one pool for the backend's life, so worker threads keep their sessions between phases
+        self._executor: ThreadPoolExecutor | None = None
         self._mount_checked = False
         if client is not None:
             self._local.client = client
@@ -195,6 +216,10 @@ class VaultBackend:
 
     def close(self) -> None:
         with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
+        with self._lock:
             for session in self._sessions:
                 session.close()
             self._sessions.clear()
@@ -204,6 +229,8 @@ class VaultBackend:
         client = getattr(self._local, "client", None)
         if client is None:
             session = requests.Session()
+            # hvac takes a given session's `verify` over its own argument: set it here
+            session.verify = self.verify
             adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=4)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
@@ -410,11 +437,23 @@ class VaultBackend:
 
     def _parallel(self, work: Callable[[str], T], items: Iterable[str]) -> list[T]:
         listed = list(items)
-        if len(listed) <= 1:
+        if len(listed) <= 1 or getattr(self._local, "in_pool", False):
+            # inline when called from a worker: waiting on the same pool could deadlock
             return [work(item) for item in listed]
-        workers = min(self.environment.concurrency, len(listed))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(work, listed))
+        return list(self._pool().map(work, listed))
+
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    max_workers=max(1, self.environment.concurrency),
+                    thread_name_prefix=f"credctl-vault-{self.environment.name}",
+                    initializer=self._mark_worker,
+                )
+            return self._executor
+
+    def _mark_worker(self) -> None:
+        self._local.in_pool = True
 
     # --------------------------------------------------------------- reading
 
@@ -580,13 +619,16 @@ class VaultBackend:
                 f"{name}: a rotation is already in progress (a pending value is staged)",
                 hint="wait for it, or discard it with 'credctl rotate --abort'",
             )
-        whole = dict(self._data(name) or {})
+        current, base = self._current(name)
+        whole = dict(current or {})
         if field is not None and field not in whole and isinstance(whole.get(VALUE_FIELD), str):
             whole[VALUE_FIELD] = replace_field(whole[VALUE_FIELD], field, value, name)
         else:
             whole[field or VALUE_FIELD] = value.reveal()
         try:
-            self._write(name + PENDING_SUFFIX, {"token": token, "data": whole}, 0)
+            # `base`: the version this value replaces; promote writes with cas=base, so a
+            # write by another tool in between makes the promote fail instead of being lost
+            self._write(name + PENDING_SUFFIX, {"token": token, "data": whole, "base": base}, 0)
         except ConflictError:
             raise RotationInProgressError(
                 f"{name}: another rotation staged a value first",
@@ -605,12 +647,52 @@ class VaultBackend:
                 return str(current)  # promoted already
             raise NotFoundError(f"{name} has no pending value for this rotation")
         new_data = staged.get("data") or {}
+        recorded = staged.get("base")
+        # a value staged before the base version was recorded: the version read now
+        base = int(recorded) if isinstance(recorded, int | float) else current
         version = current
-        if current == 0 or self._data(name) != new_data:
-            version = self._write(name, new_data, current)
+        if current != base:
+            version = self._promoted_before(name, base, new_data)
+        elif current == 0 or self._data(name) != new_data:
+            try:
+                version = self._write(name, new_data, base)
+            except ConflictError:
+                version = self._promoted_before(name, base, new_data)
         self.set_metadata(name, {LAST_TOKEN: token})
         self._delete_pending(name)
         return str(version)
+
+    def _promoted_before(self, name: str, base: int, new_data: Mapping[str, Any]) -> int:
+        """The version after `base` when it holds the staged data (an earlier attempt wrote it).
+
+        Anything else there was written by someone else since the value was staged:
+        promoting over it would lose that write, so the pending value stays for a person.
+        """
+        if self._data(name, base + 1) == new_data:
+            return base + 1
+        raise ConflictError(
+            f"environment {self.environment.name}: {name} was written by someone else after "
+            f"version {base}, when the new value was staged; the new value was not promoted "
+            "and is still pending",
+            hint="check the current value, then drop the pending one with "
+            "'credctl rotate --abort' and rotate again",
+        )
+
+    def _current(self, name: str) -> tuple[dict[str, Any] | None, int]:
+        """The KV data of the current version (None when absent or deleted) and its number."""
+        try:
+            answer = self._call(
+                lambda c: c.secrets.kv.v2.read_secret_version(
+                    path=name, mount_point=self.mount, raise_on_deleted_version=True
+                ),
+                f"data/{name}",
+                "read",
+            )
+        except NotFoundError:
+            meta = self._metadata(name) or {}
+            return None, int(meta.get("current_version") or 0)
+        data: dict[str, Any] | None = answer["data"]["data"]
+        return data, int(answer["data"]["metadata"]["version"])
 
     def _delete_pending(self, name: str) -> None:
         path = name + PENDING_SUFFIX

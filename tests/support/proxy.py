@@ -3,7 +3,8 @@
 Put it between credctl and a real server to simulate a distant endpoint
 (`delay` seconds added to each request/response round trip) or a backend
 that fails mid-way (`fail_when` drops the connection of matching requests;
-`down` drops every new request). HTTP/1.1 keep-alive is understood just
+`answer_when` answers matching requests with an HTTP status itself, such as
+429 or 503, without forwarding them; `down` drops every new request). HTTP/1.1 keep-alive is understood just
 enough to tell requests apart: a request starts when the client sends after
 the server last answered.
 """
@@ -11,10 +12,12 @@ the server last answered.
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import threading
 import time
 from collections.abc import Callable
+from http import HTTPStatus
 from urllib.parse import urlsplit
 
 HEAD_END = b"\r\n\r\n"
@@ -29,6 +32,8 @@ class Proxy:
         self.requests = 0
         self.dropped = 0
         self._predicates: list[Callable[[bytes], bool]] = []
+        self._answers: list[_Answer] = []
+        self.answered = 0
         self._lock = threading.Lock()
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -56,9 +61,26 @@ class Proxy:
         """Drop, without an answer, the connection of each request whose head matches."""
         self._predicates.append(predicate)
 
+    def answer_when(
+        self, predicate: Callable[[bytes], bool], status: int, times: int | None = None
+    ) -> None:
+        """Answer `status` to the first `times` (default: every) requests whose head matches."""
+        self._answers.append(_Answer(predicate, status, times))
+
     def clear_faults(self) -> None:
         self._predicates.clear()
+        self._answers.clear()
         self.down = False
+
+    def _answer_for(self, head: bytes) -> int | None:
+        with self._lock:
+            for answer in self._answers:
+                if (answer.left is None or answer.left > 0) and answer.predicate(head):
+                    if answer.left is not None:
+                        answer.left -= 1
+                    self.answered += 1
+                    return answer.status
+        return None
 
     # ---------------------------------------------------------------- internals
 
@@ -108,6 +130,11 @@ class Proxy:
                     if self.down or any(predicate(head) for predicate in list(self._predicates)):
                         self.dropped += 1
                         break
+                    status = self._answer_for(head)
+                    if status is not None:
+                        _read_body(client, chunk, head)
+                        client.sendall(_response(status))
+                        break
                     state["new_request"] = False
                     self.requests += 1
                     if self.delay:
@@ -134,6 +161,37 @@ class Proxy:
         finally:
             _close(client)
             _close(upstream)
+
+
+class _Answer:
+    def __init__(self, predicate: Callable[[bytes], bool], status: int, left: int | None) -> None:
+        self.predicate = predicate
+        self.status = status
+        self.left = left
+
+
+def _read_body(client: socket.socket, chunk: bytes, head: bytes) -> None:
+    """Take in the rest of the request, so that closing after the answer sends no reset."""
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        key, _, text = line.partition(b":")
+        if key.strip().lower() == b"content-length":
+            length = int(text.strip() or 0)
+    received = len(chunk) - len(head) - len(HEAD_END)
+    while received < length:
+        more = client.recv(65536)
+        if not more:
+            return
+        received += len(more)
+
+
+def _response(status: int) -> bytes:
+    reason = HTTPStatus(status).phrase
+    body = json.dumps({"errors": [f"{status} {reason.lower()} (from the test proxy)"]}).encode()
+    return (
+        f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode() + body
 
 
 def _close(sock: socket.socket) -> None:
