@@ -71,6 +71,16 @@ class RotationFailedError(CredctlError):
     exit_code = 4
 
 
+class StepTimedOutError(RotationFailedError):
+    """An apply or verify command ran past its timeout: it may or may not have acted."""
+
+
+class RotationInterruptedError(CredctlError):
+    """A rotation stopped half-way with its new value kept as pending, to resume."""
+
+    exit_code = 3
+
+
 class EnvFileError(CredctlError):
     """A value cannot be written in the chosen env-file format (names the key only)."""
 

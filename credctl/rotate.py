@@ -12,7 +12,9 @@ previous value stays readable in the store's history.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -29,6 +31,8 @@ from credctl.errors import (
     Problem,
     RotationFailedError,
     RotationInProgressError,
+    RotationInterruptedError,
+    StepTimedOutError,
     UsageError,
 )
 from credctl.fsutil import try_locked
@@ -181,13 +185,15 @@ def run_step(
 ) -> str:
     """Run an apply/verify command without a shell, the value on stdin; its stdout back."""
     try:
-        completed = subprocess.run(
+        # its own process group: on timeout the whole group goes, including children
+        # that would otherwise hold its output open and keep credctl waiting
+        process = subprocess.Popen(
             list(argv),
-            input=value.reveal() if value is not None else "",
-            capture_output=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=timeout,
-            check=False,
+            start_new_session=True,
         )
     except FileNotFoundError:
         raise RotationFailedError(f"{credential_id}: {what} command not found: {argv[0]}") from None
@@ -195,10 +201,16 @@ def run_step(
         raise RotationFailedError(
             f"{credential_id}: cannot run the {what} command {argv[0]}: {error.strerror}"
         ) from None
+    try:
+        stdout, _ = process.communicate(value.reveal() if value is not None else "", timeout)
     except subprocess.TimeoutExpired:
-        raise RotationFailedError(
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise StepTimedOutError(
             f"{credential_id}: {what} command timed out after {timeout:g} s"
         ) from None
+    completed = subprocess.CompletedProcess(process.args, process.returncode, stdout)
     if completed.returncode != 0:
         # the command's own output might echo the value: never repeat it
         raise RotationFailedError(f"{credential_id}: {what} command exited {completed.returncode}")
@@ -323,17 +335,31 @@ class Rotation:
     def _step(self, argv: Sequence[str], value: Secret, what: str, token: str) -> None:
         try:
             run_step(argv, value, self._timeout(), what, self.row.id)
-        except RotationFailedError as failure:
-            try:
-                self.backend.discard_pending(self.name, token)
-            except BackendError:
-                raise RotationFailedError(
-                    f"{failure}; the pending value could not be discarded (the next rotate "
-                    "resumes it, or 'credctl rotate --abort' drops it); current value unchanged"
-                ) from None
-            raise RotationFailedError(
-                f"{failure}; rolled back: pending value discarded, current value unchanged"
+        except StepTimedOutError as failure:
+            if what != "apply":
+                raise self._rolled_back(failure, token) from None
+            # The provider may have taken the new value before the command was stopped:
+            # dropping it could leave the store with a value that no longer works.
+            raise RotationInterruptedError(
+                f"{failure}; the new value is kept as pending, as the provider may already use it",
+                hint=f"run 'credctl rotate {self.row.id}' to apply, verify and promote it "
+                "again, or add --abort to drop it",
             ) from None
+        except RotationFailedError as failure:
+            raise self._rolled_back(failure, token) from None
+
+    def _rolled_back(self, failure: RotationFailedError, token: str) -> RotationFailedError:
+        """Discard the staged value after a failed step; the current one was never touched."""
+        try:
+            self.backend.discard_pending(self.name, token)
+        except BackendError:
+            return RotationFailedError(
+                f"{failure}; the pending value could not be discarded (the next rotate "
+                "resumes it, or 'credctl rotate --abort' drops it); current value unchanged"
+            )
+        return RotationFailedError(
+            f"{failure}; rolled back: pending value discarded, current value unchanged"
+        )
 
     def _commit(self, token: str, outcome: Outcome) -> RotationResult:
         committed = commit_staged(self.backend, self.name, token, self.row, self.actor)

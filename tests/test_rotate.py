@@ -44,6 +44,12 @@ credential_types:
     generator: {kind: password, length: 20}
     command: ["sh", "-c", "cat > /dev/null; if [ -n \\"$CRASH_MARK\\" ] && [ ! -e \\"$CRASH_MARK\\" ]; then touch \\"$CRASH_MARK\\"; kill -9 $PPID; sleep 5; fi; sleep ${APPLY_SLEEP:-0}"]
   Client Secret: {secret: true, max_age: 180d, rotator: manual}
+  Slow Key:
+    secret: true
+    rotator: command
+    generator: {kind: password, length: 20}
+    timeout: 1s
+    command: ["sh", "-c", "cat > \\"$APPLIED\\"; sleep ${APPLY_SLEEP:-0}; echo done"]
   Issued Key:
     secret: true
     rotator: command
@@ -610,3 +616,53 @@ def _zip_bytes() -> bytes:
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("index.py", "def handler(event, context):\n    return None\n")
     return buffer.getvalue()
+
+
+def test_apply_timeout_keeps_the_new_value_pending_then_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The provider may have taken the value before the command was stopped: never drop it."""
+    store = Store("local")
+    project, prefix = setup(tmp_path, store, ["Slow Key"])
+    first = credctl(project, "set", "prod/stripe/slow-key", input="first-value", env=store.env)
+    assert first.exit_code == 0, first.output
+    applied = tmp_path / "applied-value"
+    started = time.monotonic()
+    # the script's own child (sleep) outlives the shell unless the whole group is stopped
+    hung = credctl(
+        project,
+        "rotate",
+        "prod/stripe/slow-key",
+        env={**store.env, "APPLIED": str(applied), "APPLY_SLEEP": "30"},
+    )
+    assert time.monotonic() - started < 15  # stopped at its 1 s timeout, children included
+    assert hung.exit_code == 3, hung.output
+    assert "apply command timed out after 1 s" in hung.stdout
+    assert "kept as pending" in hung.stdout
+    assert value(project, store, "prod/stripe/slow-key") == "first-value"
+    backend = backend_of(project, store, monkeypatch)
+    staged = info(backend, f"{prefix}stripe/slow-key")
+    assert staged.pending is not None  # type: ignore[attr-defined]
+    handed_over = applied.read_text()
+    assert (
+        backend.read_pending(  # type: ignore[attr-defined]
+            f"{prefix}stripe/slow-key",
+            staged.pending.token,  # type: ignore[attr-defined]
+        ).reveal()
+        == handed_over
+    )
+
+    resumed = credctl(
+        project,
+        "rotate",
+        "prod/stripe/slow-key",
+        "--format",
+        "json",
+        env={**store.env, "APPLIED": str(applied)},
+    )
+    assert resumed.exit_code == 0, resumed.output
+    assert json.loads(resumed.stdout)["results"][0]["outcome"] == "resumed"
+    assert value(project, store, "prod/stripe/slow-key") == handed_over  # what the provider got
+    for text in (hung.output, resumed.output):
+        assert handed_over not in text
+        assert "first-value" not in text
