@@ -58,6 +58,8 @@ from credctl.secret import Secret
 
 CURRENT = "AWSCURRENT"
 PENDING = "AWSPENDING"
+# a racing stager tags one round trip after its check of "no pending": well within this
+STAGE_SETTLE_SECONDS = 0.5
 PENDING_TAG = "credctl:pending"  # "<token> <ISO time>": who staged the pending value, and when
 BATCH = 20  # BatchGetSecretValue takes at most 20 ids
 PAGE = 100  # ListSecrets returns at most 100 a page
@@ -549,16 +551,25 @@ class AwsBackend:
             ClientRequestToken=mine,
             VersionStages=[PENDING],
         )
-        # No compare-and-set in AWS: check that our version holds the stage after the write.
-        # (The first version of a secret becomes AWSCURRENT at once, as AWS documents.)
-        stages: Mapping[str, list[str]] = (
-            self._describe_secret(name).get("VersionIdsToStages") or {}
-        )
+        # No compare-and-set in AWS. A racing stager tags, then writes, so after our write
+        # both the stage and the tag must still be ours; checking again after a pause
+        # catches a racer whose check of "no pending" came just before our write landed.
+        self._still_ours(name, mine)
+        time.sleep(STAGE_SETTLE_SECONDS)
+        self._still_ours(name, mine)
+
+    def _still_ours(self, name: str, mine: str) -> None:
+        described = self._describe_secret(name)
+        stages: Mapping[str, list[str]] = described.get("VersionIdsToStages") or {}
+        tags = {tag["Key"]: tag.get("Value", "") for tag in described.get("Tags", [])}
         labels = stages.get(mine, [])
-        if PENDING not in labels and CURRENT not in labels:
+        # (The first version of a secret becomes AWSCURRENT at once, as AWS documents.)
+        holds = PENDING in labels or CURRENT in labels
+        if not holds or not _tag_names(tags.get(PENDING_TAG), mine):
             raise RotationInProgressError(
-                f"{name}: another rotation staged a value at the same time",
-                hint="retry in a moment",
+                f"{name}: a rotation is already in progress (another run staged a value "
+                "at the same time)",
+                hint="wait for it, or discard it with 'credctl rotate --abort'",
             )
 
     def _pending_version(self, name: str) -> str | None:
@@ -573,8 +584,14 @@ class AwsBackend:
             self._describe_secret(name).get("VersionIdsToStages") or {}
         )
         labels = stages.get(mine)
-        if labels is None or (PENDING not in labels and CURRENT not in labels):
+        if labels is None:
             raise NotFoundError(f"{name} has no pending value for this rotation")
+        if PENDING not in labels and CURRENT not in labels:
+            # written, then superseded by another run's pending value: that run goes on
+            raise RotationInProgressError(
+                f"{name}: another rotation took over the pending value; this one stops",
+                hint="wait for it, or discard it with 'credctl rotate --abort'",
+            )
         if CURRENT not in labels:
             current = next((v for v, marks in stages.items() if CURRENT in marks), None)
             arguments: dict[str, Any] = {"MoveToVersionId": mine}
