@@ -247,7 +247,23 @@ class Rotation:
                     "process on this machine)",
                     hint="wait for it to finish",
                 )
+            self._refresh()
             return self._run()
+
+    def _refresh(self) -> None:
+        """Decide from the store as it is now, under the lock, not from the earlier listing."""
+        fresh = self.backend.secret_info(self.name)
+        listed = self.info
+        self.info = fresh
+        if self.abort or listed is None or fresh is None or fresh.pending is not None:
+            return
+        if fresh.current_version != listed.current_version:
+            # another run finished rotating it between our listing and our lock
+            raise RotationInProgressError(
+                f"{self.row.id}: rotated by another run (version {fresh.current_version}) "
+                "since this one started; not rotated again",
+                hint="check 'credctl audit' before rotating it once more",
+            )
 
     def _run(self) -> RotationResult:
         row = self.row

@@ -129,6 +129,30 @@ class BackendContract:
         assert pending.reveal() == "new"
         assert backend.read_pending(name, "other-token") is None
 
+    def test_one_secret_now_agrees_with_the_listing(self, backend: Backend, name: str) -> None:
+        assert backend.secret_info(name) is None
+        backend.create(name, {**MANAGED, META_OWNER: "@team"}, Secret("old"))
+        [listed] = backend.list_secrets()
+        one = backend.secret_info(name)
+        assert one is not None
+        assert (one.name, one.current_version, one.has_value, one.pending) == (
+            listed.name,
+            listed.current_version,
+            listed.has_value,
+            None,
+        )
+        assert one.metadata[META_OWNER] == "@team"
+        backend.put_pending(name, Secret("new"), "token-1")
+        staged = backend.secret_info(name)
+        assert staged is not None
+        assert staged.pending is not None
+        assert staged.pending.token == "token-1"
+        version = backend.promote(name, "token-1")
+        promoted = backend.secret_info(name)
+        assert promoted is not None
+        assert promoted.current_version == version
+        assert promoted.pending is None
+
     def test_second_pending_is_refused_and_same_token_is_a_no_op(
         self, backend: Backend, name: str
     ) -> None:

@@ -666,3 +666,28 @@ def test_apply_timeout_keeps_the_new_value_pending_then_resumes(
     for text in (hung.output, resumed.output):
         assert handed_over not in text
         assert "first-value" not in text
+
+
+@pytest.mark.integration
+def test_a_listing_outdated_by_another_run_never_rotates_twice(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two overlapping `rotate --due` runs: the one that lists first but locks last stops."""
+    from credctl.rotate import Candidate, exit_code, rotate_all
+
+    project, _ = setup(tmp_path, store, ["API Key"])
+    loaded, backends = open_project(project, store, monkeypatch)
+    backend = backends.get(loaded.environment("prod"))
+    stale = backend.list_secrets()  # the slow run lists...
+    other = credctl(project, "rotate", "prod/stripe/api-key", env=store.env)  # ...another rotates
+    assert other.exit_code == 0, other.output
+    rotated_value = value(project, store, "prod/stripe/api-key")
+    monkeypatch.setattr(backend, "list_secrets", lambda: stale)
+    [result] = rotate_all(
+        loaded, [Candidate(loaded.find_row("prod/stripe/api-key"), "overdue")], backends, "ci"
+    )
+    assert result.outcome == "skipped", result.message
+    assert "rotated by another run" in result.message
+    assert exit_code([result]) == 1
+    assert value(project, store, "prod/stripe/api-key") == rotated_value
+    backends.close()

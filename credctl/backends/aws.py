@@ -345,6 +345,15 @@ class AwsBackend:
                     found.append(self._info(entry))
         return found
 
+    def secret_info(self, name: str) -> SecretInfo | None:
+        try:
+            described = self._describe_secret(name)
+        except NotFoundError:
+            return None
+        # DescribeSecret names the stages map differently from ListSecrets
+        stages = described.get("VersionIdsToStages") or {}
+        return self._info({**described, "SecretVersionsToStages": stages})
+
     def _info(self, entry: Mapping[str, Any]) -> SecretInfo:
         name = entry["Name"]
         metadata = {tag["Key"]: tag.get("Value", "") for tag in entry.get("Tags", [])}

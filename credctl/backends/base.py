@@ -41,6 +41,10 @@ class Backend(Protocol):
     # Every secret under the environment's prefix with its metadata, in one sweep.
     def list_secrets(self) -> list[SecretInfo]: ...
 
+    # One secret as the store has it now (None if absent): for decisions that a
+    # listing taken earlier must not make, such as whether to rotate it.
+    def secret_info(self, name: str) -> SecretInfo | None: ...
+
     # Current values of many secrets at once; per-reference errors, never all-or-nothing.
     def read_values(self, refs: Sequence[Ref]) -> dict[Ref, ValueResult]: ...
 

@@ -194,29 +194,33 @@ class LocalBackend:
     def list_secrets(self) -> list[SecretInfo]:
         document = self._load()
         prefix = self.environment.prefix
-        found = []
-        for name, entry in document["secrets"].items():
-            if not name.startswith(prefix):
-                continue
-            metadata: dict[str, str] = dict(entry.get("metadata", {}))
-            pending = entry.get("pending")
-            found.append(
-                SecretInfo(
-                    name=name,
-                    reference=self.reference(name),
-                    metadata=metadata,
-                    created=_time(entry.get("created")),
-                    updated=_time(entry.get("updated")),
-                    last_rotated=_last_rotated(metadata),
-                    has_value=entry.get("current") is not None,
-                    current_version=entry.get("current"),
-                    pending=PendingInfo(pending["token"], _time(pending.get("created")))
-                    if pending
-                    else None,
-                    deleted=bool(entry.get("deleted")),
-                )
-            )
-        return found
+        return [
+            self._info(name, entry)
+            for name, entry in document["secrets"].items()
+            if name.startswith(prefix)
+        ]
+
+    def secret_info(self, name: str) -> SecretInfo | None:
+        entry = self._load()["secrets"].get(name)
+        return None if entry is None else self._info(name, entry)
+
+    def _info(self, name: str, entry: Mapping[str, Any]) -> SecretInfo:
+        metadata: dict[str, str] = dict(entry.get("metadata", {}))
+        pending = entry.get("pending")
+        return SecretInfo(
+            name=name,
+            reference=self.reference(name),
+            metadata=metadata,
+            created=_time(entry.get("created")),
+            updated=_time(entry.get("updated")),
+            last_rotated=_last_rotated(metadata),
+            has_value=entry.get("current") is not None,
+            current_version=entry.get("current"),
+            pending=PendingInfo(pending["token"], _time(pending.get("created")))
+            if pending
+            else None,
+            deleted=bool(entry.get("deleted")),
+        )
 
     def read_values(self, refs: Sequence[Ref]) -> dict[Ref, ValueResult]:
         document = self._load()

@@ -495,6 +495,10 @@ class VaultBackend:
             found.append(self._info(name, meta, pending))
         return found
 
+    def secret_info(self, name: str) -> SecretInfo | None:
+        meta = self._metadata(name)
+        return None if meta is None else self._info(name, meta, self._pending_info(name))
+
     def _pending_info(self, name: str) -> PendingInfo | None:
         staged = self._pending(name)
         if staged is None:
