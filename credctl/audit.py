@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from credctl.backends.base import Backend, BackendContext, open_backend
 from credctl.errors import ConfigError, Problem
@@ -44,6 +45,8 @@ class AuditReport:
     generated_at: datetime
     credentials: list[CredentialStatus]
     findings: list[Finding] = field(default_factory=list)
+    # the project folder inside its git repository ("services/pay/"), for CI annotations
+    source_root: str = ""
 
     def summary(self) -> dict[str, int]:
         counts = {"error": 0, "warning": 0, "info": 0}
@@ -101,6 +104,16 @@ def env_var_name(row: Row, environment: EnvironmentConfig) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", f"{row.service}_{row.credential_type}").strip("_").upper()
 
 
+def repository_prefix(folder: Path) -> str:
+    """Where `folder` sits in the git repository around it ("" at its top, or none)."""
+    resolved = folder.resolve()
+    for candidate in (resolved, *resolved.parents):
+        if (candidate / ".git").exists():
+            inner = resolved.relative_to(candidate).as_posix()
+            return "" if inner == "." else inner + "/"
+    return ""
+
+
 HIDDEN_LITERAL = "(literal hidden: it looks like a secret)"
 
 
@@ -130,7 +143,9 @@ def run_audit(
     row_problems: dict[int, list[Problem]] = {}
     for problem in problems:
         row_problems.setdefault(problem.line or 0, []).append(problem)
-    report = AuditReport(generated_at=now, credentials=[])
+    report = AuditReport(
+        generated_at=now, credentials=[], source_root=repository_prefix(project.root)
+    )
     for environment in environments:
         rows = project.rows_in(environment)
         backend = backends.get(environment)

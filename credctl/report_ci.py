@@ -123,7 +123,7 @@ def sarif(report: AuditReport) -> str:
         location: dict[str, object] = {
             "physicalLocation": {
                 "artifactLocation": {
-                    "uri": finding.file or "credentials.md",
+                    "uri": report.source_root + (finding.file or "credentials.md"),
                     "uriBaseId": "%SRCROOT%",
                 },
                 "region": {"startLine": finding.line or 1},
@@ -189,7 +189,8 @@ def github(report: AuditReport) -> str:
     for finding in report.findings:
         properties = [f"title={_escape_property('credctl ' + finding.code)}"]
         if finding.file:
-            properties.insert(0, f"file={_escape_property(finding.file)}")
+            path = report.source_root + finding.file
+            properties.insert(0, f"file={_escape_property(path)}")
             if finding.line:
                 properties.insert(1, f"line={finding.line}")
         command = GITHUB_COMMANDS[finding.severity]

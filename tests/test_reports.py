@@ -275,3 +275,22 @@ def test_json_documents_keep_the_design_contract(project: Path) -> None:
     status = json.loads(credctl(project, "status", "--format", "json").stdout)
     assert status["schema_version"] == 1
     assert [c["id"] for c in status["credentials"]] == [c["id"] for c in document["credentials"]]
+
+
+def test_ci_annotations_point_into_the_repository_not_the_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A project in a sub-folder of a monorepo: code scanning resolves from the repo root."""
+    monkeypatch.delenv("CREDCTL_LOCAL_KEY", raising=False)
+    (tmp_path / "repo" / ".git").mkdir(parents=True)
+    project = make_project(tmp_path / "repo" / "services" / "pay", [row()])
+    sarif = json.loads(audit(project, "--format", "sarif"))
+    uris = {
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        for r in sarif["runs"][0]["results"]
+    }
+    assert uris == {"services/pay/credentials.md"}
+    annotations = audit(project, "--format", "github").splitlines()
+    assert annotations[0].startswith("::error file=services/pay/credentials.md,line=5,")
+    document = json.loads(audit(project, "--format", "json"))
+    assert {f["file"] for f in document["findings"]} == {"credentials.md"}  # project-relative
