@@ -204,17 +204,33 @@ def run_step(
     try:
         stdout, _ = process.communicate(value.reveal() if value is not None else "", timeout)
     except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
+        _stop(process)
         raise StepTimedOutError(
             f"{credential_id}: {what} command timed out after {timeout:g} s"
         ) from None
+    except BaseException:
+        # Ctrl-C or anything else: never leave the command running behind credctl
+        # (its own session does not get the terminal's SIGINT)
+        _stop(process)
+        raise
     completed = subprocess.CompletedProcess(process.args, process.returncode, stdout)
     if completed.returncode != 0:
         # the command's own output might echo the value: never repeat it
         raise RotationFailedError(f"{credential_id}: {what} command exited {completed.returncode}")
     return completed.stdout
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    """Kill a step's whole process group and reap it, without waiting on stray pipes."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    try:
+        process.communicate(timeout=5)
+    except subprocess.TimeoutExpired:  # a descendant left the group and holds the pipes
+        for pipe in (process.stdin, process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()
+        process.wait()
 
 
 @dataclass
@@ -312,7 +328,15 @@ class Rotation:
             # The provider issues the value and the command prints it. The provider has
             # changed already, so stage it at once (nothing can come first here).
             assert self.policy.command is not None
-            issued = run_step(self.policy.command, None, self._timeout(), "issue", row.id)
+            try:
+                issued = run_step(self.policy.command, None, self._timeout(), "issue", row.id)
+            except StepTimedOutError as failure:
+                raise RotationInterruptedError(
+                    f"{failure}; the provider may have issued a new value that credctl never "
+                    "received",
+                    hint="check the provider: if it changed, store its value with "
+                    f"'credctl set {row.id}'",
+                ) from None
             value = Secret(issued.removesuffix("\n"))
             if not value.reveal():
                 raise RotationFailedError(f"{row.id}: the issue command printed no value")
@@ -352,10 +376,11 @@ class Rotation:
         try:
             run_step(argv, value, self._timeout(), what, self.row.id)
         except StepTimedOutError as failure:
-            if what != "apply":
+            applied_here = what == "apply" or self.policy.rotator == "command"
+            if not applied_here:
                 raise self._rolled_back(failure, token) from None
-            # The provider may have taken the new value before the command was stopped:
-            # dropping it could leave the store with a value that no longer works.
+            # The provider may have the new value (applied, or taken before the command
+            # was stopped): dropping it could leave the store with a value that no longer works.
             raise RotationInterruptedError(
                 f"{failure}; the new value is kept as pending, as the provider may already use it",
                 hint=f"run 'credctl rotate {self.row.id}' to apply, verify and promote it "
@@ -364,12 +389,13 @@ class Rotation:
         except RotationFailedError as failure:
             raise self._rolled_back(failure, token) from None
 
-    def _rolled_back(self, failure: RotationFailedError, token: str) -> RotationFailedError:
+    def _rolled_back(self, failure: RotationFailedError, token: str) -> CredctlError:
         """Discard the staged value after a failed step; the current one was never touched."""
         try:
             self.backend.discard_pending(self.name, token)
         except BackendError:
-            return RotationFailedError(
+            # not rolled back: the value is still pending, so this is no exit 4
+            return RotationInterruptedError(
                 f"{failure}; the pending value could not be discarded (the next rotate "
                 "resumes it, or 'credctl rotate --abort' drops it); current value unchanged"
             )

@@ -50,6 +50,13 @@ credential_types:
     generator: {kind: password, length: 20}
     timeout: 1s
     command: ["sh", "-c", "cat > \\"$APPLIED\\"; sleep ${APPLY_SLEEP:-0}; echo done"]
+  Slow Verified Key:
+    secret: true
+    rotator: command
+    generator: {kind: password, length: 20}
+    timeout: 1s
+    command: ["sh", "-c", "cat > \\"$APPLIED\\""]
+    verify: ["sh", "-c", "cat > /dev/null; sleep 30"]
   Issued Key:
     secret: true
     rotator: command
@@ -691,3 +698,36 @@ def test_a_listing_outdated_by_another_run_never_rotates_twice(
     assert exit_code([result]) == 1
     assert value(project, store, "prod/stripe/api-key") == rotated_value
     backends.close()
+
+
+def test_verify_timeout_after_apply_keeps_the_applied_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The provider has the new value once apply succeeded: a slow verify must not drop it."""
+    store = Store("local")
+    project, prefix = setup(tmp_path, store, ["Slow Verified Key"])
+    first = credctl(
+        project, "set", "prod/stripe/slow-verified-key", input="first-value", env=store.env
+    )
+    assert first.exit_code == 0, first.output
+    applied = tmp_path / "applied-value"
+    hung = credctl(
+        project,
+        "rotate",
+        "prod/stripe/slow-verified-key",
+        env={**store.env, "APPLIED": str(applied)},
+    )
+    assert hung.exit_code == 3, hung.output
+    assert "verify command timed out after 1 s" in hung.stdout
+    assert "kept as pending" in hung.stdout
+    backend = backend_of(project, store, monkeypatch)
+    staged = info(backend, f"{prefix}stripe/slow-verified-key")
+    assert staged.pending is not None  # type: ignore[attr-defined]
+    assert (
+        backend.read_pending(  # type: ignore[attr-defined]
+            f"{prefix}stripe/slow-verified-key",
+            staged.pending.token,  # type: ignore[attr-defined]
+        ).reveal()
+        == applied.read_text()
+    )
+    assert value(project, store, "prod/stripe/slow-verified-key") == "first-value"
