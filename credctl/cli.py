@@ -718,9 +718,11 @@ def sync(
             f"{change.id}: {error}",
             hint="the changes that succeeded are recorded; run 'credctl sync' again to finish",
         )
-        # A store that failed is exit 3 whatever else happened; otherwise the error's own code.
+        # A store that failed is exit 3 whatever else happened; otherwise the highest code,
+        # so the order the failures came back in never changes the exit code.
         backend_failed = any(isinstance(e, BackendError) for _, e in result.failed)
-        stopped.exit_code = BackendError.exit_code if backend_failed else error.exit_code
+        highest = max(e.exit_code for _, e in result.failed)
+        stopped.exit_code = BackendError.exit_code if backend_failed else highest
         raise stopped
 
 
@@ -1029,7 +1031,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except click.ClickException as error:
         error.show()
-        sys.exit(error.exit_code)
+        # with --detailed-exitcode 2 means "changes pending": a usage error must not say so
+        detailed = "--detailed-exitcode" in own and error.exit_code == 2
+        sys.exit(1 if detailed else error.exit_code)
     except click.exceptions.Exit as error:
         sys.exit(error.exit_code)
     except CredctlError as error:

@@ -335,6 +335,13 @@ def _apply_one(project: Project, backend: Backend, change: Change, actor: str) -
     # update: metadata, and a first value for a secret whose creation stopped half-way
     version = None
     if change.generate_value:
+        # the plan's listing is old: a set or rotate may have given it a value since
+        now_info = backend.secret_info(change.name)
+        if now_info is not None and now_info.has_value:
+            change.generate_value = False
+        elif now_info is not None and now_info.pending is not None:
+            change.pending = True
+    if change.generate_value:
         if change.pending:
             # A fill, set or rotation died after staging: rotate knows how to finish it.
             raise RotationInProgressError(

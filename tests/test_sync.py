@@ -290,3 +290,41 @@ def test_sync_json_reports_orphans_it_leaves_alone(tmp_path: Path) -> None:
     assert synced.exit_code == 0, synced.output
     changes = {(c["action"], c["id"]) for c in json.loads(synced.stdout)["changes"]}
     assert changes == {("create", "prod/twilio/api-key"), ("orphan", "local://prod/old/api-key")}
+
+
+def test_a_value_set_after_planning_is_never_overwritten(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sync fills a missing first value only if the store still has none when it writes."""
+    from credctl.audit import Backends
+    from credctl.project import load_project
+    from credctl.settings import load_settings
+    from credctl.sync import apply_plan, make_plan
+
+    store = Store("local")
+    project = make_project(
+        tmp_path,
+        [row()],
+        environments={"prod": store.environment_yaml("prod/")},
+        policies={"default.yaml": POLICY},
+    )
+    monkeypatch.chdir(project)
+    loaded = load_project(load_settings(project))
+    backends = Backends(loaded)
+    backend = backends.get(loaded.environment("prod"))
+    backend.create("prod/stripe/api-key", {"credctl:managed": "true"}, None)  # no value yet
+    plan = make_plan(loaded, [loaded.environment("prod")], backends)
+    [fill] = [c for c in plan.actionable if c.generate_value]
+    assert fill.action == "update"
+    assert credctl(project, "set", "prod/stripe/api-key", input=CANARY).exit_code == 0
+    result = apply_plan(loaded, plan, backends, "ci")  # a person set it in between
+    backends.close()
+    assert not result.failed
+    assert credctl(project, "get", "prod/stripe/api-key").stdout == CANARY
+
+
+def test_detailed_exitcode_usage_errors_are_not_changes(tmp_path: Path) -> None:
+    project = make_project(tmp_path, [row()], policies={"default.yaml": POLICY})
+    result = credctl(project, "plan", "--detailed-exitcode", "--no-such-flag")
+    assert result.exit_code == 1
+    assert "No such option" in result.stderr
