@@ -202,7 +202,10 @@ def test_bad_policy_files(tmp_path: Path, policies: dict[str, str], expected: st
 
 
 def test_policy_rules_for_environments_this_project_lacks_are_fine(tmp_path: Path) -> None:
-    shared = POLICY + "  staging-eu: {max_age: 60d}\n  qa: {max_age: 30d}\n"
+    shared = POLICY + (
+        "  staging-eu: {max_age: 60d}\n  qa: {max_age: 30d}\n"
+        "  prod: {max_age: 90d}\n  prod2: {max_age: 30d}\n"  # close to prod, which has its own
+    )
     result = credctl(make_project(tmp_path, policies={"default.yaml": shared}), "validate")
     assert result.exit_code == 0, result.stderr
 
