@@ -55,7 +55,8 @@ def test_out_of_band_write_makes_promote_fail_and_keeps_both_values(
     message = f"{raised.value} {raised.value.hint}"
     assert f"{name} was written by someone else after version 1" in message
     assert "still pending" in message
-    assert "credctl rotate --abort" in message
+    assert "which value the provider uses now" in message  # before anyone aborts
+    assert "'--abort' destroys the pending one" in message
     for value in ("first-value", "staged-value", "out-of-band"):
         assert value not in message
     assert current_data(openbao, name) == {"value": "out-of-band"}

@@ -593,12 +593,12 @@ class AwsBackend:
             self._describe_secret(name).get("VersionIdsToStages") or {}
         )
         labels = stages.get(mine)
-        if labels is None:
-            raise NotFoundError(f"{name} has no pending value for this rotation")
-        if PENDING not in labels and CURRENT not in labels:
-            # written, then superseded by another run's pending value: that run goes on
+        if not labels or (PENDING not in labels and CURRENT not in labels):
+            # written, then superseded by another run's pending value (AWS drops a version
+            # left with no label from the map): that run goes on
             raise RotationInProgressError(
-                f"{name}: another rotation took over the pending value; this one stops",
+                f"{name}: another rotation took over the pending value (version {mine}); "
+                "this one stops",
                 hint="wait for it, or discard it with 'credctl rotate --abort'",
             )
         if CURRENT not in labels:

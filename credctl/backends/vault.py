@@ -678,8 +678,8 @@ class VaultBackend:
             f"environment {self.environment.name}: {name} was written by someone else after "
             f"version {base}, when the new value was staged; the new value was not promoted "
             "and is still pending",
-            hint="check the current value, then drop the pending one with "
-            "'credctl rotate --abort' and rotate again",
+            hint="find out which value the provider uses now before anything else: "
+            "'--abort' destroys the pending one, so only abort if the provider does not use it",
         )
 
     def _current(self, name: str) -> tuple[dict[str, Any] | None, int]:
