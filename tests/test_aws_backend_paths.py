@@ -100,8 +100,14 @@ def test_create_restores_its_own_secret_scheduled_for_deletion(client: Any) -> N
     backend = backend_on(client)
     backend.create("prod/a/key", MANAGED, Secret("first"))
     backend.schedule_delete("prod/a/key")
-    backend.create("prod/a/key", MANAGED, Secret(CANARY))
-    assert "DeletedDate" not in client.describe_secret(SecretId="prod/a/key")
+    backend.create("prod/a/key", {**MANAGED, "credctl:owner": "@new"}, Secret(CANARY))
+    described = client.describe_secret(SecretId="prod/a/key")
+    assert "DeletedDate" not in described
+    # it is what was asked for: the new value current, the new tags on, the old value previous
+    assert client.get_secret_value(SecretId="prod/a/key")["SecretString"] == CANARY
+    assert {"Key": "credctl:owner", "Value": "@new"} in described["Tags"]
+    previous = client.get_secret_value(SecretId="prod/a/key", VersionStage="AWSPREVIOUS")
+    assert previous["SecretString"] == "first"
 
 
 def test_delete_only_schedules_with_the_recovery_window(client: Any) -> None:

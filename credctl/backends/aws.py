@@ -491,14 +491,26 @@ class AwsBackend:
         try:
             self._call("create_secret", f"CreateSecret {name}", write=True, **arguments)
         except BackendError as error:
-            self._adopt_existing(name, error)
+            if self._adopt_existing(name, error):
+                # restored with its old value and tags: make it what was asked for
+                self.set_metadata(name, metadata)
+                if value is not None:
+                    self._call(
+                        "put_secret_value",
+                        f"PutSecretValue {name}",
+                        write=True,
+                        SecretId=name,
+                        SecretString=value.reveal(),
+                        ClientRequestToken=str(uuid.uuid4()),
+                    )
 
-    def _adopt_existing(self, name: str, error: BackendError) -> None:
+    def _adopt_existing(self, name: str, error: BackendError) -> bool:
         """ListSecrets lags behind creation: an existing credctl secret is ours, not a clash.
 
         One scheduled for deletion is restored (AWS refuses the name with an
         InvalidRequestException, told here by the secret's state: the message is left
         out of errors of calls that carried a value). Any other failure is `error`.
+        True when it was restored.
         """
         exists = "ResourceExistsException" in str(error)
         if not exists and "InvalidRequestException" not in str(error):
@@ -518,6 +530,7 @@ class AwsBackend:
             )
         if scheduled:
             self._call("restore_secret", f"RestoreSecret {name}", write=True, SecretId=name)
+        return scheduled
 
     def set_metadata(
         self, name: str, updates: Mapping[str, str], remove: Collection[str] = ()
