@@ -21,6 +21,7 @@ from credctl.errors import BackendError, ConflictError, RotationInProgressError
 from credctl.model import AwsBackendConfig, EnvironmentConfig
 from credctl.secret import Secret
 from tests.backend_contract import CANARY, MANAGED
+from tests.support.canned import RawBody
 
 DEFAULT_ACCOUNT_ID = "123456789012"  # moto's account
 
@@ -210,17 +211,6 @@ def test_discarding_a_half_finished_promote_keeps_the_promoted_value(client: Any
 # ------------------------------------------------------------------ no value leaks
 
 
-class _Body:
-    def __init__(self, body: bytes) -> None:
-        self.body = body
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self.body
-
-    def read(self, *_: Any) -> bytes:
-        return self.body
-
-
 def echo_the_value(operation: str, client: Any) -> None:
     """Make `operation` fail with a validation message that quotes the request's value."""
 
@@ -228,7 +218,7 @@ def echo_the_value(operation: str, client: Any) -> None:
         sent = json.loads(request.body)
         message = f"1 validation error: Value '{sent['SecretString']}' at 'secretString' failed"
         body = json.dumps({"__type": "ValidationException", "message": message}).encode()
-        return AWSResponse("https://x", 400, HTTPHeaders(), _Body(body))
+        return AWSResponse("https://x", 400, HTTPHeaders(), RawBody(body))
 
     client.meta.events.register_first(f"before-send.secrets-manager.{operation}", answer)
 
@@ -264,7 +254,7 @@ def test_vendor_message_is_kept_for_calls_without_a_value(client: Any) -> None:
 
     def answer(**_: Any) -> AWSResponse:
         body = json.dumps({"__type": "ValidationException", "message": echo_reason}).encode()
-        return AWSResponse("https://x", 400, HTTPHeaders(), _Body(body))
+        return AWSResponse("https://x", 400, HTTPHeaders(), RawBody(body))
 
     client.meta.events.register_first("before-send.secrets-manager.GetSecretValue", answer)
     with pytest.raises(BackendError, match=re.escape(echo_reason)):

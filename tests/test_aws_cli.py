@@ -28,25 +28,13 @@ from credctl.model import AwsBackendConfig, EnvironmentConfig
 from credctl.values import host_label
 from tests.backend_contract import CANARY, MANAGED
 from tests.projects import Result, make_project, row
+from tests.support.canned import RawBody
 
 PREFIX = "prod/"
 ENVIRONMENT = "backend: {type: aws, region: us-east-1, prefix: prod/}\n"
 FAST_RETRY = "retry: {max_attempts: 5, base_delay: 5ms, max_delay: 20ms}\n"
 SMALL_RETRY = "retry: {max_attempts: 2, base_delay: 5ms}\n"
 FRESH = {**MANAGED, "credctl:last-rotated": "2099-01-01T00:00:00Z"}
-
-
-class _Body:
-    """The raw body of a canned HTTP answer."""
-
-    def __init__(self, body: bytes) -> None:
-        self.body = body
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self.body
-
-    def read(self, *_: Any) -> bytes:
-        return self.body
 
 
 class Calls:
@@ -86,7 +74,7 @@ class Calls:
         body = json.dumps({"__type": code, "message": f"{code} (injected)"}).encode()
         headers = HTTPHeaders()
         headers["x-amzn-errortype"] = code
-        return AWSResponse("https://injected", status, headers, _Body(body))
+        return AWSResponse("https://injected", status, headers, RawBody(body))
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from credctl.model import EnvironmentConfig
 from credctl.secret import Secret
 from tests.backend_contract import CANARY, MANAGED, BackendContract
 from tests.projects import credctl, make_project, row
+from tests.support.canned import RawBody
 from tests.support.fixtures import aws_environment_yaml, project_env
 from tests.support.servers import MotoServer
 
@@ -106,7 +107,7 @@ def test_throttling_is_retried_then_exit_3() -> None:
                 remaining["throttles"] -= 1
                 body = b'{"__type":"ThrottlingException","message":"Rate exceeded"}'
                 return AWSResponse(
-                    "https://x", 400, {"x-amzn-errortype": "ThrottlingException"}, _Raw(body)
+                    "https://x", 400, {"x-amzn-errortype": "ThrottlingException"}, RawBody(body)
                 )
             return None
 
@@ -118,17 +119,6 @@ def test_throttling_is_retried_then_exit_3() -> None:
 
         with pytest.raises(ThrottledError, match="after 4 attempts"):
             backend.list_secrets()
-
-
-class _Raw:
-    def __init__(self, body: bytes) -> None:
-        self.body = body
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self.body
-
-    def read(self, *_: Any) -> bytes:
-        return self.body
 
 
 # ------------------------------------------------------------- end to end (CLI)
@@ -217,7 +207,7 @@ def test_value_in_flight_never_reaches_the_error_when_aws_echoes_it() -> None:
             sent = json.loads(request.body)["SecretString"]
             message = f"Value '{sent}' at 'secretString' failed to satisfy constraint"
             body = json.dumps({"__type": "ValidationException", "message": message})
-            return AWSResponse("https://x", 400, {}, _Raw(body.encode()))
+            return AWSResponse("https://x", 400, {}, RawBody(body.encode()))
 
         client.meta.events.register_first("before-send.secrets-manager.PutSecretValue", echo)
         with pytest.raises(BackendError) as raised:
