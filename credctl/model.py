@@ -274,6 +274,7 @@ class SecretInfo:
     current_version: str | None = None
     pending: PendingInfo | None = None
     deleted: bool = False
+    rotated_by_store: bool = False  # the store rotates it itself (AWS RotationEnabled)
 
     @property
     def managed(self) -> bool:

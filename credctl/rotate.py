@@ -308,6 +308,17 @@ class Rotation:
         rotator = self.policy.rotator or "manual"
         if rotator == "aws-lambda":
             return self._lambda()
+        if self.info is not None and self.info.rotated_by_store:
+            # AWS's rotation function would race credctl's staged value for AWSPENDING
+            raise ConfigError(
+                Problem(
+                    self.row.file,
+                    self.row.line,
+                    f"{row.id}: AWS rotates this secret itself (RotationEnabled), so credctl's "
+                    f"'{rotator}' rotator would race its rotation function; use the "
+                    "'aws-lambda' rotator for this type, or turn AWS's rotation off",
+                )
+            )
         given: Secret | None = None
         if rotator == "manual":
             given = self.manual_value(row) if self.manual_value else None

@@ -313,3 +313,34 @@ def test_cli_rotate_finishes_a_promote_whose_answer_was_lost(
     assert tags["credctl:rotated-by"] == "ci"
     assert "credctl:pending" not in tags
     assert CANARY not in result.output
+
+
+# ---------------------------------------------------------- AWS's own rotation
+
+
+def test_a_secret_aws_rotates_itself_is_not_rotated_by_credctl_too(
+    tmp_path: Path, calls: Calls, run: Any
+) -> None:
+    """RotationEnabled comes with the listing; credctl's own rotator would race AWS's."""
+    seed(1, MANAGED)
+
+    def rotation_on(parsed: dict[str, Any], **_: Any) -> None:
+        for entry in parsed.get("SecretList", [parsed]):
+            entry["RotationEnabled"] = True
+
+    build = aws.make_client
+
+    def make_client(environment: EnvironmentConfig, config: AwsBackendConfig) -> Any:
+        client = build(environment, config)
+        client.meta.events.register("after-call.secrets-manager.ListSecrets", rotation_on)
+        client.meta.events.register("after-call.secrets-manager.DescribeSecret", rotation_on)
+        return client
+
+    aws.make_client = make_client  # undone by the calls fixture's monkeypatch
+    project = project_of(tmp_path, 1)
+    result = run(project, "rotate", "prod/svc000/api-key", "--format", "json")
+    assert result.exit_code == 2, result.output
+    [outcome] = json.loads(result.stdout)["results"]
+    assert outcome["outcome"] == "failed"
+    assert "AWS rotates this secret itself (RotationEnabled)" in outcome["message"]
+    assert calls.counts["PutSecretValue"] == 0

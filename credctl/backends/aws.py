@@ -376,6 +376,7 @@ class AwsBackend:
             current_version=current,
             pending=pending,
             deleted=entry.get("DeletedDate") is not None,
+            rotated_by_store=bool(entry.get("RotationEnabled")),
         )
 
     def read_values(self, refs: Sequence[Ref]) -> dict[Ref, ValueResult]:
