@@ -124,3 +124,16 @@ def test_a_corrupt_store_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / ".credctl" / "store" / "store.json").write_text("{not json")
     with pytest.raises(BackendError, match="corrupt"):
         backend.list_secrets()
+
+
+def test_creating_a_pruned_secret_again_restores_it_with_its_history(tmp_path: Path) -> None:
+    backend = make_local(tmp_path)
+    name = "dev/stripe/api-key"
+    backend.create(name, MANAGED, Secret("before-prune"))
+    backend.schedule_delete(name)
+    backend.create(name, {**MANAGED, "credctl:owner": "@new"}, Secret("after-prune"))
+    [info] = backend.list_secrets()
+    assert not info.deleted
+    assert info.metadata["credctl:owner"] == "@new"
+    assert value_of(backend, name) == "after-prune"
+    assert backend.read_version(name, "1").reveal() == "before-prune"  # history kept

@@ -266,6 +266,27 @@ class LocalBackend:
                     )
                 return
             now = format_timestamp(utcnow())
+            if existing is not None:
+                # deleted (pruned): restore it rather than drop the history deletion kept
+                if existing.get("metadata", {}).get("credctl:managed") != "true":
+                    raise ConflictError(
+                        f"{name} was deleted from {self.describe()} but is not managed by credctl",
+                        hint="adopt it with 'credctl import'",
+                    )
+                existing["deleted"] = None
+                existing["metadata"] = {**existing.get("metadata", {}), **metadata}
+                existing["updated"] = now
+                if value is not None:
+                    version_ids = [int(v) for v in existing["versions"]]
+                    new_id = str(max(version_ids, default=0) + 1)
+                    existing["versions"][new_id] = {
+                        "created": now,
+                        "data": self._encrypt(value.reveal(), f"{name}@{new_id}"),
+                    }
+                    for old in sorted(version_ids)[: max(0, len(version_ids) + 1 - HISTORY)]:
+                        del existing["versions"][str(old)]
+                    existing["current"] = new_id
+                return
             entry: dict[str, Any] = {
                 "metadata": dict(metadata),
                 "created": now,
