@@ -633,17 +633,12 @@ def plan(
     """What sync would change, Terraform-style: + create, ~ update, < write-back, ! orphan."""
     from credctl.sync import make_plan
 
+    project = state.project()
+    backends = _backends(project)
     try:
-        project = state.project()
-        backends = _backends(project)
-        try:
-            result = make_plan(project, project.select(environments), backends, prune=prune)
-        finally:
-            backends.close()
-    except CredctlError as error:
-        if detailed_exitcode and error.exit_code == 2:
-            error.exit_code = 1  # as Terraform: 2 means "changes", so an error is 1
-        raise
+        result = make_plan(project, project.select(environments), backends, prune=prune)
+    finally:
+        backends.close()
     if _format(state, output_format) == "json":
         click.echo(_plan_json(result.changes), nl=False)
     else:
@@ -1023,6 +1018,8 @@ def main(argv: list[str] | None = None) -> None:
     arguments = sys.argv[1:] if argv is None else argv
     own = arguments[: arguments.index("--")] if "--" in arguments else arguments
     debug = "--debug" in own
+    # with --detailed-exitcode, 2 means "changes pending" (as Terraform): an error is 1
+    error_exit = {2: 1} if "--detailed-exitcode" in own else {}
     _install_log_handler()
     try:
         cli.main(args=arguments, prog_name="credctl", standalone_mode=False)
@@ -1031,9 +1028,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except click.ClickException as error:
         error.show()
-        # with --detailed-exitcode 2 means "changes pending": a usage error must not say so
-        detailed = "--detailed-exitcode" in own and error.exit_code == 2
-        sys.exit(1 if detailed else error.exit_code)
+        sys.exit(error_exit.get(error.exit_code, error.exit_code))
     except click.exceptions.Exit as error:
         sys.exit(error.exit_code)
     except CredctlError as error:
@@ -1044,7 +1039,7 @@ def main(argv: list[str] | None = None) -> None:
             lines[-1] += f" (hint: {error.hint})"
         for line in lines:
             click.echo(f"Error: {line}", err=True)
-        sys.exit(error.exit_code)
+        sys.exit(error_exit.get(error.exit_code, error.exit_code))
     except KeyboardInterrupt:
         click.echo("Error: interrupted", err=True)
         sys.exit(130)

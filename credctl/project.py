@@ -246,7 +246,7 @@ def _load_policies(
     defined: dict[str, str] = {}  # "section.key" -> file that defined it
     types: dict[str, tuple[str, Any]] = {}
     environments: dict[str, EnvironmentPolicy] = {}
-    unknown: list[tuple[str, str, int | None]] = []  # (key, file, line) of each environment rule
+    environment_rules: list[tuple[str, str, int | None]] = []  # (key, file, line)
     files = _yaml_files(folder) if folder.is_dir() else []
     for path in files:
         display = f"policies/{path.name}"
@@ -288,11 +288,11 @@ def _load_policies(
             else:
                 assert isinstance(value, EnvironmentPolicy)
                 environments[slugify(key)] = value
-                unknown.append((key, display, _line_of(node, [section, key])))
+                environment_rules.append((key, display, _line_of(node, [section, key])))
     # A misspelt environment (prdo) would silently leave prod without rules. Rules for
     # environments this project lacks are fine (policies are shared), and so is a name
     # close to one that has rules of its own (prod and prod2).
-    for key, display, line in unknown:
+    for key, display, line in environment_rules:
         typo_of = _near_miss(key, known)
         if typo_of is not None and slugify(typo_of) not in environments:
             problems.append(

@@ -213,11 +213,10 @@ def run_step(
         # (its own session does not get the terminal's SIGINT)
         _stop(process)
         raise
-    completed = subprocess.CompletedProcess(process.args, process.returncode, stdout)
-    if completed.returncode != 0:
+    if process.returncode != 0:
         # the command's own output might echo the value: never repeat it
-        raise RotationFailedError(f"{credential_id}: {what} command exited {completed.returncode}")
-    return completed.stdout
+        raise RotationFailedError(f"{credential_id}: {what} command exited {process.returncode}")
+    return stdout
 
 
 def _stop(process: subprocess.Popen[str]) -> None:

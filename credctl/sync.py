@@ -71,7 +71,6 @@ class Change:
     metadata: dict[str, str] = field(default_factory=dict)
     table_updates: dict[str, str] = field(default_factory=dict)
     generate_value: bool = False
-    pending: bool = False  # the store holds a staged value not yet promoted
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -233,7 +232,6 @@ def _row_changes(
                 row,
                 drifted,
                 generate_value=fill_value,
-                pending=info.pending is not None,
             )
         )
     store_date = _date(info.last_rotated)
@@ -334,15 +332,10 @@ def _apply_one(project: Project, backend: Backend, change: Change, actor: str) -
         return Applied(change)
     # update: metadata, and a first value for a secret whose creation stopped half-way
     version = None
-    if change.generate_value:
-        # the plan's listing is old: a set or rotate may have given it a value since
-        now_info = backend.secret_info(change.name)
-        if now_info is not None and now_info.has_value:
-            change.generate_value = False
-        elif now_info is not None and now_info.pending is not None:
-            change.pending = True
-    if change.generate_value:
-        if change.pending:
+    # the plan's listing is old: a set or rotate may have given it a value since
+    now_info = backend.secret_info(change.name) if change.generate_value else None
+    if change.generate_value and not (now_info is not None and now_info.has_value):
+        if now_info is not None and now_info.pending is not None:
             # A fill, set or rotation died after staging: rotate knows how to finish it.
             raise RotationInProgressError(
                 f"{change.id}: a staged value is waiting in the store; finish it with "
