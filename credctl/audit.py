@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from credctl import clock
 from credctl.backends.base import Backend, BackendContext, open_backend
 from credctl.errors import ConfigError, Problem
 from credctl.model import (
@@ -29,7 +30,7 @@ from credctl.model import (
     slugify,
 )
 from credctl.project import Project
-from credctl.schedule import days, parse_schedule, parse_timestamp, utcnow
+from credctl.schedule import days, parse_schedule, parse_timestamp
 
 # Problems of the table that audit reports as findings instead of refusing to run.
 FINDING_PROBLEMS: dict[str, Severity] = {
@@ -135,7 +136,7 @@ def run_audit(
     now: datetime | None = None,
 ) -> AuditReport:
     """Audit the chosen environments: one listing per store, no value read."""
-    now = now or utcnow()
+    now = now or clock.now()
     problems = project.problems()
     fatal = [p for p in problems if p.code not in FINDING_PROBLEMS]
     if fatal:

@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from credctl import clock
 from credctl.errors import ConfigError, Problem
 from credctl.model import slugify
-from credctl.schedule import format_timestamp, utcnow
+from credctl.schedule import format_timestamp
 
 LOG_PATH = Path(".credctl") / "audit.jsonl"
 
@@ -30,7 +31,7 @@ def append(
     folder = project_root / LOG_PATH.parent
     folder.mkdir(mode=0o700, exist_ok=True)
     entry: dict[str, Any] = {
-        "time": format_timestamp(utcnow()),
+        "time": format_timestamp(clock.now()),
         "actor": actor,
         "environment": environment,
         "id": credential_id,

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
+from credctl import clock
 from credctl.audit import Backends, is_literal_config, run_audit, secret_name
 from credctl.backends.base import Backend
 from credctl.errors import (
@@ -48,7 +49,7 @@ from credctl.model import (
     slugify,
 )
 from credctl.project import Project
-from credctl.schedule import format_timestamp, utcnow
+from credctl.schedule import format_timestamp
 from credctl.secret import Secret
 from credctl.values import (
     commit_staged,
@@ -291,7 +292,7 @@ class Rotation:
                 row.id, "rolled-back", message="pending value discarded; current value unchanged"
             )
         if pending is not None:
-            state = pending_state(pending, self.environment, utcnow())
+            state = pending_state(pending, self.environment, clock.now())
             if state == "foreign":
                 raise RotationInProgressError(
                     f"{row.id}: the store holds a pending version that credctl did not stage "
@@ -457,7 +458,7 @@ class Rotation:
                 )
             )
         version = str(rotate_with_function(self.name, self.policy.lambda_arn, self._timeout()))
-        self.committed_at = utcnow()
+        self.committed_at = clock.now()
         metadata = {
             **metadata_for(self.row),
             META_LAST_ROTATED: format_timestamp(self.committed_at),

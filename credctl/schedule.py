@@ -96,7 +96,3 @@ def format_timestamp(moment: datetime) -> str:
 def days(duration: timedelta | None) -> int | None:
     """Whole days of a duration (None stays None)."""
     return None if duration is None else int(duration.total_seconds() // 86400)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

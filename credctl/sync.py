@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from credctl import clock
 from credctl.audit import Backends, is_literal_config, secret_name
 from credctl.backends.base import Backend, replace_field
 from credctl.errors import ConfigError, CredctlError, RotationInProgressError
@@ -33,7 +34,7 @@ from credctl.model import (
     slugify,
 )
 from credctl.project import Project
-from credctl.schedule import days, format_timestamp, parse_timestamp, utcnow
+from credctl.schedule import days, format_timestamp, parse_timestamp
 from credctl.secret import Secret
 from credctl.values import metadata_for, record_audit, staging_token
 
@@ -320,7 +321,7 @@ def _apply_one(project: Project, backend: Backend, change: Change, actor: str) -
     if change.action == "write-back":
         return Applied(change)
     assert change.row is not None
-    now = utcnow()
+    now = clock.now()
     if change.action == "create":
         metadata = dict(change.metadata)
         value = None

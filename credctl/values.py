@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from credctl import auditlog
+from credctl import auditlog, clock
 from credctl.audit import Backends, env_var_name, is_literal_config, secret_name
 from credctl.backends.base import Backend
 from credctl.errors import BackendError, ConfigError, Problem, UsageError
@@ -31,7 +31,7 @@ from credctl.model import (
     slugify,
 )
 from credctl.project import Project
-from credctl.schedule import format_timestamp, utcnow
+from credctl.schedule import format_timestamp
 from credctl.secret import Secret
 
 CI_ACTOR_VARIABLES = (
@@ -208,7 +208,7 @@ def commit_staged(backend: Backend, name: str, token: str, row: Row, actor: str)
     failed metadata write is returned, not raised: the caller must still report it.
     """
     version = backend.promote(name, token)
-    now = utcnow()
+    now = clock.now()
     try:
         backend.set_metadata(
             name,

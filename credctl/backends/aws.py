@@ -23,6 +23,7 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
+from credctl import clock
 from credctl.backends.base import (
     BackendContext,
     RateLimiter,
@@ -53,7 +54,7 @@ from credctl.model import (
     Ref,
     SecretInfo,
 )
-from credctl.schedule import format_timestamp, parse_timestamp, utcnow
+from credctl.schedule import format_timestamp, parse_timestamp
 from credctl.secret import Secret
 
 CURRENT = "AWSCURRENT"
@@ -564,7 +565,7 @@ class AwsBackend:
                 hint="wait for it, or discard it with 'credctl rotate --abort'",
             )
         whole = replace_field(self._current_raw(name) if field else None, field, value, name)
-        self.set_metadata(name, {PENDING_TAG: f"{token} {format_timestamp(utcnow())}"})
+        self.set_metadata(name, {PENDING_TAG: f"{token} {format_timestamp(clock.now())}"})
         self._call(
             "put_secret_value",
             f"PutSecretValue {name} (pending)",

@@ -21,6 +21,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from credctl import clock
 from credctl.backends.base import (
     BackendContext,
     ValueResult,
@@ -46,7 +47,7 @@ from credctl.model import (
     Ref,
     SecretInfo,
 )
-from credctl.schedule import format_timestamp, parse_timestamp, utcnow
+from credctl.schedule import format_timestamp, parse_timestamp
 from credctl.secret import Secret
 
 KEY_ENV = "CREDCTL_LOCAL_KEY"
@@ -265,7 +266,7 @@ class LocalBackend:
                         hint="adopt it with 'credctl import'",
                     )
                 return
-            now = format_timestamp(utcnow())
+            now = format_timestamp(clock.now())
             if existing is not None:
                 # deleted (pruned): restore it rather than drop the history deletion kept
                 if existing.get("metadata", {}).get("credctl:managed") != "true":
@@ -314,7 +315,7 @@ class LocalBackend:
             for key in remove:
                 merged.pop(key, None)
             entry["metadata"] = merged
-            entry["updated"] = format_timestamp(utcnow())
+            entry["updated"] = format_timestamp(clock.now())
 
     def put_pending(self, name: str, value: Secret, token: str, field: str | None = None) -> None:
         with self._mutate() as document:
@@ -331,7 +332,7 @@ class LocalBackend:
             whole = replace_field(self._current_raw(name, entry), field, value, name)
             entry["pending"] = {
                 "token": token,
-                "created": format_timestamp(utcnow()),
+                "created": format_timestamp(clock.now()),
                 "data": self._encrypt(whole, f"{name}#pending:{token}"),
             }
 
@@ -347,7 +348,7 @@ class LocalBackend:
             whole = self._decrypt(pending["data"], f"{name}#pending:{token}")
             version_ids = [int(v) for v in entry["versions"]]
             new_id = str(max(version_ids, default=0) + 1)
-            now = format_timestamp(utcnow())
+            now = format_timestamp(clock.now())
             entry["versions"][new_id] = {
                 "created": now,
                 "token": token,
@@ -370,7 +371,7 @@ class LocalBackend:
     def schedule_delete(self, name: str) -> str:
         with self._mutate() as document:
             entry = self._entry(document, name)
-            entry["deleted"] = format_timestamp(utcnow())
+            entry["deleted"] = format_timestamp(clock.now())
         return (
             f"{name} is marked deleted in {self.describe()}; its versions are kept "
             "and 'credctl sync' of a row with that name restores it"

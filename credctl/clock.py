@@ -1,0 +1,60 @@
+"""credctl's one clock: every "now" in the library comes from here.
+
+A run may evaluate "as of" another moment (`--as-of`), and tests set the clock
+in-process (`use`) or, for a `credctl` process, move it with
+`CREDCTL_CLOCK_OFFSET` (a duration such as `365d`; used by the test suite's
+year-ahead run, not meant for daily use).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+OFFSET_VARIABLE = "CREDCTL_CLOCK_OFFSET"
+
+_fixed: datetime | None = None
+_offset: timedelta | None = None
+
+
+def now() -> datetime:
+    """The current moment in UTC, as this run sees it."""
+    if _fixed is not None:
+        return _fixed
+    return datetime.now(UTC) + _environment_offset()
+
+
+def _environment_offset() -> timedelta:
+    global _offset
+    if _offset is None:
+        text = os.environ.get(OFFSET_VARIABLE, "").strip()
+        if text:
+            from credctl.schedule import parse_duration
+
+            negative = text.startswith("-")
+            duration = parse_duration(text.lstrip("+-"))
+            _offset = -duration if negative else duration
+        else:
+            _offset = timedelta(0)
+    return _offset
+
+
+def set_now(moment: datetime | None) -> None:
+    """Fix the clock at `moment` (UTC assumed when naive); None lets it run again."""
+    global _fixed
+    if moment is not None and moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    _fixed = moment.astimezone(UTC) if moment is not None else None
+
+
+@contextlib.contextmanager
+def use(moment: datetime) -> Iterator[datetime]:
+    """The clock fixed at `moment` for the block (tests)."""
+    previous = _fixed
+    set_now(moment)
+    try:
+        yield now()
+    finally:
+        set_now(previous)
