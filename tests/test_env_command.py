@@ -312,8 +312,9 @@ backend = LocalBackend(environment, project / ".credctl" / "store", load_key(pro
 with backend._mutate() as document:
     pass
 import json, base64
-from credctl.schedule import format_timestamp, utcnow
-now = format_timestamp(utcnow())
+from credctl import clock
+from credctl.schedule import format_timestamp
+now = format_timestamp(clock.now())
 with backend._mutate() as document:
     for i in range(1000):
         name = f"prod/svc{i:04d}/api-key"
