@@ -21,6 +21,14 @@ from common import (
     time_command,
 )
 
+HELP_TARGET = 0.2  # seconds, whole process
+BEYOND_STARTUP_TARGET = 1.0  # seconds beyond interpreter start-up, audit and env of 1,000
+
+
+def verdict(met: bool) -> str:
+    return "yes" if met else "NO"
+
+
 HEAVY = ("pydantic", "pydantic_settings", "boto3", "botocore", "hvac", "cryptography", "yaml")
 
 
@@ -91,8 +99,15 @@ def main() -> None:
 
     help_seconds = median_of(options.repeat, help_once)
     rows: list[list[object]] = [
-        ["-", "python -c pass", f"{startup:.3f}", "-"],
-        ["-", "credctl --help", f"{help_seconds:.3f}", f"{help_seconds - startup:.3f}"],
+        ["-", "python -c pass", f"{startup:.3f}", "-", "", ""],
+        [
+            "-",
+            "credctl --help",
+            f"{help_seconds:.3f}",
+            f"{help_seconds - startup:.3f}",
+            "< 0.2 s wall",
+            verdict(help_seconds < HELP_TARGET),
+        ],
     ]
     for count in sizes:
         with scratch() as folder:
@@ -104,9 +119,13 @@ def main() -> None:
             ):
                 seconds, _ = time_command(project, args, env, options.repeat, None)
                 label = f"credctl {args[0]}"
-                rows.append([f"{count:,}", label, f"{seconds:.3f}", f"{seconds - startup:.3f}"])
+                beyond = seconds - startup
+                target, met = "", ""
+                if count <= 1000:  # the bound the test suite held before speed moved here
+                    target, met = "< 1 s beyond start-up", verdict(beyond < BEYOND_STARTUP_TARGET)
+                rows.append([f"{count:,}", label, f"{seconds:.3f}", f"{beyond:.3f}", target, met])
     print(f"Local store; medians of {options.repeat} runs; whole processes.\n")
-    print_table(["N", "command", "wall s", "beyond start-up s"], rows)
+    print_table(["N", "command", "wall s", "beyond start-up s", "target", "met"], rows)
     heavy = help_imports(env)
     print(
         f"\n`credctl --help` imports: {', '.join(heavy) if heavy else 'none of ' + ', '.join(HEAVY)}"

@@ -48,6 +48,13 @@ class AuditReport:
     findings: list[Finding] = field(default_factory=list)
     # the project folder inside its git repository ("services/pay/"), for CI annotations
     source_root: str = ""
+    # the moment ages and due dates were evaluated at, when not when it ran (--as-of)
+    as_of: datetime | None = None
+
+    @property
+    def evaluated_at(self) -> datetime:
+        """The moment the findings hold for: `as_of`, else when the report was made."""
+        return self.as_of or self.generated_at
 
     def summary(self) -> dict[str, int]:
         counts = {"error": 0, "warning": 0, "info": 0}
@@ -133,10 +140,11 @@ def run_audit(
     project: Project,
     environments: Sequence[EnvironmentConfig],
     backends: Backends,
-    now: datetime | None = None,
+    as_of: datetime | None = None,
 ) -> AuditReport:
-    """Audit the chosen environments: one listing per store, no value read."""
-    now = now or clock.now()
+    """Audit the chosen environments as of now (or `as_of`): one listing per store, no value."""
+    generated_at = clock.now()
+    now = as_of or generated_at
     problems = project.problems()
     fatal = [p for p in problems if p.code not in FINDING_PROBLEMS]
     if fatal:
@@ -145,7 +153,10 @@ def run_audit(
     for problem in problems:
         row_problems.setdefault(problem.line or 0, []).append(problem)
     report = AuditReport(
-        generated_at=now, credentials=[], source_root=repository_prefix(project.root)
+        generated_at=generated_at,
+        credentials=[],
+        source_root=repository_prefix(project.root),
+        as_of=as_of,
     )
     for environment in environments:
         rows = project.rows_in(environment)

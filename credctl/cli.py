@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -204,6 +205,36 @@ def selection_options(function: F) -> F:
     return function
 
 
+def _moment(context: click.Context, parameter: click.Parameter, value: str | None) -> Any:
+    """An ISO date (the end of that day, UTC) or date-time (UTC unless it says otherwise)."""
+    if value is None:
+        return None
+    from datetime import timedelta
+
+    from credctl.schedule import parse_timestamp
+
+    try:
+        moment = parse_timestamp(value)
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise click.BadParameter(f"{value!r} is not an ISO date or date-time (e.g. 2027-03-31)")
+    if len(value.strip()) == 10:  # a day: findings as they stand at its end
+        moment += timedelta(days=1, seconds=-1)
+    return moment
+
+
+def as_of_option(function: F) -> F:
+    return click.option(
+        "--as-of",
+        metavar="DATE|DATETIME",
+        callback=_moment,
+        default=None,
+        help="Evaluate ages, due dates and findings as of this moment (a date means its end, "
+        "UTC); nothing is changed.",
+    )(function)
+
+
 def actor_option(function: F) -> F:
     return click.option(
         "--actor", help="Who is doing this (default: CREDCTL_ACTOR, the CI's actor, the OS user)."
@@ -355,6 +386,7 @@ def _report(
     output: Path | None,
     by: str | None,
     command: str,
+    as_of: datetime | None,
 ) -> Any:
     from credctl import report as render
     from credctl.audit import run_audit
@@ -362,7 +394,7 @@ def _report(
     project = state.project()
     backends = _backends(project)
     try:
-        result = run_audit(project, project.select(environments), backends)
+        result = run_audit(project, project.select(environments), backends, as_of=as_of)
     finally:
         backends.close()
     fmt = _format(state, output_format)
@@ -384,6 +416,7 @@ def _report(
     help="Exit 1 when findings reach this severity.",
 )
 @by_option
+@as_of_option
 @output_option
 @common_options
 @pass_state
@@ -393,6 +426,7 @@ def audit(
     output_format: str | None,
     fail_on: str,
     by: str | None,
+    as_of: datetime | None,
     output: Path | None,
 ) -> None:
     """Findings per credential: owner, last rotated, age, max age, due date, status.
@@ -401,7 +435,7 @@ def audit(
     """
     from credctl.audit import fail_level_reached
 
-    result = _report(state, environments, output_format, output, by, "audit")
+    result = _report(state, environments, output_format, output, by, "audit", as_of)
     if fail_level_reached(result, fail_on):
         sys.exit(1)
 
@@ -410,6 +444,7 @@ def audit(
 @env_option
 @format_option(*REPORT_FORMATS)
 @by_option
+@as_of_option
 @output_option
 @common_options
 @pass_state
@@ -418,10 +453,11 @@ def status(
     environments: tuple[str, ...],
     output_format: str | None,
     by: str | None,
+    as_of: datetime | None,
     output: Path | None,
 ) -> None:
     """The credential status report for people: --format html -o report.html for a page."""
-    _report(state, environments, output_format, output, by, "status")
+    _report(state, environments, output_format, output, by, "status", as_of)
 
 
 @cli.command()
@@ -767,6 +803,7 @@ def import_command(
 @click.option("--service", "services", multiple=True, help="Only this service (repeatable).")
 @click.option("--type", "types", multiple=True, help="Only this credential type (repeatable).")
 @click.option("--dry-run", is_flag=True, help="Print what would rotate and why; change nothing.")
+@as_of_option
 @click.option("--abort", is_flag=True, help="Discard the pending value of an interrupted rotation.")
 @click.option(
     "--value-from-stdin",
@@ -786,6 +823,7 @@ def rotate(
     services: tuple[str, ...],
     types: tuple[str, ...],
     dry_run: bool,
+    as_of: datetime | None,
     abort: bool,
     value_from_stdin: bool,
     actor: str | None,
@@ -799,6 +837,10 @@ def rotate(
     from credctl.secret import Secret
     from credctl.values import resolve_actor
 
+    if as_of is not None and not (due and dry_run):
+        raise UsageError(
+            "--as-of only previews: use it with --due --dry-run (a rotation happens now)"
+        )
     project = state.project(actor=actor)
     fmt = _format(state, output_format)
     backends = _backends(project)
@@ -812,6 +854,7 @@ def rotate(
             environments=environments,
             services=services,
             types=types,
+            as_of=as_of,
         )
         if dry_run:
             results = [

@@ -2,47 +2,48 @@
 
 A run may evaluate "as of" another moment (`--as-of`), and tests set the clock
 in-process (`use`) or, for a `credctl` process, move it with
-`CREDCTL_CLOCK_OFFSET` (a duration such as `365d`; used by the test suite's
-year-ahead run, not meant for daily use).
+`CREDCTL_CLOCK_OFFSET` (a duration such as `365d`; the test suite's year-ahead
+run uses it, it is not meant for daily use).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+from credctl.errors import UsageError
+
 OFFSET_VARIABLE = "CREDCTL_CLOCK_OFFSET"
 
 _fixed: datetime | None = None
-_offset: timedelta | None = None
 
 
 def now() -> datetime:
     """The current moment in UTC, as this run sees it."""
     if _fixed is not None:
         return _fixed
-    return datetime.now(UTC) + _environment_offset()
+    moment = datetime.now(UTC)
+    offset = os.environ.get(OFFSET_VARIABLE)
+    return moment + _parse_offset(offset) if offset else moment
 
 
-def _environment_offset() -> timedelta:
-    global _offset
-    if _offset is None:
-        text = os.environ.get(OFFSET_VARIABLE, "").strip()
-        if text:
-            from credctl.schedule import parse_duration
+@functools.lru_cache(maxsize=4)
+def _parse_offset(text: str) -> timedelta:
+    from credctl.schedule import parse_duration
 
-            negative = text.startswith("-")
-            duration = parse_duration(text.lstrip("+-"))
-            _offset = -duration if negative else duration
-        else:
-            _offset = timedelta(0)
-    return _offset
+    cleaned = text.strip()
+    try:
+        duration = parse_duration(cleaned.lstrip("+-"))
+    except ValueError as error:
+        raise UsageError(f"{OFFSET_VARIABLE}: {error}") from None
+    return -duration if cleaned.startswith("-") else duration
 
 
 def set_now(moment: datetime | None) -> None:
-    """Fix the clock at `moment` (UTC assumed when naive); None lets it run again."""
+    """Fix the clock at `moment` (UTC when naive); None lets it run again."""
     global _fixed
     if moment is not None and moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
@@ -51,7 +52,7 @@ def set_now(moment: datetime | None) -> None:
 
 @contextlib.contextmanager
 def use(moment: datetime) -> Iterator[datetime]:
-    """The clock fixed at `moment` for the block (tests)."""
+    """The clock fixed at `moment` for the block (tests, `--as-of`)."""
     previous = _fixed
     set_now(moment)
     try:

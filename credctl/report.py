@@ -67,9 +67,10 @@ def status_json(report: AuditReport) -> Iterator[str]:
 def _stream_json(report: AuditReport, *, with_findings: bool) -> Iterator[str]:
     encoder = json.JSONEncoder(indent=2)
     generated_at = json.dumps(format_timestamp(report.generated_at))
+    as_of = json.dumps(format_timestamp(report.evaluated_at))
     yield (
         f'{{\n  "schema_version": {SCHEMA_VERSION},\n  "generated_at": {generated_at},'
-        '\n  "credentials": ['
+        f'\n  "as_of": {as_of},\n  "credentials": ['
     )
     for index, status in enumerate(report.credentials):
         text = encoder.encode(credential_json(status)).replace("\n", "\n    ")
@@ -139,7 +140,17 @@ def summary_line(report: AuditReport) -> str:
         f"findings: {summary['error']} error(s), {summary['warning']} warning(s), "
         f"{summary['info']} info"
     )
-    return ", ".join(parts)
+    line = ", ".join(parts)
+    if report.as_of is not None:
+        line += f" (as of {format_timestamp(report.as_of)})"
+    return line
+
+
+def as_of_heading(report: AuditReport) -> str:
+    """The Markdown line that says which moment a report evaluates (with --as-of)."""
+    if report.as_of is None:
+        return ""
+    return f"_Credential status as of {format_timestamp(report.as_of)}._\n\n"
 
 
 def audit_table(report: AuditReport, style: Styler = plain) -> str:
@@ -237,7 +248,15 @@ def grouped(report: AuditReport, by: str | None) -> list[tuple[str, AuditReport]
     for status in report.credentials:
         groups.setdefault(key(status), []).append(status)
     return [
-        (name, AuditReport(report.generated_at, members, [f for s in members for f in s.findings]))
+        (
+            name,
+            AuditReport(
+                report.generated_at,
+                members,
+                [f for s in members for f in s.findings],
+                as_of=report.as_of,
+            ),
+        )
         for name, members in sorted(groups.items())
     ]
 
@@ -285,12 +304,19 @@ def render(
         return html(report, by=by)
     if fmt == "markdown":
         if by is None:
-            return markdown_table(report)
+            return as_of_heading(report) + markdown_table(report)
         sections = [
             f"### {group_heading(by, name, part)}\n\n" + markdown_table(part, summary=False)
             for name, part in grouped(report, by)
         ]
-        return "\n".join(sections) + "\n" + summary_line(report) + "\n" + _markdown_findings(report)
+        return (
+            as_of_heading(report)
+            + "\n".join(sections)
+            + "\n"
+            + summary_line(report)
+            + "\n"
+            + _markdown_findings(report)
+        )
     if by is None:
         return audit_table(report, style) if command == "audit" else status_table(report, style)
     out = []

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from credctl import __version__
 from credctl.audit import AuditReport
 from credctl.model import Finding
+from credctl.schedule import format_timestamp
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_LEVELS = {"error": "error", "warning": "warning", "info": "note"}
@@ -47,7 +48,7 @@ def junit(report: AuditReport) -> str:
     def suite(name: str) -> ElementTree.Element:
         if name not in suites:
             suites[name] = ElementTree.SubElement(
-                root, "testsuite", name=name, timestamp=report.generated_at.isoformat()
+                root, "testsuite", name=name, timestamp=report.evaluated_at.isoformat()
             )
         return suites[name]
 
@@ -152,6 +153,7 @@ def sarif(report: AuditReport) -> str:
                     }
                 },
                 "automationDetails": {"id": "credctl/audit/"},
+                "properties": {"as_of": format_timestamp(report.evaluated_at)},
                 "results": results,
             }
         ],
@@ -196,8 +198,10 @@ def github(report: AuditReport) -> str:
         command = GITHUB_COMMANDS[finding.severity]
         lines.append(f"::{command} {','.join(properties)}::{_escape_data(finding.message)}")
     summary = report.summary()
+    as_of = f" (as of {format_timestamp(report.as_of)})" if report.as_of is not None else ""
     lines.append(
         f"::notice title=credctl audit::{len(report.credentials)} credentials: "
         f"{summary['error']} error(s), {summary['warning']} warning(s), {summary['info']} info"
+        f"{_escape_data(as_of)}"
     )
     return "\n".join(lines) + "\n"

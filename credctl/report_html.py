@@ -63,6 +63,11 @@ code { font-size: .85em; }
 def html(report: AuditReport, *, title: str = "Credential status", by: str | None = None) -> str:
     secrets = [c for c in report.credentials if c.secret]
     counts: Counter[str] = Counter(c.status for c in secrets)
+    as_of = (
+        f" &middot; <strong>as of {escape(format_timestamp(report.as_of))}</strong>"
+        if report.as_of is not None
+        else ""
+    )
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -70,7 +75,7 @@ def html(report: AuditReport, *, title: str = "Credential status", by: str | Non
         f"<title>{escape(title)}</title><style>{CSS}</style></head><body>",
         f"<h1>{escape(title)}</h1>",
         f'<p class="meta">Generated {escape(format_timestamp(report.generated_at))} by credctl '
-        f"{escape(__version__)} &middot; {len(report.credentials)} credentials, "
+        f"{escape(__version__)}{as_of} &middot; {len(report.credentials)} credentials, "
         f"{len(secrets)} secrets &middot; findings: {report.summary()['error']} errors, "
         f"{report.summary()['warning']} warnings</p>",
         '<section id="summary" class="cards">',

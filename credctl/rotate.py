@@ -101,8 +101,9 @@ def select(
     environments: Sequence[str],
     services: Sequence[str],
     types: Sequence[str],
+    as_of: datetime | None = None,
 ) -> list[Candidate]:
-    """The credentials to rotate: those named, or those due (one listing per store)."""
+    """The credentials to rotate: those named, or those due (as of now, or `as_of`)."""
     if not ids and not due:
         raise UsageError("name the credentials to rotate (ENV/SERVICE/TYPE) or pass --due")
     chosen_environments = {e.name for e in project.select(environments)}
@@ -119,7 +120,7 @@ def select(
     if ids:
         rows = [project.find_row(credential_id) for credential_id in dict.fromkeys(ids)]
         return [Candidate(row, "requested") for row in rows if wanted(row)]
-    report = run_audit(project, project.select(environments), backends)
+    report = run_audit(project, project.select(environments), backends, as_of=as_of)
     statuses = {"overdue"} | ({"due-soon"} if include_due_soon else set())
     chosen = []
     for status in report.credentials:

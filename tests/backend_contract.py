@@ -88,9 +88,9 @@ class BackendContract:
         assert "credctl:schedule" not in info.metadata
 
     def test_last_rotated_comes_from_metadata(self, backend: Backend, name: str) -> None:
-        backend.create(name, {**MANAGED, META_LAST_ROTATED: "2026-01-02T03:04:05Z"}, Secret("v"))
+        backend.create(name, {**MANAGED, META_LAST_ROTATED: "2019-01-02T03:04:05Z"}, Secret("v"))
         [info] = backend.list_secrets()
-        assert info.last_rotated == parse_timestamp("2026-01-02T03:04:05Z")
+        assert info.last_rotated == parse_timestamp("2019-01-02T03:04:05Z")
 
     def test_read_many_values_with_per_id_errors(self, backend: Backend) -> None:
         prefix = backend.environment.prefix

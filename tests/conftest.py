@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from credctl.clock import OFFSET_VARIABLE
 from tests.support import moto_fixes, netguard
 from tests.support.fixtures import FAKE_AWS, Store
 from tests.support.proxy import Proxy
@@ -26,6 +27,43 @@ for name in (
     os.environ.pop(name, None)
 netguard.install()
 moto_fixes.apply()
+
+
+# Fixtures whose store keeps its own time (moto, OpenBao): a moved clock would make their
+# fresh secrets look a year old, so the --clock-offset run leaves their tests out.
+STORE_CLOCK_FIXTURES = {"moto_server", "openbao"}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--clock-offset",
+        default=None,
+        metavar="DURATION",
+        help="move credctl's clock and the tests' idea of today by DURATION (e.g. 365d), and "
+        "run only the tests whose stores follow that clock (no moto, no OpenBao)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    offset = config.getoption("--clock-offset")
+    if offset:
+        # read by credctl.clock in this process and in every credctl process a test starts
+        os.environ[OFFSET_VARIABLE] = offset
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if STORE_CLOCK_FIXTURES & set(getattr(item, "fixturenames", ())) or params.get("store") in (
+            "aws",
+            "vault",
+        ):
+            item.add_marker(pytest.mark.store_clock)
+    if not config.getoption("--clock-offset"):
+        return
+    kept = [item for item in items if item.get_closest_marker("store_clock") is None]
+    config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+    items[:] = kept
 
 
 @pytest.fixture(autouse=True)

@@ -8,6 +8,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from credctl.clock import OFFSET_VARIABLE
+
 REPO = Path(__file__).resolve().parent.parent
 
 HEADER = (
@@ -77,11 +79,18 @@ class Result:
         return self.stdout + self.stderr
 
 
+def inherited_environment() -> dict[str, str]:
+    """This process's variables without the user's CREDCTL_* settings (the test's clock stays)."""
+    return {
+        k: v for k, v in os.environ.items() if not k.startswith("CREDCTL_") or k == OFFSET_VARIABLE
+    }
+
+
 def credctl(
     project: Path, *args: str, input: str | None = None, env: dict[str, str] | None = None
 ) -> Result:
     """Run credctl as users do: a separate process, in the project folder."""
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith("CREDCTL_")}
+    inherited = inherited_environment()
     # The guard folder's sitecustomize refuses non-loopback connections in the child too.
     pythonpath = os.pathsep.join([str(REPO / "tests" / "support" / "guard"), str(REPO)])
     environment = {**inherited, "PYTHONPATH": pythonpath, "NO_COLOR": "1", **(env or {})}

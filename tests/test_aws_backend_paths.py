@@ -132,17 +132,17 @@ def test_delete_only_schedules_with_the_recovery_window(client: Any) -> None:
     ("aws_rotated", "tag", "expected"),
     [
         (
-            datetime(2026, 3, 1, tzinfo=UTC),
-            "2026-05-01T00:00:00Z",
-            datetime(2026, 5, 1, tzinfo=UTC),
+            datetime(2019, 3, 1, tzinfo=UTC),
+            "2019-05-01T00:00:00Z",
+            datetime(2019, 5, 1, tzinfo=UTC),
         ),
         (
-            datetime(2026, 6, 1, tzinfo=UTC),
-            "2026-05-01T00:00:00Z",
-            datetime(2026, 6, 1, tzinfo=UTC),
+            datetime(2019, 6, 1, tzinfo=UTC),
+            "2019-05-01T00:00:00Z",
+            datetime(2019, 6, 1, tzinfo=UTC),
         ),
-        (datetime(2026, 6, 1, tzinfo=UTC), "not a date", datetime(2026, 6, 1, tzinfo=UTC)),
-        (None, "2026-05-01T00:00:00Z", datetime(2026, 5, 1, tzinfo=UTC)),
+        (datetime(2019, 6, 1, tzinfo=UTC), "not a date", datetime(2019, 6, 1, tzinfo=UTC)),
+        (None, "2019-05-01T00:00:00Z", datetime(2019, 5, 1, tzinfo=UTC)),
         (None, None, None),
     ],
 )

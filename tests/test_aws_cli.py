@@ -27,14 +27,15 @@ from credctl.cli import main
 from credctl.model import AwsBackendConfig, EnvironmentConfig
 from credctl.values import host_label
 from tests.backend_contract import CANARY, MANAGED
-from tests.projects import Result, make_project, row
+from tests.projects import Result, inherited_environment, make_project, row
 from tests.support.canned import RawBody
+from tests.support.dates import stamp
 
 PREFIX = "prod/"
 ENVIRONMENT = "backend: {type: aws, region: us-east-1, prefix: prod/}\n"
 FAST_RETRY = "retry: {max_attempts: 5, base_delay: 5ms, max_delay: 20ms}\n"
 SMALL_RETRY = "retry: {max_attempts: 2, base_delay: 5ms}\n"
-FRESH = {**MANAGED, "credctl:last-rotated": "2099-01-01T00:00:00Z"}
+FRESH = {**MANAGED, "credctl:last-rotated": stamp(1)}
 
 
 class Calls:
@@ -94,7 +95,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[Calls]:
 @pytest.fixture
 def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Any:
     """credctl's own entry point (`main`) in this process, in a project folder."""
-    for name in [name for name in os.environ if name.startswith("CREDCTL_")]:
+    for name in [name for name in os.environ if name not in inherited_environment()]:
         monkeypatch.delenv(name)
 
     def invoke(project: Path, *args: str) -> Result:
@@ -240,6 +241,7 @@ def test_cli_access_denied_exits_3_in_one_line(tmp_path: Path, calls: Calls, run
     assert calls.counts["ListSecrets"] == 1  # a denial is not retried
 
 
+@pytest.mark.store_clock  # moto dates the secret by its own clock
 def test_cli_never_rotated_secret_is_aged_from_its_creation(
     tmp_path: Path, calls: Calls, run: Any
 ) -> None:

@@ -20,6 +20,7 @@ from credctl.secret import Secret
 from tests.backend_contract import CANARY, MANAGED, BackendContract
 from tests.projects import credctl, make_project, row
 from tests.support.canned import RawBody
+from tests.support.dates import stamp
 from tests.support.fixtures import aws_environment_yaml, project_env
 from tests.support.servers import MotoServer
 
@@ -143,7 +144,7 @@ def test_cli_audit_env_get_set_on_moto_server(tmp_path: Path, moto_server: MotoS
         SecretString=CANARY,
         Tags=[
             {"Key": k, "Value": v}
-            for k, v in {**MANAGED, "credctl:last-rotated": "2026-11-01T00:00:00Z"}.items()
+            for k, v in {**MANAGED, "credctl:last-rotated": stamp(10)}.items()
         ],
     )
     audit = credctl(project, "audit", "--format", "json", "--fail-on", "never", env=env)

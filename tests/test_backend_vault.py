@@ -18,6 +18,7 @@ from credctl.model import EnvironmentConfig, Ref
 from credctl.secret import Secret
 from tests.backend_contract import CANARY, MANAGED, BackendContract
 from tests.projects import credctl, make_project, row
+from tests.support.dates import stamp
 from tests.support.fixtures import project_env, vault_environment_yaml
 from tests.support.servers import OpenBao, free_port
 
@@ -70,7 +71,7 @@ def test_reads_secrets_written_by_the_bao_cli(tmp_path: Path, openbao: OpenBao) 
         "-mount=secret",
         "-custom-metadata=credctl:managed=true",
         "-custom-metadata=credctl:owner=@payments",
-        "-custom-metadata=credctl:last-rotated=2026-11-01T00:00:00Z",
+        f"-custom-metadata=credctl:last-rotated={stamp(10)}",
         "-custom-metadata=team:cost-center=42",
         f"{prefix}stripe/api-key",
     )

@@ -6,7 +6,6 @@ import json
 import stat
 import subprocess
 import sys
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -15,9 +14,9 @@ from credctl.backends.base import BackendContext, open_backend
 from credctl.model import EnvironmentConfig
 from credctl.secret import Secret
 from tests.projects import REPO, credctl, make_project, row
+from tests.support.dates import day, stamp, today
 
 CANARY = "canary-Vq7Lx2Pz9Ws4Kd1Jm8Hb"
-TODAY = date.today().isoformat()
 
 
 @pytest.fixture
@@ -26,7 +25,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return make_project(
         tmp_path,
         [
-            row(last_rotated="2026-01-01"),
+            row(last_rotated=day(333)),
             row(service="Google", credential_type="Client Secret", schedule="180d"),
             row(
                 service="Google",
@@ -55,7 +54,7 @@ def test_set_then_get_is_byte_identical(project: Path) -> None:
     assert got.stdout == value
     # the table learnt the reference and the rotation date, nothing else changed
     table = (project / "credentials.md").read_text()
-    assert f"| local://prod/stripe/api-key | 90d | {TODAY} | @payments |" in table
+    assert f"| local://prod/stripe/api-key | 90d | {today()} | @payments |" in table
     log = (project / ".credctl" / "audit.jsonl").read_text()
     assert json.loads(log)["action"] == "set"
     assert CANARY not in log
@@ -89,7 +88,8 @@ def test_get_of_config_prints_the_literal(project: Path) -> None:
 
 
 def test_audit_reports_status_and_findings(project: Path) -> None:
-    seed(project, "prod/stripe/api-key", CANARY, **{"credctl:last-rotated": "2026-01-01T00:00:00Z"})
+    rotated = stamp(333)
+    seed(project, "prod/stripe/api-key", CANARY, **{"credctl:last-rotated": rotated})
     result = credctl(project, "audit", "--env", "prod", "--format", "json")
     assert result.exit_code == 1  # an overdue credential is an error
     document = json.loads(result.stdout)
@@ -98,8 +98,8 @@ def test_audit_reports_status_and_findings(project: Path) -> None:
     stripe = by_id["prod/stripe/api-key"]
     assert stripe["status"] == "overdue"
     assert stripe["max_age_days"] == 90
-    assert stripe["due_on"] == "2026-04-01"
-    assert stripe["last_rotated"] == "2026-01-01T00:00:00Z"
+    assert stripe["due_on"] == day(333 - 90)
+    assert stripe["last_rotated"] == rotated
     assert [f["code"] for f in stripe["findings"]] == ["overdue", "table-drift"]
     assert by_id["prod/google/client-secret"]["status"] == "missing"
     assert by_id["prod/google/redirect-uri"]["status"] == "ok"
@@ -144,7 +144,7 @@ def test_audit_schedule_exceeding_policy_is_a_finding(tmp_path: Path) -> None:
 
 
 def test_status_table_is_readable(project: Path) -> None:
-    seed(project, "prod/stripe/api-key", CANARY, **{"credctl:last-rotated": "2026-01-01T00:00:00Z"})
+    seed(project, "prod/stripe/api-key", CANARY, **{"credctl:last-rotated": stamp(333)})
     result = credctl(project, "status", "--env", "prod")
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
@@ -158,7 +158,7 @@ def test_status_table_is_readable(project: Path) -> None:
         "DUE",
         "STATUS",
     ]
-    assert lines[2].split()[:3] == ["prod/stripe/api-key", "@payments", "2026-01-01"]
+    assert lines[2].split()[:3] == ["prod/stripe/api-key", "@payments", day(333)]
     assert lines[2].split()[-1] == "overdue"
     assert "3 credentials" in result.stdout
 
@@ -195,7 +195,7 @@ def test_env_with_a_missing_value_writes_nothing(project: Path) -> None:
 
 
 def test_canary_never_appears_in_reports_or_errors(project: Path) -> None:
-    seed(project, "prod/stripe/api-key", CANARY, **{"credctl:last-rotated": "2026-01-01T00:00:00Z"})
+    seed(project, "prod/stripe/api-key", CANARY, **{"credctl:last-rotated": stamp(333)})
     seed(project, "prod/google/client-secret", CANARY + "-2")
     seed(project, "prod/orphan/key", CANARY + "-3")
     runs = [

@@ -12,6 +12,7 @@ import pytest
 
 from tests.backend_contract import CANARY
 from tests.projects import POLICY, credctl, make_project, row
+from tests.support.dates import day
 from tests.support.fixtures import Store
 
 # Looks like a live key: the literal check must flag it, and no report may repeat it.
@@ -50,7 +51,7 @@ def test_drift_is_found_planned_and_settled(tmp_path: Path, store: Store) -> Non
     ref = f"{store.scheme_prefix()}{prefix}"
 
     edit_row(table, "Stripe", 6, "@finance")  # the store still says @payments
-    edit_row(table, "Twilio", 5, "2026-01-01")  # the store says it was rotated today
+    edit_row(table, "Twilio", 5, day(333))  # the store says it was rotated today
     table.write_text(
         "".join(line for line in table.read_text().splitlines(True) if "| Old |" not in line)
     )
@@ -105,5 +106,5 @@ def test_drift_is_found_planned_and_settled(tmp_path: Path, store: Store) -> Non
     remaining = {(c["action"], c["id"]) for c in json.loads(settled.stdout)["changes"]}
     assert remaining == {("orphan", f"{ref}old/api-key"), ("unmanaged", f"{ref}legacy/api-key")}
     twilio = next(line for line in table.read_text().splitlines() if "| Twilio |" in line)
-    assert "2026-01-01" not in twilio  # the store's truth was written back
+    assert day(333) not in twilio  # the store's truth was written back
     assert re.search(r"\| \d{4}-\d{2}-\d{2}", twilio)

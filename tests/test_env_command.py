@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import stat
-import statistics
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from credctl import envfile
-from tests.projects import REPO, credctl, make_project, row
+from tests.projects import credctl, make_project, row
 from tests.test_commands import CANARY, seed
 
 
@@ -264,63 +260,3 @@ def test_warns_when_git_would_track_the_file(project: Path) -> None:
     (project / ".gitignore").write_text("*.env\n")
     ignored = credctl(project, "env", "--env", "prod", "-o", str(project / "other.env"))
     assert "warning" not in ignored.stderr
-
-
-def test_env_of_1000_credentials_is_fast(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """1,000 credentials on the local store: under 1 s beyond interpreter start-up."""
-    monkeypatch.delenv("CREDCTL_LOCAL_KEY", raising=False)
-    rows = [row(service=f"svc{i:04d}", last_rotated="2026-11-01") for i in range(1000)]
-    project = make_project(tmp_path, rows)
-    environment = {**os.environ, "PYTHONPATH": str(REPO)}
-    seeded = subprocess.run(
-        [sys.executable, "-c", SEED, str(project)],
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert seeded.returncode == 0, seeded.stderr
-
-    def timed(*args: str) -> float:
-        started = time.perf_counter()
-        subprocess.run(args, env=environment, cwd=project, check=True, capture_output=True)
-        return time.perf_counter() - started
-
-    startups = [timed(sys.executable, "-c", "pass") for _ in range(3)]
-    env_times = [
-        timed(sys.executable, "-m", "credctl", "env", "--env", "prod", "-o", "out.env")
-        for _ in range(3)
-    ]
-    assert (project / "out.env").read_text().count("\n") == 1000
-    beyond_startup = statistics.median(env_times) - statistics.median(startups)
-    measured = f"env runs {env_times}, start-up runs {startups}"
-    # the issue's bound, on the median of three runs so one slow run does not fail it
-    assert beyond_startup < 1.0, measured
-    # and a generous bound on the fastest run for noisy CI machines
-    assert min(env_times) - min(startups) < 2.0, measured
-
-
-SEED = """
-import sys
-from pathlib import Path
-from credctl.backends.local import LocalBackend, load_key
-from credctl.model import EnvironmentConfig
-from credctl.secret import Secret
-project = Path(sys.argv[1])
-environment = EnvironmentConfig.model_validate({"name": "prod", "backend": {"type": "local"}})
-backend = LocalBackend(environment, project / ".credctl" / "store", load_key(project))
-with backend._mutate() as document:
-    pass
-import json, base64
-from credctl import clock
-from credctl.schedule import format_timestamp
-now = format_timestamp(clock.now())
-with backend._mutate() as document:
-    for i in range(1000):
-        name = f"prod/svc{i:04d}/api-key"
-        document["secrets"][name] = {
-            "metadata": {"credctl:managed": "true", "credctl:last-rotated": "2026-11-01T00:00:00Z"},
-            "created": now, "updated": now, "current": "1", "pending": None, "deleted": None,
-            "versions": {"1": {"created": now, "data": backend._encrypt(f"value-{i}", f"{name}@1")}},
-        }
-"""

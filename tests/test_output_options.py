@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.projects import REPO, credctl, make_project, row
+from tests.support.dates import stamp
 from tests.test_commands import seed
 
 ESC = "\x1b["
@@ -20,7 +21,7 @@ ESC = "\x1b["
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("CREDCTL_LOCAL_KEY", raising=False)
     folder = make_project(tmp_path, [row(), row(service="SendGrid")])
-    seed(folder, "prod/stripe/api-key", "v1", **{"credctl:last-rotated": "2025-01-01T00:00:00Z"})
+    seed(folder, "prod/stripe/api-key", "v1", **{"credctl:last-rotated": stamp(400)})
     seed(folder, "prod/sendgrid/api-key", "v2")
     return folder
 

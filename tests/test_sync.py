@@ -12,6 +12,7 @@ import pytest
 
 from tests.backend_contract import CANARY
 from tests.projects import HEADER, credctl, make_project, row
+from tests.support.dates import day
 from tests.support.fixtures import Store
 from tests.support.proxy import Proxy
 from tests.support.servers import MotoServer
@@ -31,7 +32,7 @@ credential_types:
 
 def rows25() -> list[str]:
     return [
-        row(service=service, credential_type=kind, schedule="30d", last_rotated="2026-01-01")
+        row(service=service, credential_type=kind, schedule="30d", last_rotated=day(333))
         for service in SERVICES
         for kind in TYPES
     ]
@@ -119,7 +120,7 @@ def test_sync_changes_only_the_owned_cells(tmp_path: Path) -> None:
     store = Store("local")
     prose = "# Credentials\n\nSome prose | with a pipe.\n\n"
     rows = [
-        "| Stripe  |  prod | API Key |  | 90d |  2025-01-01 | @payments | keep me |\n",
+        f"| Stripe  |  prod | API Key |  | 90d |  {day(700)} | @payments | keep me |\n",
         "| Google | prod | Client Secret |   | 180d | never | @identity | \\| escaped |\n",
     ]
     header = HEADER.replace("| Owner |\n", "| Owner | Notes |\n").replace(

@@ -17,7 +17,7 @@ TABLE = (
     "|:------|---------|-------|-------------|-----------------|-----------------"
     "|------------------:|--------------|---------|\n"
     "| @payments | Stripe | live \\| restricted | prod | API Key | aws-sm://prod/stripe/api-key "
-    "| 90d | 2026-09-01 | STRIPE_KEY |\n"
+    "| 90d | 2019-09-01 | STRIPE_KEY |\n"
     "| @identity | Google | | prod | Client Secret |  | quarterly | never | |\n"
 )
 EPILOGUE = "\nTrailing text.\n"
@@ -57,7 +57,7 @@ def test_update_changes_only_owned_cells_of_changed_rows(tmp_path: Path) -> None
         {
             google.line: {
                 "reference": "aws-sm://prod/google/client-secret",
-                "last_rotated": "2026-11-24",
+                "last_rotated": "2019-11-24",
             }
         }
     )
@@ -70,8 +70,8 @@ def test_update_changes_only_owned_cells_of_changed_rows(tmp_path: Path) -> None
     new_line = after_lines[google.line - 1]
     assert new_line.startswith("| @identity | Google | | prod | Client Secret | ")
     assert "aws-sm://prod/google/client-secret" in new_line
-    assert new_line.endswith("| quarterly | 2026-11-24 | |\n")
-    assert read_table(path, "credentials.md").rows[1].last_rotated == "2026-11-24"
+    assert new_line.endswith("| quarterly | 2019-11-24 | |\n")
+    assert read_table(path, "credentials.md").rows[1].last_rotated == "2019-11-24"
 
 
 def test_padding_is_kept_when_the_value_fits(tmp_path: Path) -> None:
@@ -79,36 +79,36 @@ def test_padding_is_kept_when_the_value_fits(tmp_path: Path) -> None:
         "| Service | Environment | Credential Type | Value/Reference | Rotation Schedule "
         "| Last Rotated | Owner |\n|---|---|---|---|---|---|---|\n"
         "| Stripe  | prod        | API Key         | aws-sm://prod/stripe/api-key | 90d "
-        "| 2026-09-01   | @payments |\n"
+        "| 2019-09-01   | @payments |\n"
     )
     path = write(tmp_path, text)
     table = read_table(path, "t.md")
-    table.save({3: {"last_rotated": "2026-11-24"}})
-    assert path.read_text().splitlines()[2].endswith("| 2026-11-24   | @payments |")
+    table.save({3: {"last_rotated": "2019-11-24"}})
+    assert path.read_text().splitlines()[2].endswith("| 2019-11-24   | @payments |")
 
 
 def test_crlf_and_utf8_are_preserved(tmp_path: Path) -> None:
     text = (PROSE + "Ünïcode ✓\n" + TABLE + EPILOGUE).replace("\n", "\r\n")
     path = write(tmp_path, text)
     table = read_table(path, "t.md")
-    table.save({table.rows[0].line: {"last_rotated": "2026-11-24"}})
+    table.save({table.rows[0].line: {"last_rotated": "2019-11-24"}})
     after = path.read_bytes()
     assert after.count(b"\r\n") == text.count("\r\n")
-    assert after.replace(b"2026-11-24", b"2026-09-01") == text.encode()
+    assert after.replace(b"2019-11-24", b"2019-09-01") == text.encode()
 
 
 def test_unchanged_update_does_not_write(tmp_path: Path) -> None:
     path = write(tmp_path, TABLE)
     table = read_table(path, "t.md")
     stripe = table.rows[0]
-    assert not table.save({stripe.line: {"last_rotated": "2026-09-01"}})
+    assert not table.save({stripe.line: {"last_rotated": "2019-09-01"}})
 
 
 def test_writes_keep_the_file_mode(tmp_path: Path) -> None:
     path = write(tmp_path, TABLE)
     path.chmod(0o640)
     table = read_table(path, "t.md")
-    table.save({table.rows[0].line: {"last_rotated": "2026-11-24"}})
+    table.save({table.rows[0].line: {"last_rotated": "2019-11-24"}})
     assert path.stat().st_mode & 0o777 == 0o640
 
 
@@ -149,7 +149,7 @@ credentials:
     credential_type: API Key
     value_reference: aws-sm://prod/stripe/api-key
     rotation_schedule: 90d
-    last_rotated: 2026-09-01
+    last_rotated: 2019-09-01
     owner: "@payments"
     notes: keep me
   - service: Google
@@ -165,16 +165,16 @@ def test_yaml_table_reads_and_writes_in_place(tmp_path: Path) -> None:
     table = read_table(path, "credentials.yaml")
     stripe, google = table.rows
     assert (stripe.line, google.line) == (3, 11)
-    assert stripe.last_rotated == "2026-09-01"
+    assert stripe.last_rotated == "2019-09-01"
     assert stripe.extra == {"notes": "keep me"}
     table.save(
         {
-            stripe.line: {"last_rotated": "2026-11-24"},
+            stripe.line: {"last_rotated": "2019-11-24"},
             google.line: {"reference": "aws-sm://prod/google/client-secret"},
         }
     )
     after = path.read_text()
-    assert after == YAML_TABLE.replace("2026-09-01", "2026-11-24") + (
+    assert after == YAML_TABLE.replace("2019-09-01", "2019-11-24") + (
         "    value_reference: aws-sm://prod/google/client-secret\n"
     )
     reread = read_table(path, "credentials.yaml")

@@ -48,9 +48,9 @@ def test_last_rotated_is_the_current_versions_time_when_credctl_wrote_it(
     assert info.last_rotated == parse_timestamp(version_created(openbao, name, 2))  # type: ignore[attr-defined]
     assert info.created == parse_timestamp(version_created(openbao, name, 1))  # type: ignore[attr-defined]
     # the recorded date wins over the version's time
-    backend.set_metadata(name, {META_LAST_ROTATED: "2026-01-02T03:04:05Z"})
+    backend.set_metadata(name, {META_LAST_ROTATED: "2019-01-02T03:04:05Z"})
     dated = info_of(backend, name)
-    assert dated.last_rotated == parse_timestamp("2026-01-02T03:04:05Z")  # type: ignore[attr-defined]
+    assert dated.last_rotated == parse_timestamp("2019-01-02T03:04:05Z")  # type: ignore[attr-defined]
     backend.close()
 
 

@@ -31,6 +31,7 @@ class Proxy:
         self.down = False
         self.requests = 0
         self.dropped = 0
+        self.delayed = 0.0  # seconds of delay added so far (what the tests check, not a clock)
         self._predicates: list[Callable[[bytes], bool]] = []
         self._answers: list[_Answer] = []
         self.answered = 0
@@ -138,6 +139,7 @@ class Proxy:
                     state["new_request"] = False
                     self.requests += 1
                     if self.delay:
+                        self.delayed += self.delay
                         time.sleep(self.delay)
                 upstream.sendall(chunk)
         except OSError:
