@@ -18,6 +18,7 @@ import click
 
 from credctl import __version__
 from credctl.errors import ConfigError, CredctlError, UsageError
+from credctl.render import FORMATS, RENDERERS
 
 if TYPE_CHECKING:
     from credctl.audit import Backends
@@ -367,9 +368,6 @@ def _schedule_warnings(project: Project) -> list[str]:
     return warnings
 
 
-REPORT_FORMATS = ("table", "json", "markdown", "junit", "sarif", "github", "html")
-
-
 def by_option(function: F) -> F:
     return click.option(
         "--by",
@@ -388,8 +386,8 @@ def _report(
     command: str,
     as_of: datetime | None,
 ) -> Any:
-    from credctl import report as render
     from credctl.audit import run_audit
+    from credctl.render import RenderOptions, plain, render
 
     project = state.project()
     backends = _backends(project)
@@ -398,16 +396,16 @@ def _report(
     finally:
         backends.close()
     fmt = _format(state, output_format)
-    if fmt == "html" and (output is None or str(output) == "-") and sys.stdout.isatty():
+    if RENDERERS[fmt].page and (output is None or str(output) == "-") and sys.stdout.isatty():
         raise UsageError("the HTML report is a file: pass -o report.html")
-    style = state.style if output is None else render.plain
-    _emit(state, render.render(result, fmt, command=command, style=style, by=by), output)
+    options = RenderOptions(command, state.style if output is None else plain, by)
+    _emit(state, render(result, fmt, options), output)
     return result
 
 
 @cli.command()
 @env_option
-@format_option(*REPORT_FORMATS)
+@format_option(*FORMATS)
 @click.option(
     "--fail-on",
     type=click.Choice(["error", "warning", "never"]),
@@ -442,7 +440,7 @@ def audit(
 
 @cli.command()
 @env_option
-@format_option(*REPORT_FORMATS)
+@format_option(*FORMATS)
 @by_option
 @as_of_option
 @output_option
@@ -833,7 +831,7 @@ def rotate(
     import json
 
     from credctl import rotate as rotation
-    from credctl.report import text_table
+    from credctl.render.common import text_table
     from credctl.secret import Secret
     from credctl.values import resolve_actor
 
@@ -988,7 +986,7 @@ def doctor(state: State, environments: tuple[str, ...], output_format: str | Non
     import json
 
     from credctl.doctor import diagnose
-    from credctl.report import text_table
+    from credctl.render.common import text_table
 
     project = state.project()
     backends = _backends(project)
@@ -1039,7 +1037,7 @@ def log(
     import json
 
     from credctl.auditlog import read_log
-    from credctl.report import text_table
+    from credctl.render.common import text_table
 
     project = state.project()
     entries = read_log(project.root, environments=environments, credential_ids=credential_ids)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import ValidationError, field_validator
 from pydantic_settings import (
@@ -19,8 +19,6 @@ from pydantic_settings import (
 
 from credctl.errors import ConfigError, Problem
 
-OutputFormat = Literal["table", "json", "markdown", "junit", "sarif", "github", "html"]
-
 
 class Settings(BaseSettings):
     """What a run of credctl is configured with."""
@@ -33,7 +31,7 @@ class Settings(BaseSettings):
     table: str | None = None
     environments: Annotated[list[str], NoDecode] = []
     actor: str | None = None
-    format: OutputFormat | None = None
+    format: str | None = None
 
     @field_validator("environments", mode="before")
     @classmethod
@@ -41,6 +39,15 @@ class Settings(BaseSettings):
         # CREDCTL_ENVIRONMENTS=dev,staging reads as a list, as people write it.
         if isinstance(value, str):
             return [name.strip() for name in value.split(",") if name.strip()]
+        return value
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, value: str | None) -> str | None:
+        from credctl.render import FORMATS
+
+        if value is not None and value not in FORMATS:
+            raise ValueError(f"unknown format {value!r} (choose from {', '.join(FORMATS)})")
         return value
 
     @classmethod

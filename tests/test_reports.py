@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 from junitparser import Failure, JUnitXml
 
-from credctl.report_html import COLOURS
+from credctl.render.html_page import COLOURS
 from tests.projects import credctl, make_project, row
 from tests.support.dates import stamp
 from tests.test_commands import seed

@@ -15,7 +15,8 @@ from html import escape
 from credctl import __version__
 from credctl.audit import AuditReport
 from credctl.model import CredentialStatus
-from credctl.report import group_key
+from credctl.render import RenderOptions
+from credctl.render.common import group_key
 from credctl.schedule import format_timestamp
 
 COLOURS = {
@@ -58,6 +59,10 @@ code { font-size: .85em; }
 @media print { body { margin: 0; max-width: none; } h2 { break-after: avoid; }
                tr, .card { break-inside: avoid; } .badge { border: 1px solid #000; } }
 """
+
+
+def render(report: AuditReport, options: RenderOptions) -> str:
+    return html(report, by=options.by)
 
 
 def html(report: AuditReport, *, title: str = "Credential status", by: str | None = None) -> str:

@@ -1,0 +1,19 @@
+"""Every finding credctl reports, by code: what it means (SARIF rules, docs, tests)."""
+
+from __future__ import annotations
+
+FINDINGS: dict[str, str] = {
+    "overdue": "The credential is older than its effective maximum age.",
+    "due-soon": "The credential reaches its maximum age within the warning window.",
+    "never-rotated": "The store has no record of a rotation; it is aged from its creation.",
+    "missing-owner": "The row names no owner, and policy requires one.",
+    "missing-in-backend": "The row's secret does not exist in the environment's store.",
+    "no-value": "The secret exists but holds no value yet.",
+    "orphan": "A credctl-managed secret under the prefix has no row in the table.",
+    "unmanaged": "A secret under the prefix was never managed by credctl.",
+    "table-drift": "The table's Last Rotated or reference differs from the store.",
+    "metadata-drift": "The store's owner or schedule differs from the table.",
+    "schedule-exceeds-policy": "The table's schedule is longer than policy allows.",
+    "literal-secret-in-table": "The table holds what looks like a secret value.",
+    "rotation-in-progress": "A pending value has waited longer than the lock timeout.",
+}

@@ -1,0 +1,145 @@
+"""What the report renderers share: status colours, aligned tables, summary lines, groups."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from credctl.audit import AuditReport
+from credctl.model import CredentialStatus, Finding
+from credctl.render import Styler, plain
+from credctl.schedule import format_timestamp
+
+STATUS_COLOURS = {
+    "ok": "green",
+    "due-soon": "yellow",
+    "overdue": "red",
+    "never-rotated": "yellow",
+    "missing": "red",
+    "unknown": "magenta",
+}
+SEVERITY_COLOURS = {"error": "red", "warning": "yellow", "info": "cyan"}
+GROUPS = ("owner", "environment", "service")
+
+
+def day(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d") if moment else ""
+
+
+def text_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    styles: Sequence[Sequence[str]] | None = None,
+    style: Styler = plain,
+) -> str:
+    """An aligned plain-text table; `styles` gives a colour per cell ("" for none)."""
+    widths = [len(header) for header in headers]
+    for row in rows:
+        widths = [max(width, len(cell)) for width, cell in zip(widths, row, strict=False)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=False)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    for index, row in enumerate(rows):
+        cells = []
+        for column, (cell, width) in enumerate(zip(row, widths, strict=False)):
+            padded = cell.ljust(width)
+            colour = styles[index][column] if styles else ""
+            cells.append(style(padded, colour) if colour else padded)
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def status_rows(report: AuditReport) -> tuple[list[list[str]], list[list[str]]]:
+    rows, styles = [], []
+    for status in report.credentials:
+        rows.append(
+            [
+                status.id,
+                status.row.owner or "-",
+                day(status.last_rotated) or ("never" if status.secret else "-"),
+                "" if status.age_days is None else f"{status.age_days}d",
+                "" if status.max_age_days is None else f"{status.max_age_days}d",
+                day(status.due_on),
+                status.status if status.secret else "config",
+            ]
+        )
+        styles.append(["", "", "", "", "", "", STATUS_COLOURS.get(status.status, "")])
+    return rows, styles
+
+
+STATUS_HEADERS = ("CREDENTIAL", "OWNER", "LAST ROTATED", "AGE", "MAX", "DUE", "STATUS")
+
+
+def summary_line(report: AuditReport) -> str:
+    counts: dict[str, int] = {}
+    for status in report.credentials:
+        counts[status.status] = counts.get(status.status, 0) + 1
+    parts = [f"{len(report.credentials)} credentials"]
+    parts += [f"{counts[name]} {name}" for name in STATUS_COLOURS if counts.get(name)]
+    summary = report.summary()
+    parts.append(
+        f"findings: {summary['error']} error(s), {summary['warning']} warning(s), "
+        f"{summary['info']} info"
+    )
+    line = ", ".join(parts)
+    if report.as_of is not None:
+        line += f" (as of {format_timestamp(report.as_of)})"
+    return line
+
+
+def finding_line(finding: Finding, style: Styler = plain) -> str:
+    where = f"{finding.file}:{finding.line}: " if finding.file and finding.line else ""
+    severity = style(finding.severity, SEVERITY_COLOURS[finding.severity])
+    return f"{where}{severity} [{finding.code}] {finding.message}"
+
+
+def group_key(by: str | None) -> Callable[[CredentialStatus], str]:
+    def key(status: CredentialStatus) -> str:
+        if by == "owner":
+            return status.row.owner or "(no owner)"
+        if by == "environment":
+            return status.row.environment
+        if by == "service":
+            return status.row.service
+        return ""
+
+    return key
+
+
+def grouped(report: AuditReport, by: str | None) -> list[tuple[str, AuditReport]]:
+    """The report split by owner, environment or service (one group when `by` is None)."""
+    if by is None:
+        return [("", report)]
+    key = group_key(by)
+    groups: dict[str, list[CredentialStatus]] = {}
+    for status in report.credentials:
+        groups.setdefault(key(status), []).append(status)
+    return [
+        (
+            name,
+            AuditReport(
+                report.generated_at,
+                members,
+                [f for s in members for f in s.findings],
+                as_of=report.as_of,
+            ),
+        )
+        for name, members in sorted(groups.items())
+    ]
+
+
+def group_heading(by: str, name: str, part: AuditReport) -> str:
+    counts: dict[str, int] = {}
+    for status in part.credentials:
+        counts[status.status] = counts.get(status.status, 0) + 1
+    details = ", ".join(
+        f"{counts[s]} {s}"
+        for s in ("overdue", "due-soon", "never-rotated", "missing")
+        if counts.get(s)
+    )
+    return f"{by} {name}: {len(part.credentials)} credentials" + (
+        f" ({details})" if details else ""
+    )
+
+
+def md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")

@@ -1,0 +1,72 @@
+"""The JSON documents of audit and status: the stable contract CI jobs parse."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from credctl.audit import AuditReport
+from credctl.model import CredentialStatus
+from credctl.render import RenderOptions
+from credctl.render.common import day
+from credctl.schedule import format_timestamp
+
+SCHEMA_VERSION = 1
+
+
+def credential_json(status: CredentialStatus) -> dict[str, Any]:
+    row = status.row
+    return {
+        "id": status.id,
+        "environment": row.environment,
+        "service": row.service,
+        "credential_type": row.credential_type,
+        "owner": row.owner or None,
+        "reference": status.reference if status.secret else None,
+        "env_var": status.env_var,
+        "last_rotated": format_timestamp(status.last_rotated) if status.last_rotated else None,
+        "rotated_by": status.rotated_by,
+        "age_days": status.age_days,
+        "max_age_days": status.max_age_days,
+        "due_on": day(status.due_on) or None,
+        "status": status.status,
+        "file": row.file,
+        "line": row.line,
+        "findings": [finding.as_json() for finding in status.findings],
+    }
+
+
+def audit_json(report: AuditReport) -> Iterator[str]:
+    """The audit document, streamed in chunks: 10,000 credentials never sit in memory twice."""
+    return _stream_json(report, with_findings=True)
+
+
+def status_json(report: AuditReport) -> Iterator[str]:
+    return _stream_json(report, with_findings=False)
+
+
+def _stream_json(report: AuditReport, *, with_findings: bool) -> Iterator[str]:
+    encoder = json.JSONEncoder(indent=2)
+    generated_at = json.dumps(format_timestamp(report.generated_at))
+    as_of = json.dumps(format_timestamp(report.evaluated_at))
+    yield (
+        f'{{\n  "schema_version": {SCHEMA_VERSION},\n  "generated_at": {generated_at},'
+        f'\n  "as_of": {as_of},\n  "credentials": ['
+    )
+    for index, status in enumerate(report.credentials):
+        text = encoder.encode(credential_json(status)).replace("\n", "\n    ")
+        yield ("," if index else "") + "\n    " + text
+    yield "\n  ]" if report.credentials else "]"
+    if with_findings:
+        yield ',\n  "findings": ['
+        for index, finding in enumerate(report.findings):
+            text = encoder.encode(finding.as_json()).replace("\n", "\n    ")
+            yield ("," if index else "") + "\n    " + text
+        yield "\n  ]" if report.findings else "]"
+    summary = encoder.encode(report.summary()).replace("\n", "\n  ")
+    yield f',\n  "summary": {summary}\n}}\n'
+
+
+def render(report: AuditReport, options: RenderOptions) -> Iterator[str]:
+    return audit_json(report) if options.command == "audit" else status_json(report)
