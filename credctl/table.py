@@ -2,22 +2,32 @@
 
 Reading finds every table whose header names the credential columns, anywhere
 in the file. Writing changes only the owned cells (`Value/Reference`, `Last
-Rotated`) of the rows asked for; every other byte stays as it was.
+Rotated`) of the rows asked for; every other byte stays as it was. A write
+re-reads the file under a lock and lands on the rows by credential id, so an
+edit saved (or a row moved) since credctl read the file is kept, and an edit of
+a cell credctl wanted to change is reported instead of overwritten.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import itertools
+import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from credctl.errors import ConfigError, Problem
-from credctl.fsutil import write_atomic
-from credctl.model import Row
+from credctl.fsutil import locked, write_atomic
+from credctl.model import OWNED_COLUMNS, Row, slugify
+
+log = logging.getLogger("credctl")
+# under the project's .credctl/: every credctl process writing the table takes it
+LOCK_FILE = Path(".credctl") / "locks" / "table.lock"
 
 # Canonical column -> the header spellings accepted (compared without case,
 # spaces or punctuation).
@@ -75,15 +85,38 @@ class _RowPlace:
     spans: dict[str, _CellSpan]  # owned column -> span of the cell's inner text in the line
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """A write-back credctl did not make, and why; the reason names what fixes it."""
+
+    file: str
+    line: int | None
+    id: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.id}: {self.reason}" if self.id else f"{where}: {self.reason}"
+
+
+@dataclass
+class WriteResult:
+    """What a write did: whether the file changed, and what it left alone."""
+
+    written: bool
+    skipped: list[Skipped] = field(default_factory=list)
+
+
 @dataclass
 class Table:
-    """The parsed reference table and where its owned cells are in the file."""
+    """The parsed reference table, as read, and where its owned cells are in the file."""
 
     path: Path
     display: str
     text: str
     rows: list[Row]
     kind: str  # "markdown" or "yaml"
+    lock_path: Path | None = None  # default: .credctl/locks/table.lock beside the file
     _places: dict[int, _RowPlace] = field(default_factory=dict)  # row line -> place
     _yaml_nodes: dict[int, tuple[yaml.MappingNode, int]] = field(default_factory=dict)
     _columns: list[str | None] = field(default_factory=list)  # header cells, in file order
@@ -92,14 +125,155 @@ class Table:
     _yaml_end: int | None = None  # offset after the list's last item (YAML)
     _yaml_indent: int = 0
 
-    def with_updates(self, updates: Mapping[int, Mapping[str, str]]) -> str:
-        """The file's text with owned cells replaced: {row line: {column: new text}}."""
-        for line, cells in updates.items():
+    def save(self, updates: Mapping[str, Mapping[str, str]]) -> WriteResult:
+        """Write owned cells by row id, {id: {column: new text}}, onto the file as it is now.
+
+        This Table's rows are the cells as credctl read them; a cell edited in the file
+        since then (to other text than credctl's) is kept and reported, not overwritten.
+        """
+        for row_id, cells in updates.items():
             for column in cells:
-                if column not in ("reference", "last_rotated"):
+                if column not in OWNED_COLUMNS:
                     raise ValueError(f"credctl does not own the column {column!r}")
-            if line not in self._places and line not in self._yaml_nodes:
-                raise ValueError(f"no table row at line {line}")
+            if self._row_by_id(row_id) is None:
+                raise ValueError(f"no table row {row_id!r}")
+        if not any(updates.values()):
+            return WriteResult(False)
+        with self._locked():
+            fresh, unreadable = self._reread(len(updates))
+            if fresh is None:
+                return _reported(WriteResult(False, unreadable))
+            edits, skipped = self._merge(fresh, updates)
+            written = self._write(fresh, fresh._with_cells(edits))
+        return _reported(WriteResult(written, skipped))
+
+    def append(self, rows: Sequence[Mapping[str, str]]) -> WriteResult:
+        """Append rows ({column: text}) after the file's last row as it is now.
+
+        A row whose id the file has gained since credctl read it is not added twice.
+        """
+        if not rows:
+            return WriteResult(False)
+        with self._locked():
+            fresh, unreadable = self._reread(len(rows))
+            if fresh is None:
+                return _reported(WriteResult(False, unreadable))
+            present = {row.id for row in fresh.rows}
+            added, skipped = [], []
+            for values in rows:
+                row_id = "/".join(
+                    slugify(values.get(c, ""))
+                    for c in ("environment", "service", "credential_type")
+                )
+                if row_id in present:
+                    skipped.append(
+                        Skipped(
+                            self.display,
+                            None,
+                            row_id,
+                            "a row for it was added to the file since credctl read it; "
+                            "not added again",
+                        )
+                    )
+                else:
+                    added.append(values)
+            written = self._write(fresh, fresh.with_new_rows(added))
+        return _reported(WriteResult(written, skipped))
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        lock_path = self.lock_path or self.path.parent / LOCK_FILE
+        lock_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with locked(lock_path):
+            yield
+
+    def _reread(self, count: int) -> tuple[Table | None, list[Skipped]]:
+        """The file as it is now; None and why when it no longer reads as a table."""
+        try:
+            return read_table(self.path, self.display, lock_path=self.lock_path), []
+        except ConfigError as error:
+            first = error.problems[0]
+            more = (
+                f" (and {len(error.problems) - 1} more problems)" if len(error.problems) > 1 else ""
+            )
+            reason = (
+                f"{first.message}{more}: the file changed since credctl read it and no "
+                f"longer reads as a table, so credctl's {count} change(s) to it were not "
+                "written (the store has them): fix the table, then run 'credctl sync'"
+            )
+            return None, [Skipped(first.file, first.line, None, reason)]
+
+    def _merge(
+        self, fresh: Table, updates: Mapping[str, Mapping[str, str]]
+    ) -> tuple[dict[int, dict[str, str]], list[Skipped]]:
+        """Cells to write in `fresh`, by its line numbers, and the updates left alone."""
+        edits: dict[int, dict[str, str]] = {}
+        skipped: list[Skipped] = []
+        for row_id, cells in updates.items():
+            as_read = self._row_by_id(row_id)
+            assert as_read is not None
+            now = [row for row in fresh.rows if row.id == row_id]
+            if not now:
+                skipped.append(
+                    Skipped(
+                        self.display,
+                        as_read.line,
+                        row_id,
+                        "the row was removed from the file since credctl read it; not "
+                        "written (the store has the change; if the row should stay, "
+                        "'credctl import' adds it back)",
+                    )
+                )
+                continue
+            if len(now) > 1:
+                lines = " and ".join(str(row.line) for row in now)
+                skipped.append(
+                    Skipped(
+                        self.display,
+                        now[0].line,
+                        row_id,
+                        f"the file now has it on lines {lines}; not written "
+                        "('credctl validate' names the duplicate)",
+                    )
+                )
+                continue
+            current = now[0]
+            for column, new_text in cells.items():
+                read_text, current_text = getattr(as_read, column), getattr(current, column)
+                if current_text == new_text:
+                    continue
+                if current_text != read_text:
+                    skipped.append(
+                        Skipped(
+                            self.display,
+                            current.line,
+                            row_id,
+                            f"{HEADERS[column]} was edited since credctl read the file; kept "
+                            f"the edit, did not write {new_text!r} (the store has credctl's "
+                            "change: run 'credctl sync' to bring the table and the store "
+                            "back in line)",
+                        )
+                    )
+                    continue
+                edits.setdefault(current.line, {})[column] = new_text
+        return edits, skipped
+
+    def _write(self, fresh: Table, new_text: str) -> bool:
+        """Write `new_text` over the file `fresh` was read from; this Table becomes it."""
+        changed = new_text != fresh.text
+        if changed:
+            mode = self.path.stat().st_mode & 0o777
+            write_atomic(self.path, new_text, mode=mode)
+            fresh = _parse(self.path, self.display, new_text, self.lock_path)
+        for attribute in dataclasses.fields(self):
+            setattr(self, attribute.name, getattr(fresh, attribute.name))
+        return changed
+
+    def _row_by_id(self, row_id: str) -> Row | None:
+        return next((row for row in self.rows if row.id == row_id), None)
+
+    def _with_cells(self, updates: Mapping[int, Mapping[str, str]]) -> str:
+        """The text with owned cells replaced: {row line: {column: new text}}."""
         if self.kind == "yaml":
             return _yaml_with_updates(self, updates)
         lines = self.text.splitlines(keepends=True)
@@ -158,24 +332,11 @@ class Table:
             items.append("".join(lines))
         return head + "".join(items) + self.text[end:]
 
-    def append(self, rows: Sequence[Mapping[str, str]]) -> None:
-        """Append rows atomically, keeping the file's mode and every existing byte."""
-        new_text = self.with_new_rows(rows)
-        if new_text == self.text:
-            return
-        mode = self.path.stat().st_mode & 0o777
-        write_atomic(self.path, new_text, mode=mode)
-        self.text = new_text
 
-    def save(self, updates: Mapping[int, Mapping[str, str]]) -> bool:
-        """Write the updates atomically, keeping the file's mode; False when nothing changed."""
-        new_text = self.with_updates(updates)
-        if new_text == self.text:
-            return False
-        mode = self.path.stat().st_mode & 0o777
-        write_atomic(self.path, new_text, mode=mode)
-        self.text = new_text
-        return True
+def _reported(result: WriteResult) -> WriteResult:
+    for skipped in result.skipped:
+        log.warning("%s", skipped)
+    return result
 
 
 def _fit(inner: str, value: str) -> str:
@@ -215,8 +376,11 @@ def _cell(line: str, span: _CellSpan) -> str:
     return line[span.start : span.end].strip().replace("\\|", "|")
 
 
-def read_table(path: Path, display: str) -> Table:
-    """Parse the reference table at `path` (Markdown, or YAML by extension)."""
+def read_table(path: Path, display: str, *, lock_path: Path | None = None) -> Table:
+    """Parse the reference table at `path` (Markdown, or YAML by extension).
+
+    Writes take `lock_path` (default: `.credctl/locks/table.lock` beside the file).
+    """
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -232,9 +396,16 @@ def read_table(path: Path, display: str) -> Table:
         raise ConfigError(
             Problem(display, text_line(raw, error.start), "not valid UTF-8")
         ) from None
+    return _parse(path, display, text, lock_path)
+
+
+def _parse(path: Path, display: str, text: str, lock_path: Path | None) -> Table:
     if path.suffix.lower() in (".yaml", ".yml"):
-        return _read_yaml(path, display, text)
-    return _read_markdown(path, display, text)
+        table = _read_yaml(path, display, text)
+    else:
+        table = _read_markdown(path, display, text)
+    table.lock_path = lock_path
+    return table
 
 
 def text_line(raw: bytes, offset: int) -> int:

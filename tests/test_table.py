@@ -55,12 +55,12 @@ def test_update_changes_only_owned_cells_of_changed_rows(tmp_path: Path) -> None
     google = table.rows[1]
     assert table.save(
         {
-            google.line: {
+            google.id: {
                 "reference": "aws-sm://prod/google/client-secret",
                 "last_rotated": "2026-11-24",
             }
         }
-    )
+    ).written
     after = path.read_bytes().decode()
     before_lines, after_lines = original.splitlines(True), after.splitlines(True)
     assert len(before_lines) == len(after_lines)
@@ -83,7 +83,7 @@ def test_padding_is_kept_when_the_value_fits(tmp_path: Path) -> None:
     )
     path = write(tmp_path, text)
     table = read_table(path, "t.md")
-    table.save({3: {"last_rotated": "2026-11-24"}})
+    table.save({"prod/stripe/api-key": {"last_rotated": "2026-11-24"}})
     assert path.read_text().splitlines()[2].endswith("| 2026-11-24   | @payments |")
 
 
@@ -91,7 +91,7 @@ def test_crlf_and_utf8_are_preserved(tmp_path: Path) -> None:
     text = (PROSE + "Ünïcode ✓\n" + TABLE + EPILOGUE).replace("\n", "\r\n")
     path = write(tmp_path, text)
     table = read_table(path, "t.md")
-    table.save({table.rows[0].line: {"last_rotated": "2026-11-24"}})
+    table.save({table.rows[0].id: {"last_rotated": "2026-11-24"}})
     after = path.read_bytes()
     assert after.count(b"\r\n") == text.count("\r\n")
     assert after.replace(b"2026-11-24", b"2026-09-01") == text.encode()
@@ -101,21 +101,21 @@ def test_unchanged_update_does_not_write(tmp_path: Path) -> None:
     path = write(tmp_path, TABLE)
     table = read_table(path, "t.md")
     stripe = table.rows[0]
-    assert not table.save({stripe.line: {"last_rotated": "2026-09-01"}})
+    assert not table.save({stripe.id: {"last_rotated": "2026-09-01"}}).written
 
 
 def test_writes_keep_the_file_mode(tmp_path: Path) -> None:
     path = write(tmp_path, TABLE)
     path.chmod(0o640)
     table = read_table(path, "t.md")
-    table.save({table.rows[0].line: {"last_rotated": "2026-11-24"}})
+    table.save({table.rows[0].id: {"last_rotated": "2026-11-24"}})
     assert path.stat().st_mode & 0o777 == 0o640
 
 
 def test_only_owned_columns_can_be_written(tmp_path: Path) -> None:
     table = read_table(write(tmp_path, TABLE), "t.md")
     with pytest.raises(ValueError, match="does not own"):
-        table.with_updates({table.rows[0].line: {"owner": "@evil"}})
+        table.save({table.rows[0].id: {"owner": "@evil"}})
 
 
 @pytest.mark.parametrize(
@@ -169,8 +169,8 @@ def test_yaml_table_reads_and_writes_in_place(tmp_path: Path) -> None:
     assert stripe.extra == {"notes": "keep me"}
     table.save(
         {
-            stripe.line: {"last_rotated": "2026-11-24"},
-            google.line: {"reference": "aws-sm://prod/google/client-secret"},
+            stripe.id: {"last_rotated": "2026-11-24"},
+            google.id: {"reference": "aws-sm://prod/google/client-secret"},
         }
     )
     after = path.read_text()
