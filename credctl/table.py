@@ -356,14 +356,16 @@ def _fit(inner: str, value: str) -> str:
 
 def split_cells(line: str) -> list[_CellSpan]:
     """Spans of the cells' inner text, honouring `\\|` escapes and outer pipes."""
+    # a byte order mark opening the file is not part of the first cell (it stays in the text)
+    content_start = 1 if line.startswith("\ufeff") else 0
     content_end = len(line.rstrip("\r\n"))
     positions = [
         index
-        for index in range(content_end)
+        for index in range(content_start, content_end)
         if line[index] == "|" and (index == 0 or line[index - 1] != "\\")
     ]
-    stripped = line[:content_end].strip()
-    bounds = [-1, *positions, content_end]
+    stripped = line[content_start:content_end].strip()
+    bounds = [content_start - 1, *positions, content_end]
     spans = [_CellSpan(a + 1, b) for a, b in itertools.pairwise(bounds)]
     if stripped.startswith("|") and spans:
         spans = spans[1:]
@@ -459,7 +461,17 @@ def _read_markdown(path: Path, display: str, text: str) -> Table:
                 column = columns[position] if position < len(columns) else None
                 if column:
                     values[column] = _cell(row_line, span)
-            if any(values.values()):
+            if len(spans) > len(columns) and any(_cell(row_line, span) for span in spans):
+                # an unescaped | shifts every cell after it: never guess which one it was
+                problems.append(
+                    Problem(
+                        display,
+                        index + 1,
+                        f"row has more cells than the header ({len(spans)}, the header has "
+                        f"{len(columns)}; write a | inside a cell as \\|)",
+                    )
+                )
+            elif any(values.values()):
                 extra = {
                     name: _cell(row_line, spans[i])
                     for i, name in extra_names.items()
@@ -544,10 +556,17 @@ def _read_yaml(path: Path, display: str, text: str) -> Table:
     if document is None:
         return table
     if isinstance(document, yaml.MappingNode):  # allow {credentials: [...]}
-        for key_node, value_node in document.value:
-            if key_node.value == "credentials":
-                document = value_node
-                break
+        lists = [(k, v) for k, v in document.value if k.value == "credentials"]
+        if len(lists) > 1:
+            raise ConfigError(
+                Problem(
+                    display,
+                    lists[1][0].start_mark.line + 1,
+                    f"duplicate key 'credentials' (first at line {lists[0][0].start_mark.line + 1})",
+                )
+            )
+        if lists:
+            document = lists[0][1]
     if not isinstance(document, yaml.SequenceNode):
         raise ConfigError(
             Problem(display, document.start_mark.line + 1, "expected a list of credentials")
@@ -567,9 +586,24 @@ def _read_yaml(path: Path, display: str, text: str) -> Table:
             continue
         values: dict[str, str] = {}
         extra: dict[str, str] = {}
+        seen: dict[str, tuple[str, int]] = {}  # column (or other key) -> key as written, line
         for key_node, value_node in item.value:
             key = str(key_node.value)
             column = by_key.get(key) or _YAML_ALIASES.get(key)
+            key_line = key_node.start_mark.line + 1
+            if (column or key) in seen:
+                # YAML would silently keep the last one: which did the person mean?
+                first_key, first_line = seen[column or key]
+                same = "" if first_key == key else f", the same field as {first_key!r}"
+                problems.append(
+                    Problem(
+                        display,
+                        key_line,
+                        f"duplicate key {key!r} (first at line {first_line}{same})",
+                    )
+                )
+                continue
+            seen[column or key] = (key, key_line)
             if not isinstance(value_node, yaml.ScalarNode):
                 problems.append(
                     Problem(display, value_node.start_mark.line + 1, f"{key} must be a scalar")
