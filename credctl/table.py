@@ -131,11 +131,12 @@ class Table:
         This Table's rows are the cells as credctl read them; a cell edited in the file
         since then (to other text than credctl's) is kept and reported, not overwritten.
         """
+        as_read = _by_id(self.rows)
         for row_id, cells in updates.items():
             for column in cells:
                 if column not in OWNED_COLUMNS:
                     raise ValueError(f"credctl does not own the column {column!r}")
-            if self._row_by_id(row_id) is None:
+            if row_id not in as_read:
                 raise ValueError(f"no table row {row_id!r}")
         if not any(updates.values()):
             return WriteResult(False)
@@ -143,7 +144,7 @@ class Table:
             fresh, unreadable = self._reread(len(updates))
             if fresh is None:
                 return _reported(WriteResult(False, unreadable))
-            edits, skipped = self._merge(fresh, updates)
+            edits, skipped = self._merge(as_read, fresh, updates)
             written = self._write(fresh, fresh._with_cells(edits))
         return _reported(WriteResult(written, skipped))
 
@@ -204,15 +205,18 @@ class Table:
             return None, [Skipped(first.file, first.line, None, reason)]
 
     def _merge(
-        self, fresh: Table, updates: Mapping[str, Mapping[str, str]]
+        self,
+        as_read_by_id: Mapping[str, list[Row]],
+        fresh: Table,
+        updates: Mapping[str, Mapping[str, str]],
     ) -> tuple[dict[int, dict[str, str]], list[Skipped]]:
         """Cells to write in `fresh`, by its line numbers, and the updates left alone."""
         edits: dict[int, dict[str, str]] = {}
         skipped: list[Skipped] = []
+        fresh_by_id = _by_id(fresh.rows)
         for row_id, cells in updates.items():
-            as_read = self._row_by_id(row_id)
-            assert as_read is not None
-            now = [row for row in fresh.rows if row.id == row_id]
+            as_read = as_read_by_id[row_id][0]
+            now = fresh_by_id.get(row_id, [])
             if not now:
                 skipped.append(
                     Skipped(
@@ -268,9 +272,6 @@ class Table:
         for attribute in dataclasses.fields(self):
             setattr(self, attribute.name, getattr(fresh, attribute.name))
         return changed
-
-    def _row_by_id(self, row_id: str) -> Row | None:
-        return next((row for row in self.rows if row.id == row_id), None)
 
     def _with_cells(self, updates: Mapping[int, Mapping[str, str]]) -> str:
         """The text with owned cells replaced: {row line: {column: new text}}."""
@@ -331,6 +332,14 @@ class Table:
             ]
             items.append("".join(lines))
         return head + "".join(items) + self.text[end:]
+
+
+def _by_id(rows: Sequence[Row]) -> dict[str, list[Row]]:
+    """Rows by credential id, in file order (a duplicate is a validation error)."""
+    found: dict[str, list[Row]] = {}
+    for row in rows:
+        found.setdefault(row.id, []).append(row)
+    return found
 
 
 def _reported(result: WriteResult) -> WriteResult:
