@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import itertools
+import json
 import logging
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -657,9 +658,27 @@ def _yaml_with_updates(table: Table, updates: Mapping[int, Mapping[str, str]]) -
     return text
 
 
+_PLAIN = re.compile(r"^[A-Za-z0-9_./+][A-Za-z0-9_./:@+-]*(?<!:)$")
+
+
 def _yaml_scalar(value: str) -> str:
-    if value == "" or not re.match(r"^[A-Za-z0-9_./:@+-][A-Za-z0-9_./:@+ -]*$", value):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if value.endswith(" "):
-        return f'"{value}"'
-    return value
+    """`value` as YAML that reads back as the same text: plain where that is safe, else quoted."""
+    if (_PLAIN.match(value) and value.lower() != "null") or _reads_back_plain(value):
+        return value
+    return json.dumps(value, ensure_ascii=False)  # a JSON string is a YAML double-quoted one
+
+
+def _reads_back_plain(value: str) -> bool:
+    """Whether `value` unquoted is one scalar with this text (`@team`, `a: b`, `null` are not)."""
+    if not value or value != value.strip():
+        return False
+    try:
+        node = yaml.compose(value)
+    except yaml.YAMLError:
+        return False
+    return (
+        isinstance(node, yaml.ScalarNode)
+        and node.style is None
+        and node.value == value
+        and not node.tag.endswith(":null")
+    )

@@ -255,3 +255,18 @@ def test_duplicate_yaml_keys_are_errors_not_the_last_one_wins(
     with pytest.raises(ConfigError) as caught:
         read_table(path, "credentials.yaml")
     assert str(caught.value) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["@payments", "a: b", "x #y", "null", "~", "- x", "*a", '"q"', "  padded", "two\nlines", "é"],
+)
+def test_yaml_cells_credctl_writes_read_back_as_the_same_text(tmp_path: Path, text: str) -> None:
+    path = write(tmp_path, YAML_TABLE, "credentials.yaml")
+    table = read_table(path, "credentials.yaml")
+    table.append(
+        [{"service": "Twilio", "environment": "prod", "credential_type": "API Key", "owner": text}]
+    )
+    table.save({"prod/google/client-secret": {"reference": text}})
+    _, google, twilio = read_table(path, "credentials.yaml").rows
+    assert (google.reference, twilio.owner) == (text, text)

@@ -220,6 +220,9 @@ def test_a_row_removed_while_set_runs_stays_removed(
         "credctl read it; not written (the store has the change; if the row should stay, "
         "'credctl import' adds it back)"
     ]
+    imported = credctl(folder, "import")
+    assert imported.exit_code == 0, imported.output
+    assert cells(table, "dev/stripe/api-key")["last_rotated"] == today()
 
 
 def test_a_table_broken_while_set_runs_is_not_overwritten(
