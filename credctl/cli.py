@@ -786,9 +786,9 @@ def import_command(
             f"{project.table.display}."
         )
         return
-    apply_import(project, found, resolve_actor(project.settings.actor))
+    added = apply_import(project, found, resolve_actor(project.settings.actor))
     state.say(
-        f"Added {len(found)} row{'s' if len(found) != 1 else ''} to {project.table.display}; "
+        f"Added {len(added)} row{'s' if len(added) != 1 else ''} to {project.table.display}; "
         "fill in the owners, then run 'credctl validate'."
     )
 

@@ -20,7 +20,7 @@ from credctl.model import (
 )
 from credctl.policy import Policy, check_rows
 from credctl.settings import Settings
-from credctl.table import Table, read_table
+from credctl.table import LOCK_FILE, Table, read_table
 
 
 @dataclass
@@ -81,7 +81,8 @@ def load_project(settings: Settings) -> Project:
     table: Table | None = None
     hint = None
     try:
-        table = read_table(*_table_path(root, settings))
+        path, display = _table_path(root, settings)
+        table = read_table(path, display, lock_path=root / LOCK_FILE)
     except ConfigError as error:
         problems.extend(error.problems)
         hint = error.hint

@@ -496,7 +496,7 @@ def rotate_all(
     by_environment: dict[str, list[Row]] = {}
     for candidate in candidates:
         by_environment.setdefault(candidate.row.environment, []).append(candidate.row)
-    updates: dict[int, dict[str, str]] = {}
+    updates: dict[str, dict[str, str]] = {}
     for environment_name, rows in by_environment.items():
         environment = project.environment(environment_name)
         try:
@@ -562,7 +562,7 @@ def _record(
     project: Project,
     rotation: Rotation,
     result: RotationResult,
-    updates: dict[int, dict[str, str]],
+    updates: dict[str, dict[str, str]],
 ) -> None:
     """The audit log entry and table cells of one finished rotation."""
     if result.outcome == "needs-person" or (result.outcome == "skipped" and result.error is None):
@@ -579,7 +579,7 @@ def _record(
         message=result.message,
     )
     if result.outcome in ("rotated", "resumed") and rotation.committed_at is not None:
-        updates[rotation.row.line] = table_updates(
+        updates[rotation.row.id] = table_updates(
             rotation.row,
             rotation.backend,
             rotation.name,

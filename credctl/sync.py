@@ -306,11 +306,11 @@ def apply_plan(
                     )
                 if progress is not None:
                     progress(change)
-    updates: dict[int, dict[str, str]] = {}
+    updates: dict[str, dict[str, str]] = {}
     for outcome in applied:
         if outcome.change.row is not None and outcome.change.table_updates:
-            updates.setdefault(outcome.change.row.line, {}).update(outcome.change.table_updates)
-    table_written = project.table.save(updates) if updates else False
+            updates.setdefault(outcome.change.row.id, {}).update(outcome.change.table_updates)
+    table_written = project.table.save(updates).written
     return SyncResult(applied, failed, table_written)
 
 
@@ -426,9 +426,12 @@ def plan_import(
     return found
 
 
-def apply_import(project: Project, rows: Sequence[Imported], actor: str) -> None:
-    project.table.append([row.values for row in rows])
-    for row in rows:
+def apply_import(project: Project, rows: Sequence[Imported], actor: str) -> list[Imported]:
+    """Append the rows onto the table as it is now; the rows added (not added meanwhile)."""
+    result = project.table.append([row.values for row in rows])
+    already = {skipped.id for skipped in result.skipped}
+    added = [row for row in rows if row.id not in already] if result.written else []
+    for row in added:
         record_audit(
             project,
             actor=actor,
@@ -437,6 +440,7 @@ def apply_import(project: Project, rows: Sequence[Imported], actor: str) -> None
             action="import",
             message=row.reference,
         )
+    return added
 
 
 def _service_and_type(info: SecretInfo, environment: EnvironmentConfig) -> tuple[str, str]:

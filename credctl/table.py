@@ -2,22 +2,33 @@
 
 Reading finds every table whose header names the credential columns, anywhere
 in the file. Writing changes only the owned cells (`Value/Reference`, `Last
-Rotated`) of the rows asked for; every other byte stays as it was.
+Rotated`) of the rows asked for; every other byte stays as it was. A write
+re-reads the file under a lock and lands on the rows by credential id, so an
+edit saved (or a row moved) since credctl read the file is kept, and an edit of
+a cell credctl wanted to change is reported instead of overwritten.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import itertools
+import json
+import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from credctl.errors import ConfigError, Problem
-from credctl.fsutil import write_atomic
-from credctl.model import Row
+from credctl.fsutil import locked, write_atomic
+from credctl.model import OWNED_COLUMNS, Row, slugify
+
+log = logging.getLogger("credctl")
+# under the project's .credctl/: every credctl process writing the table takes it
+LOCK_FILE = Path(".credctl") / "locks" / "table.lock"
 
 # Canonical column -> the header spellings accepted (compared without case,
 # spaces or punctuation).
@@ -75,15 +86,38 @@ class _RowPlace:
     spans: dict[str, _CellSpan]  # owned column -> span of the cell's inner text in the line
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """A write-back credctl did not make, and why; the reason names what fixes it."""
+
+    file: str
+    line: int | None
+    id: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.id}: {self.reason}" if self.id else f"{where}: {self.reason}"
+
+
+@dataclass
+class WriteResult:
+    """What a write did: whether the file changed, and what it left alone."""
+
+    written: bool
+    skipped: list[Skipped] = field(default_factory=list)
+
+
 @dataclass
 class Table:
-    """The parsed reference table and where its owned cells are in the file."""
+    """The parsed reference table, as read, and where its owned cells are in the file."""
 
     path: Path
     display: str
     text: str
     rows: list[Row]
     kind: str  # "markdown" or "yaml"
+    lock_path: Path | None = None  # default: .credctl/locks/table.lock beside the file
     _places: dict[int, _RowPlace] = field(default_factory=dict)  # row line -> place
     _yaml_nodes: dict[int, tuple[yaml.MappingNode, int]] = field(default_factory=dict)
     _columns: list[str | None] = field(default_factory=list)  # header cells, in file order
@@ -92,14 +126,156 @@ class Table:
     _yaml_end: int | None = None  # offset after the list's last item (YAML)
     _yaml_indent: int = 0
 
-    def with_updates(self, updates: Mapping[int, Mapping[str, str]]) -> str:
-        """The file's text with owned cells replaced: {row line: {column: new text}}."""
-        for line, cells in updates.items():
+    def save(self, updates: Mapping[str, Mapping[str, str]]) -> WriteResult:
+        """Write owned cells by row id, {id: {column: new text}}, onto the file as it is now.
+
+        This Table's rows are the cells as credctl read them; a cell edited in the file
+        since then (to other text than credctl's) is kept and reported, not overwritten.
+        """
+        as_read = _by_id(self.rows)
+        for row_id, cells in updates.items():
             for column in cells:
-                if column not in ("reference", "last_rotated"):
+                if column not in OWNED_COLUMNS:
                     raise ValueError(f"credctl does not own the column {column!r}")
-            if line not in self._places and line not in self._yaml_nodes:
-                raise ValueError(f"no table row at line {line}")
+            if row_id not in as_read:
+                raise ValueError(f"no table row {row_id!r}")
+        if not any(updates.values()):
+            return WriteResult(False)
+        with self._locked():
+            fresh, unreadable = self._reread(len(updates))
+            if fresh is None:
+                return _reported(WriteResult(False, unreadable))
+            edits, skipped = self._merge(as_read, fresh, updates)
+            written = self._write(fresh, fresh._with_cells(edits))
+        return _reported(WriteResult(written, skipped))
+
+    def append(self, rows: Sequence[Mapping[str, str]]) -> WriteResult:
+        """Append rows ({column: text}) after the file's last row as it is now.
+
+        A row whose id the file has gained since credctl read it is not added twice.
+        """
+        if not rows:
+            return WriteResult(False)
+        with self._locked():
+            fresh, unreadable = self._reread(len(rows))
+            if fresh is None:
+                return _reported(WriteResult(False, unreadable))
+            present = {row.id for row in fresh.rows}
+            added, skipped = [], []
+            for values in rows:
+                row_id = "/".join(
+                    slugify(values.get(c, ""))
+                    for c in ("environment", "service", "credential_type")
+                )
+                if row_id in present:
+                    skipped.append(
+                        Skipped(
+                            self.display,
+                            None,
+                            row_id,
+                            "a row for it was added to the file since credctl read it; "
+                            "not added again",
+                        )
+                    )
+                else:
+                    added.append(values)
+            written = self._write(fresh, fresh.with_new_rows(added))
+        return _reported(WriteResult(written, skipped))
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        lock_path = self.lock_path or self.path.parent / LOCK_FILE
+        lock_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with locked(lock_path):
+            yield
+
+    def _reread(self, count: int) -> tuple[Table | None, list[Skipped]]:
+        """The file as it is now; None and why when it no longer reads as a table."""
+        try:
+            return read_table(self.path, self.display, lock_path=self.lock_path), []
+        except ConfigError as error:
+            first = error.problems[0]
+            more = (
+                f" (and {len(error.problems) - 1} more problems)" if len(error.problems) > 1 else ""
+            )
+            reason = (
+                f"{first.message}{more}: the file changed since credctl read it and no "
+                f"longer reads as a table, so credctl's {count} change(s) to it were not "
+                "written (the store has them): fix the table, then run 'credctl sync'"
+            )
+            return None, [Skipped(first.file, first.line, None, reason)]
+
+    def _merge(
+        self,
+        as_read_by_id: Mapping[str, list[Row]],
+        fresh: Table,
+        updates: Mapping[str, Mapping[str, str]],
+    ) -> tuple[dict[int, dict[str, str]], list[Skipped]]:
+        """Cells to write in `fresh`, by its line numbers, and the updates left alone."""
+        edits: dict[int, dict[str, str]] = {}
+        skipped: list[Skipped] = []
+        fresh_by_id = _by_id(fresh.rows)
+        for row_id, cells in updates.items():
+            as_read = as_read_by_id[row_id][0]
+            now = fresh_by_id.get(row_id, [])
+            if not now:
+                skipped.append(
+                    Skipped(
+                        self.display,
+                        as_read.line,
+                        row_id,
+                        "the row was removed from the file since credctl read it; not "
+                        "written (the store has the change; if the row should stay, "
+                        "'credctl import' adds it back)",
+                    )
+                )
+                continue
+            if len(now) > 1:
+                lines = " and ".join(str(row.line) for row in now)
+                skipped.append(
+                    Skipped(
+                        self.display,
+                        now[0].line,
+                        row_id,
+                        f"the file now has it on lines {lines}; not written "
+                        "('credctl validate' names the duplicate)",
+                    )
+                )
+                continue
+            current = now[0]
+            for column, new_text in cells.items():
+                read_text, current_text = getattr(as_read, column), getattr(current, column)
+                if current_text == new_text:
+                    continue
+                if current_text != read_text:
+                    skipped.append(
+                        Skipped(
+                            self.display,
+                            current.line,
+                            row_id,
+                            f"{HEADERS[column]} was edited since credctl read the file; kept "
+                            f"the edit, did not write {new_text!r} (the store has credctl's "
+                            "change: run 'credctl sync' to bring the table and the store "
+                            "back in line)",
+                        )
+                    )
+                    continue
+                edits.setdefault(current.line, {})[column] = new_text
+        return edits, skipped
+
+    def _write(self, fresh: Table, new_text: str) -> bool:
+        """Write `new_text` over the file `fresh` was read from; this Table becomes it."""
+        changed = new_text != fresh.text
+        if changed:
+            mode = self.path.stat().st_mode & 0o777
+            write_atomic(self.path, new_text, mode=mode)
+            fresh = _parse(self.path, self.display, new_text, self.lock_path)
+        for attribute in dataclasses.fields(self):
+            setattr(self, attribute.name, getattr(fresh, attribute.name))
+        return changed
+
+    def _with_cells(self, updates: Mapping[int, Mapping[str, str]]) -> str:
+        """The text with owned cells replaced: {row line: {column: new text}}."""
         if self.kind == "yaml":
             return _yaml_with_updates(self, updates)
         lines = self.text.splitlines(keepends=True)
@@ -158,24 +334,19 @@ class Table:
             items.append("".join(lines))
         return head + "".join(items) + self.text[end:]
 
-    def append(self, rows: Sequence[Mapping[str, str]]) -> None:
-        """Append rows atomically, keeping the file's mode and every existing byte."""
-        new_text = self.with_new_rows(rows)
-        if new_text == self.text:
-            return
-        mode = self.path.stat().st_mode & 0o777
-        write_atomic(self.path, new_text, mode=mode)
-        self.text = new_text
 
-    def save(self, updates: Mapping[int, Mapping[str, str]]) -> bool:
-        """Write the updates atomically, keeping the file's mode; False when nothing changed."""
-        new_text = self.with_updates(updates)
-        if new_text == self.text:
-            return False
-        mode = self.path.stat().st_mode & 0o777
-        write_atomic(self.path, new_text, mode=mode)
-        self.text = new_text
-        return True
+def _by_id(rows: Sequence[Row]) -> dict[str, list[Row]]:
+    """Rows by credential id, in file order (a duplicate is a validation error)."""
+    found: dict[str, list[Row]] = {}
+    for row in rows:
+        found.setdefault(row.id, []).append(row)
+    return found
+
+
+def _reported(result: WriteResult) -> WriteResult:
+    for skipped in result.skipped:
+        log.warning("%s", skipped)
+    return result
 
 
 def _fit(inner: str, value: str) -> str:
@@ -195,14 +366,16 @@ def _fit(inner: str, value: str) -> str:
 
 def split_cells(line: str) -> list[_CellSpan]:
     """Spans of the cells' inner text, honouring `\\|` escapes and outer pipes."""
+    # a byte order mark opening the file is not part of the first cell (it stays in the text)
+    content_start = 1 if line.startswith("\ufeff") else 0
     content_end = len(line.rstrip("\r\n"))
     positions = [
         index
-        for index in range(content_end)
+        for index in range(content_start, content_end)
         if line[index] == "|" and (index == 0 or line[index - 1] != "\\")
     ]
-    stripped = line[:content_end].strip()
-    bounds = [-1, *positions, content_end]
+    stripped = line[content_start:content_end].strip()
+    bounds = [content_start - 1, *positions, content_end]
     spans = [_CellSpan(a + 1, b) for a, b in itertools.pairwise(bounds)]
     if stripped.startswith("|") and spans:
         spans = spans[1:]
@@ -215,8 +388,11 @@ def _cell(line: str, span: _CellSpan) -> str:
     return line[span.start : span.end].strip().replace("\\|", "|")
 
 
-def read_table(path: Path, display: str) -> Table:
-    """Parse the reference table at `path` (Markdown, or YAML by extension)."""
+def read_table(path: Path, display: str, *, lock_path: Path | None = None) -> Table:
+    """Parse the reference table at `path` (Markdown, or YAML by extension).
+
+    Writes take `lock_path` (default: `.credctl/locks/table.lock` beside the file).
+    """
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -232,9 +408,16 @@ def read_table(path: Path, display: str) -> Table:
         raise ConfigError(
             Problem(display, text_line(raw, error.start), "not valid UTF-8")
         ) from None
+    return _parse(path, display, text, lock_path)
+
+
+def _parse(path: Path, display: str, text: str, lock_path: Path | None) -> Table:
     if path.suffix.lower() in (".yaml", ".yml"):
-        return _read_yaml(path, display, text)
-    return _read_markdown(path, display, text)
+        table = _read_yaml(path, display, text)
+    else:
+        table = _read_markdown(path, display, text)
+    table.lock_path = lock_path
+    return table
 
 
 def text_line(raw: bytes, offset: int) -> int:
@@ -288,7 +471,17 @@ def _read_markdown(path: Path, display: str, text: str) -> Table:
                 column = columns[position] if position < len(columns) else None
                 if column:
                     values[column] = _cell(row_line, span)
-            if any(values.values()):
+            if len(spans) > len(columns) and any(_cell(row_line, span) for span in spans):
+                # an unescaped | shifts every cell after it: never guess which one it was
+                problems.append(
+                    Problem(
+                        display,
+                        index + 1,
+                        f"row has more cells than the header ({len(spans)}, the header has "
+                        f"{len(columns)}; write a | inside a cell as \\|)",
+                    )
+                )
+            elif any(values.values()):
                 extra = {
                     name: _cell(row_line, spans[i])
                     for i, name in extra_names.items()
@@ -373,10 +566,17 @@ def _read_yaml(path: Path, display: str, text: str) -> Table:
     if document is None:
         return table
     if isinstance(document, yaml.MappingNode):  # allow {credentials: [...]}
-        for key_node, value_node in document.value:
-            if key_node.value == "credentials":
-                document = value_node
-                break
+        lists = [(k, v) for k, v in document.value if k.value == "credentials"]
+        if len(lists) > 1:
+            raise ConfigError(
+                Problem(
+                    display,
+                    lists[1][0].start_mark.line + 1,
+                    f"duplicate key 'credentials' (first at line {lists[0][0].start_mark.line + 1})",
+                )
+            )
+        if lists:
+            document = lists[0][1]
     if not isinstance(document, yaml.SequenceNode):
         raise ConfigError(
             Problem(display, document.start_mark.line + 1, "expected a list of credentials")
@@ -396,9 +596,24 @@ def _read_yaml(path: Path, display: str, text: str) -> Table:
             continue
         values: dict[str, str] = {}
         extra: dict[str, str] = {}
+        seen: dict[str, tuple[str, int]] = {}  # column (or other key) -> key as written, line
         for key_node, value_node in item.value:
             key = str(key_node.value)
             column = by_key.get(key) or _YAML_ALIASES.get(key)
+            key_line = key_node.start_mark.line + 1
+            if (column or key) in seen:
+                # YAML would silently keep the last one: which did the person mean?
+                first_key, first_line = seen[column or key]
+                same = "" if first_key == key else f", the same field as {first_key!r}"
+                problems.append(
+                    Problem(
+                        display,
+                        key_line,
+                        f"duplicate key {key!r} (first at line {first_line}{same})",
+                    )
+                )
+                continue
+            seen[column or key] = (key, key_line)
             if not isinstance(value_node, yaml.ScalarNode):
                 problems.append(
                     Problem(display, value_node.start_mark.line + 1, f"{key} must be a scalar")
@@ -443,9 +658,27 @@ def _yaml_with_updates(table: Table, updates: Mapping[int, Mapping[str, str]]) -
     return text
 
 
+_PLAIN = re.compile(r"^[A-Za-z0-9_./+][A-Za-z0-9_./:@+-]*(?<!:)$")
+
+
 def _yaml_scalar(value: str) -> str:
-    if value == "" or not re.match(r"^[A-Za-z0-9_./:@+-][A-Za-z0-9_./:@+ -]*$", value):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if value.endswith(" "):
-        return f'"{value}"'
-    return value
+    """`value` as YAML that reads back as the same text: plain where that is safe, else quoted."""
+    if (_PLAIN.match(value) and value.lower() != "null") or _reads_back_plain(value):
+        return value
+    return json.dumps(value, ensure_ascii=False)  # a JSON string is a YAML double-quoted one
+
+
+def _reads_back_plain(value: str) -> bool:
+    """Whether `value` unquoted is one scalar with this text (`@team`, `a: b`, `null` are not)."""
+    if not value or value != value.strip():
+        return False
+    try:
+        node = yaml.compose(value)
+    except yaml.YAMLError:
+        return False
+    return (
+        isinstance(node, yaml.ScalarNode)
+        and node.style is None
+        and node.value == value
+        and not node.tag.endswith(":null")
+    )

@@ -255,7 +255,7 @@ def set_value(project: Project, row: Row, backends: Backends, value: Secret, act
         version=committed.version,
         message=f"metadata not recorded: {problem}" if problem else None,
     )
-    project.table.save({row.line: table_updates(row, backend, name, field, committed.at)})
+    project.table.save({row.id: table_updates(row, backend, name, field, committed.at)})
     if problem is not None:
         raise BackendError(
             f"{row.id}: the new value is current (version {committed.version}) but its "

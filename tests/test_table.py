@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 
 import pytest
@@ -55,12 +56,12 @@ def test_update_changes_only_owned_cells_of_changed_rows(tmp_path: Path) -> None
     google = table.rows[1]
     assert table.save(
         {
-            google.line: {
+            google.id: {
                 "reference": "aws-sm://prod/google/client-secret",
                 "last_rotated": "2019-11-24",
             }
         }
-    )
+    ).written
     after = path.read_bytes().decode()
     before_lines, after_lines = original.splitlines(True), after.splitlines(True)
     assert len(before_lines) == len(after_lines)
@@ -83,7 +84,7 @@ def test_padding_is_kept_when_the_value_fits(tmp_path: Path) -> None:
     )
     path = write(tmp_path, text)
     table = read_table(path, "t.md")
-    table.save({3: {"last_rotated": "2019-11-24"}})
+    table.save({"prod/stripe/api-key": {"last_rotated": "2019-11-24"}})
     assert path.read_text().splitlines()[2].endswith("| 2019-11-24   | @payments |")
 
 
@@ -91,7 +92,7 @@ def test_crlf_and_utf8_are_preserved(tmp_path: Path) -> None:
     text = (PROSE + "Ünïcode ✓\n" + TABLE + EPILOGUE).replace("\n", "\r\n")
     path = write(tmp_path, text)
     table = read_table(path, "t.md")
-    table.save({table.rows[0].line: {"last_rotated": "2019-11-24"}})
+    table.save({table.rows[0].id: {"last_rotated": "2019-11-24"}})
     after = path.read_bytes()
     assert after.count(b"\r\n") == text.count("\r\n")
     assert after.replace(b"2019-11-24", b"2019-09-01") == text.encode()
@@ -101,21 +102,21 @@ def test_unchanged_update_does_not_write(tmp_path: Path) -> None:
     path = write(tmp_path, TABLE)
     table = read_table(path, "t.md")
     stripe = table.rows[0]
-    assert not table.save({stripe.line: {"last_rotated": "2019-09-01"}})
+    assert not table.save({stripe.id: {"last_rotated": "2019-09-01"}}).written
 
 
 def test_writes_keep_the_file_mode(tmp_path: Path) -> None:
     path = write(tmp_path, TABLE)
     path.chmod(0o640)
     table = read_table(path, "t.md")
-    table.save({table.rows[0].line: {"last_rotated": "2019-11-24"}})
+    table.save({table.rows[0].id: {"last_rotated": "2019-11-24"}})
     assert path.stat().st_mode & 0o777 == 0o640
 
 
 def test_only_owned_columns_can_be_written(tmp_path: Path) -> None:
     table = read_table(write(tmp_path, TABLE), "t.md")
     with pytest.raises(ValueError, match="does not own"):
-        table.with_updates({table.rows[0].line: {"owner": "@evil"}})
+        table.save({table.rows[0].id: {"owner": "@evil"}})
 
 
 @pytest.mark.parametrize(
@@ -169,8 +170,8 @@ def test_yaml_table_reads_and_writes_in_place(tmp_path: Path) -> None:
     assert stripe.extra == {"notes": "keep me"}
     table.save(
         {
-            stripe.line: {"last_rotated": "2019-11-24"},
-            google.line: {"reference": "aws-sm://prod/google/client-secret"},
+            stripe.id: {"last_rotated": "2019-11-24"},
+            google.id: {"reference": "aws-sm://prod/google/client-secret"},
         }
     )
     after = path.read_text()
@@ -185,3 +186,87 @@ def test_a_table_inside_a_code_fence_is_an_example_not_the_table(tmp_path: Path)
     example = "```markdown\n" + TABLE.replace("Stripe", "Example") + "```\n\n"
     table = read_table(write(tmp_path, PROSE + example + TABLE), "credentials.md")
     assert [row.service for row in table.rows] == ["Stripe", "Google"]
+
+
+def test_a_byte_order_mark_before_the_header_is_no_cell_and_is_kept(tmp_path: Path) -> None:
+    text = "\ufeff" + TABLE + EPILOGUE
+    path = write(tmp_path, text)
+    table = read_table(path, "credentials.md")
+    assert [row.id for row in table.rows] == ["prod/stripe/api-key", "prod/google/client-secret"]
+    assert (table.rows[0].owner, table.rows[0].extra) == (
+        "@payments",
+        {"Notes": "live | restricted"},
+    )
+    assert table.save({"prod/google/client-secret": {"last_rotated": "2099-01-01"}}).written
+    table.append([{"service": "Twilio", "environment": "prod", "credential_type": "API Key"}])
+    after = path.read_bytes()
+    assert after.startswith(codecs.BOM_UTF8 + b"| Owner |")
+    assert after.decode("utf-8").replace("| 2099-01-01 |", "| never |") == (
+        "\ufeff" + TABLE + "|  | Twilio |  | prod | API Key |  |  |  |  |\n" + EPILOGUE
+    )
+
+
+def test_a_byte_order_mark_opening_a_yaml_table_is_kept(tmp_path: Path) -> None:
+    path = write(tmp_path, "\ufeff" + YAML_TABLE, "credentials.yaml")
+    table = read_table(path, "credentials.yaml")
+    assert [row.service for row in table.rows] == ["Stripe", "Google"]
+    table.save({"prod/stripe/api-key": {"last_rotated": "2099-01-01"}})
+    assert path.read_bytes() == ("\ufeff" + YAML_TABLE.replace("2019-09-01", "2099-01-01")).encode()
+
+
+def test_cells_beyond_the_header_are_an_error_not_dropped(tmp_path: Path) -> None:
+    # an unescaped | in Notes moves every later cell one column to the right
+    text = TABLE.replace("live \\| restricted", "live | restricted")
+    with pytest.raises(ConfigError) as caught:
+        read_table(write(tmp_path, text), "credentials.md")
+    assert str(caught.value) == (
+        "credentials.md:3: row has more cells than the header (10, the header has 9; "
+        "write a | inside a cell as \\|)"
+    )
+
+
+def test_an_empty_row_with_extra_pipes_is_still_no_row(tmp_path: Path) -> None:
+    table = read_table(write(tmp_path, TABLE + "| | | | | | | | | | |\n"), "t.md")
+    assert len(table.rows) == 2
+
+
+@pytest.mark.parametrize(
+    ("item", "expected"),
+    [
+        (
+            "  - service: Stripe\n    service: Google\n",
+            "credentials.yaml:4: duplicate key 'service' (first at line 3)",
+        ),
+        (
+            "  - service: Stripe\n    notes: a\n    notes: b\n",
+            "credentials.yaml:5: duplicate key 'notes' (first at line 4)",
+        ),
+        (
+            "  - service: Stripe\n    schedule: 30d\n    rotation_schedule: 90d\n",
+            "credentials.yaml:5: duplicate key 'rotation_schedule' (first at line 4, the same "
+            "field as 'schedule')",
+        ),
+    ],
+)
+def test_duplicate_yaml_keys_are_errors_not_the_last_one_wins(
+    tmp_path: Path, item: str, expected: str
+) -> None:
+    path = write(tmp_path, "# Our credentials\ncredentials:\n" + item, "credentials.yaml")
+    with pytest.raises(ConfigError) as caught:
+        read_table(path, "credentials.yaml")
+    assert str(caught.value) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["@payments", "a: b", "x #y", "null", "~", "- x", "*a", '"q"', "  padded", "two\nlines", "é"],
+)
+def test_yaml_cells_credctl_writes_read_back_as_the_same_text(tmp_path: Path, text: str) -> None:
+    path = write(tmp_path, YAML_TABLE, "credentials.yaml")
+    table = read_table(path, "credentials.yaml")
+    table.append(
+        [{"service": "Twilio", "environment": "prod", "credential_type": "API Key", "owner": text}]
+    )
+    table.save({"prod/google/client-secret": {"reference": text}})
+    _, google, twilio = read_table(path, "credentials.yaml").rows
+    assert (google.reference, twilio.owner) == (text, text)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.projects import LOCAL_ENV, POLICY, REPO, credctl, make_project, row
+from tests.projects import HEADER, LOCAL_ENV, POLICY, REPO, credctl, make_project, row
 
 CANARY = "sk_live_Canary0123456789abcdefXYZ"
 
@@ -233,6 +233,32 @@ def test_policy_rules_for_environments_this_project_lacks_are_fine(tmp_path: Pat
             "rotation_schedule: sometimes, owner: '@payments'}\n",
             "Error: credentials.yaml:1: ",
         ),
+        (
+            "credentials.md",
+            "# Credentials\n\n" + HEADER + row(owner="@payments | @identity"),
+            "Error: credentials.md:5: row has more cells than the header (8, the header has 7; "
+            "write a | inside a cell as \\|)",
+        ),
+        (
+            "credentials.yaml",
+            "- service: Stripe\n  environment: prod\n  credential_type: API Key\n"
+            "  rotation_schedule: 90d\n  owner: '@payments'\n  owner: '@identity'\n",
+            "Error: credentials.yaml:6: duplicate key 'owner' (first at line 5)",
+        ),
+        (
+            "credentials.yaml",
+            "- service: Stripe\n  environment: prod\n  credential_type: API Key\n"
+            "  value_reference: local://prod/stripe/api-key\n  rotation_schedule: 90d\n"
+            "  reference: local://prod/other\n  owner: '@payments'\n",
+            "Error: credentials.yaml:6: duplicate key 'reference' (first at line 4, the same "
+            "field as 'value_reference')",
+        ),
+        (
+            "credentials.yaml",
+            "credentials: []\ncredentials:\n- {service: Stripe, environment: prod, "
+            "credential_type: API Key, rotation_schedule: 90d, owner: '@payments'}\n",
+            "Error: credentials.yaml:2: duplicate key 'credentials' (first at line 1)",
+        ),
     ],
 )
 def test_bad_table_files_are_one_line_errors(
@@ -246,6 +272,13 @@ def test_bad_table_files_are_one_line_errors(
     assert len(errors(result.stderr)) == 1, result.stderr
     assert errors(result.stderr)[0].startswith(expected), result.stderr
     assert "Traceback" not in result.output
+
+
+def test_a_byte_order_mark_before_the_header_validates(tmp_path: Path) -> None:
+    project = make_project(tmp_path, table_text="\ufeff" + HEADER + row())
+    result = credctl(project, "validate")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith("OK: 1 credentials")
 
 
 def test_the_repository_example_validates() -> None:
