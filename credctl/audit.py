@@ -13,7 +13,7 @@ from pathlib import Path
 
 from credctl import clock
 from credctl.backends.base import Backend, BackendContext, open_backend
-from credctl.errors import ConfigError, Problem
+from credctl.errors import ConfigError, Problem, UsageError
 from credctl.model import (
     META_OWNER,
     META_ROTATED_BY,
@@ -90,7 +90,12 @@ def secret_name(
     """The store name (and field) a row points at: its reference, or the naming rule."""
     reference = parse_reference(row.reference)
     if reference is None:
-        return environment.secret_name(row.service, row.credential_type), None
+        try:
+            return environment.secret_name(row.service, row.credential_type), None
+        except ValueError as error:
+            raise UsageError(
+                f"{row.id}: {error}", hint="'credctl validate' names the row to fix"
+            ) from None
     return backend.name_for(reference), reference.field
 
 
@@ -129,6 +134,13 @@ def is_literal_config(row: Row, project: Project) -> bool:
     )
 
 
+def refuse_invalid(problems: Sequence[Problem]) -> None:
+    """Stop before acting on a table with problems that are not audit findings."""
+    fatal = [problem for problem in problems if problem.code not in FINDING_PROBLEMS]
+    if fatal:
+        raise ConfigError(fatal)
+
+
 def run_audit(
     project: Project,
     environments: Sequence[EnvironmentConfig],
@@ -138,9 +150,7 @@ def run_audit(
     """Audit the chosen environments: one listing per store, no value read."""
     now = now or clock.now()
     problems = project.problems()
-    fatal = [p for p in problems if p.code not in FINDING_PROBLEMS]
-    if fatal:
-        raise ConfigError(fatal)
+    refuse_invalid(problems)
     row_problems: dict[int, list[Problem]] = {}
     for problem in problems:
         row_problems.setdefault(problem.line or 0, []).append(problem)

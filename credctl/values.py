@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from credctl import auditlog, clock
-from credctl.audit import Backends, env_var_name, is_literal_config, secret_name
+from credctl.audit import Backends, env_var_name, is_literal_config, refuse_invalid, secret_name
 from credctl.backends.base import Backend
 from credctl.errors import BackendError, ConfigError, Problem, UsageError
 from credctl.model import (
@@ -236,6 +236,8 @@ def set_value(project: Project, row: Row, backends: Backends, value: Secret, act
         raise UsageError(
             f"{row.id} is configuration written in {row.file}:{row.line}; edit the table instead"
         )
+    # as rotate and sync: never write through a row that escapes its prefix or shares a secret
+    refuse_invalid(project.problems())
     environment = environment_of(project, row)
     backend = backends.get(environment)
     name, field = secret_name(row, environment, backend)
