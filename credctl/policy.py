@@ -152,7 +152,7 @@ def check_rows(
                     Problem(
                         *where,
                         f"{column} {value!r} has no ASCII letter or digit, so its id and store "
-                        f"name would be empty ({row.id}); add some",
+                        f"name would be empty ({row.id}); give it one",
                         "invalid",
                     )
                 )
@@ -292,7 +292,8 @@ def _target(
                 *where,
                 f"reference {value} of {row.id} is in environment {owner.name}'s prefix "
                 f"{owner.prefix!r} on the same store: a {environment.name} row cannot point "
-                f"into {owner.name}",
+                f"into {owner.name} (use a name under {environment.prefix!r}, or make it a "
+                f"{owner.name} row)",
                 "foreign-reference",
             )
         ], None

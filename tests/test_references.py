@@ -16,8 +16,8 @@ from credctl.backends.vault import VaultBackend
 from credctl.errors import UsageError
 from credctl.model import EnvironmentConfig, Ref
 from credctl.secret import Secret
-from tests.projects import LOCAL_ENV, credctl, make_project, row
-from tests.support.fixtures import project_env, vault_environment_yaml
+from tests.projects import HEADER, LOCAL_ENV, credctl, make_project, row
+from tests.support.fixtures import Store, project_env, vault_environment_yaml
 from tests.support.servers import OpenBao
 
 CANARY = "sk_live_Canary0123456789abcdefXYZ"
@@ -215,7 +215,8 @@ def test_a_row_cannot_point_into_another_environments_prefix(tmp_path: Path) -> 
     seed(project, "prod/stripe/api-key", CANARY)
     message = (
         "Error: credentials.md:5: reference local://prod/stripe/api-key of dev/stripe/api-key is "
-        "in environment prod's prefix 'prod/' on the same store: a dev row cannot point into prod"
+        "in environment prod's prefix 'prod/' on the same store: a dev row cannot point into prod (use a name under 'dev/', or make it a prod "
+        "row)"
     )
     assert validate_errors(project) == [message]
     for command in (["sync"], ["set", "dev/stripe/api-key"], ["rotate", "dev/stripe/api-key"]):
@@ -223,6 +224,66 @@ def test_a_row_cannot_point_into_another_environments_prefix(tmp_path: Path) -> 
         assert result.exit_code == 2, result.output
         assert errors(result.stderr) == [message]
     assert stored(project, "prod/stripe/api-key") == CANARY  # prod's value untouched
+
+
+@pytest.mark.integration
+def test_a_row_pointing_into_another_environment_writes_nothing_on_any_store(
+    tmp_path: Path, store: Store
+) -> None:
+    prod, dev = (f"{name}-{uuid.uuid4().hex[:6]}/" for name in ("prod", "dev"))
+    reference = f"{store.scheme_prefix()}{prod}stripe/api-key"
+    project = make_project(
+        tmp_path,
+        [row(environment="dev", reference=reference, owner="")],
+        environments={"prod": store.environment_yaml(prod), "dev": store.environment_yaml(dev)},
+    )
+    for command in (["validate"], ["sync"], ["set", "dev/stripe/api-key"]):
+        result = credctl(project, *command, input="new-value", env=store.env)
+        assert result.exit_code == 2, result.output
+        assert f"is in environment prod's prefix '{prod}' on the same store" in result.stderr
+    # nothing was written into prod: its own row finds no secret there
+    (project / "credentials.md").write_text("# Credentials\n\n" + HEADER + row(reference=reference))
+    missing = credctl(project, "get", "prod/stripe/api-key", env=store.env)
+    assert missing.exit_code == 3, missing.output  # "does not exist" / "has no value"
+    assert "new-value" not in missing.output
+
+
+@pytest.mark.integration
+def test_external_rows_validate_and_read_on_every_store(tmp_path: Path, store: Store) -> None:
+    prefix, shared = (f"{name}-{uuid.uuid4().hex[:6]}/" for name in ("prod", "shared"))
+    store.put_unmanaged(str(tmp_path), f"{shared}db", CANARY)
+    reference = f"{store.scheme_prefix()}{shared}db"
+    project = make_project(
+        tmp_path, [row(reference=reference)], environments={"prod": store.environment_yaml(prefix)}
+    )
+    refused = credctl(project, "validate", env=store.env)
+    assert errors(refused.stderr) == [
+        f"Error: credentials.md:5: reference {reference} is outside environment prod's prefix "
+        f"'{prefix}'; if prod/stripe/api-key really lives there, add '{shared}db' to external: "
+        "in environments/prod.yaml"
+    ]
+    environment = store.environment_yaml(prefix, external=f"['{shared}*']")
+    (project / "environments" / "prod.yaml").write_text(environment)
+    assert credctl(project, "validate", env=store.env).exit_code == 0
+    got = credctl(project, "get", "prod/stripe/api-key", env=store.env)
+    assert (got.exit_code, got.stdout) == (0, CANARY), got.output
+    written = credctl(project, "env", "--env", "prod", "-o", "-", "--format", "json", env=store.env)
+    assert json.loads(written.stdout) == {"STRIPE_API_KEY": CANARY}
+
+
+@pytest.mark.integration
+def test_a_reference_that_escapes_is_never_read_on_any_store(tmp_path: Path, store: Store) -> None:
+    prefix, shared = (f"{name}-{uuid.uuid4().hex[:6]}/" for name in ("prod", "shared"))
+    store.put_unmanaged(str(tmp_path), f"{shared}db", CANARY)
+    reference = f"{store.scheme_prefix()}{prefix}../{shared}db"
+    project = make_project(
+        tmp_path, [row(reference=reference)], environments={"prod": store.environment_yaml(prefix)}
+    )
+    for command in (["validate"], ["get", "prod/stripe/api-key"], ["env", "-o", "-"]):
+        result = credctl(project, *command, env=store.env)
+        assert result.exit_code == 2, result.output
+        assert f"reference {reference} has a '..' path segment" in result.stderr
+        assert CANARY not in result.output
 
 
 def test_other_stores_are_not_other_environments(tmp_path: Path) -> None:
@@ -318,6 +379,10 @@ def test_two_rows_with_one_reference_are_an_error(tmp_path: Path) -> None:
         result = credctl(project, "set", credential, input="new-value")
         assert result.exit_code == 2, result.output
         assert errors(result.stderr) == [message]
+    # the way out: a secret of its own
+    own = row(credential_type="Client Secret", reference="local://prod/stripe/client-secret")
+    (project / "credentials.md").write_text("# Credentials\n\n" + HEADER + row() + own)
+    assert credctl(project, "validate").exit_code == 0
 
 
 def test_a_naming_template_that_maps_rows_to_one_name_is_an_error(tmp_path: Path) -> None:

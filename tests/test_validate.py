@@ -501,12 +501,12 @@ def test_aws_lambda_rotator_needs_an_aws_environment(tmp_path: Path) -> None:
         (
             {"service": "€€"},
             "Service '€€' has no ASCII letter or digit, so its id and store name would be empty "
-            "(prod//api-key); add some",
+            "(prod//api-key); give it one",
         ),
         (
             {"service": "Stripe", "credential_type": "—"},
             "Credential Type '—' has no ASCII letter or digit, so its id and store name would "
-            "be empty (prod/stripe/); add some",
+            "be empty (prod/stripe/); give it one",
         ),
     ],
 )
