@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -223,6 +223,14 @@ def check_rows(
         if target is not None and first is None:  # a duplicate row is reported as such
             problems.extend(_check_shared(row, target, targets))
     return problems
+
+
+def reference_problems(
+    row: Row, environment: EnvironmentConfig, environments: Iterable[EnvironmentConfig]
+) -> list[Problem]:
+    """Why a row may not read or write the secret it points at (outside its prefix, inside
+    another environment's, a name that escapes); empty when it may."""
+    return _target(row, environment, list(environments))[0]
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from credctl.model import (
     parse_reference,
     slugify,
 )
+from credctl.policy import reference_problems
 from credctl.project import Project
 from credctl.schedule import format_timestamp
 from credctl.secret import Secret
@@ -60,6 +61,10 @@ def resolve_actor(explicit: str | None) -> str:
 
 
 def row_reference(row: Row, environment: EnvironmentConfig, backends: Backends) -> Ref:
+    # a dev row into prod's prefix would put prod's value in dev's env file
+    problems = reference_problems(row, environment, backends.project.environments.values())
+    if problems:
+        raise ConfigError(problems)
     backend = backends.get(environment)
     name, field = secret_name(row, environment, backend)
     parsed = parse_reference(backend.reference(name, field))

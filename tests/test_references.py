@@ -196,10 +196,7 @@ def test_vault_reference_into_another_mount_never_reads_it(
         result = credctl(project, *command, env=env)
         assert result.exit_code == 2, result.output
         assert CANARY not in result.output
-        assert errors(result.stderr) == [
-            f"Error: reference {reference} has a '..' path segment: {ESCAPES} (hint: fix the "
-            "row's Value/Reference; 'credctl validate' names its line)"
-        ]
+        assert errors(result.stderr) == errors(checked.stderr)
 
 
 # ------------------------------------------------- inside the environment's prefix
@@ -219,10 +216,19 @@ def test_a_row_cannot_point_into_another_environments_prefix(tmp_path: Path) -> 
         "row)"
     )
     assert validate_errors(project) == [message]
-    for command in (["sync"], ["set", "dev/stripe/api-key"], ["rotate", "dev/stripe/api-key"]):
+    commands = (
+        ["sync"],
+        ["set", "dev/stripe/api-key"],
+        ["rotate", "dev/stripe/api-key"],
+        ["get", "dev/stripe/api-key"],
+        ["env", "--env", "dev", "-o", "-"],
+        ["run", "--env", "dev", "--", "true"],
+    )
+    for command in commands:
         result = credctl(project, *command, input="new-value")
         assert result.exit_code == 2, result.output
         assert errors(result.stderr) == [message]
+        assert CANARY not in result.output
     assert stored(project, "prod/stripe/api-key") == CANARY  # prod's value untouched
 
 
