@@ -138,6 +138,7 @@ def check_rows(
     seen: dict[tuple[str, str, str], Row] = {}
     targets: dict[tuple[object, str], list[tuple[Row, Target]]] = {}
     by_slug = {slugify(name): config for name, config in environments.items()}
+    all_environments = list(environments.values())
     for row in rows:
         where = (row.file, row.line)
         for column, value in (
@@ -218,7 +219,7 @@ def check_rows(
                     "invalid-rotator",
                 )
             )
-        target_problems, target = _target(row, environment, list(environments.values()))
+        target_problems, target = _target(row, environment, all_environments)
         problems.extend(target_problems)
         if target is not None and first is None:  # a duplicate row is reported as such
             problems.extend(_check_shared(row, target, targets))
@@ -235,9 +236,8 @@ def reference_problems(
 
 @dataclass(frozen=True)
 class Target:
-    """The secret a row points at: its store, its name there, and the field it selects."""
+    """The secret a row points at: its name in its environment's store, and the field."""
 
-    store: tuple[str | None, ...]
     name: str
     field: str | None
     environment: EnvironmentConfig
@@ -262,7 +262,7 @@ def _target(
             name = environment.secret_name(row.service, row.credential_type)
         except ValueError as error:
             return [Problem(*where, f"{row.id}: {error}", "invalid-reference")], None
-        return [], Target(environment.store, name, None, environment)
+        return [], Target(name, None, environment)
     if REFERENCE_SCHEMES[reference.scheme] != environment.backend.type:
         return [], None  # _check_value said so
     if has_control_character(value):  # never print what a terminal would obey
@@ -315,7 +315,7 @@ def _target(
                 "outside-prefix",
             )
         ], None
-    return [], Target(environment.store, name, reference.field, environment)
+    return [], Target(name, reference.field, environment)
 
 
 def _owner(
@@ -334,7 +334,7 @@ def _check_shared(
     row: Row, target: Target, targets: dict[tuple[object, str], list[tuple[Row, Target]]]
 ) -> list[Problem]:
     """Two rows on one secret: `set` on one would change the other, unless each has its field."""
-    earlier_rows = targets.setdefault((target.store, target.name), [])
+    earlier_rows = targets.setdefault((target.environment.store, target.name), [])
     earlier_rows.append((row, target))
     for earlier, earlier_target in earlier_rows[:-1]:
         fields = (earlier_target.field, target.field)
@@ -343,9 +343,9 @@ def _check_shared(
                 Problem(
                     row.file,
                     row.line,
-                    f"{row.id} and {earlier.id} (line {earlier.line}) point at one secret, {target.secret}: "
-                    "a change to one would change the other; give each row its own secret, or "
-                    "a different #field of it",
+                    f"{row.id} and {earlier.id} (line {earlier.line}) point at one secret, "
+                    f"{target.secret}: a change to one would change the other; give each row "
+                    "its own secret, or a different #field of it",
                     "shared-secret",
                 )
             ]

@@ -212,8 +212,8 @@ def test_a_row_cannot_point_into_another_environments_prefix(tmp_path: Path) -> 
     seed(project, "prod/stripe/api-key", CANARY)
     message = (
         "Error: credentials.md:5: reference local://prod/stripe/api-key of dev/stripe/api-key is "
-        "in environment prod's prefix 'prod/' on the same store: a dev row cannot point into prod (use a name under 'dev/', or make it a prod "
-        "row)"
+        "in environment prod's prefix 'prod/' on the same store: a dev row cannot point into "
+        "prod (use a name under 'dev/', or make it a prod row)"
     )
     assert validate_errors(project) == [message]
     commands = (
