@@ -13,7 +13,7 @@ from pathlib import Path
 
 from credctl import clock
 from credctl.backends.base import Backend, BackendContext, open_backend
-from credctl.errors import ConfigError, Problem
+from credctl.errors import ConfigError, Problem, UsageError
 from credctl.model import (
     META_OWNER,
     META_ROTATED_BY,
@@ -97,7 +97,12 @@ def secret_name(
     """The store name (and field) a row points at: its reference, or the naming rule."""
     reference = parse_reference(row.reference)
     if reference is None:
-        return environment.secret_name(row.service, row.credential_type), None
+        try:
+            return environment.secret_name(row.service, row.credential_type), None
+        except ValueError as error:
+            raise UsageError(
+                f"{row.id}: {error}", hint="'credctl validate' names the row to fix"
+            ) from None
     return backend.name_for(reference), reference.field
 
 
@@ -136,6 +141,13 @@ def is_literal_config(row: Row, project: Project) -> bool:
     )
 
 
+def refuse_invalid(problems: Sequence[Problem]) -> None:
+    """Stop before acting on a table with problems that are not audit findings."""
+    fatal = [problem for problem in problems if problem.code not in FINDING_PROBLEMS]
+    if fatal:
+        raise ConfigError(fatal)
+
+
 def run_audit(
     project: Project,
     environments: Sequence[EnvironmentConfig],
@@ -146,9 +158,7 @@ def run_audit(
     generated_at = clock.now()
     now = as_of or generated_at
     problems = project.problems()
-    fatal = [p for p in problems if p.code not in FINDING_PROBLEMS]
-    if fatal:
-        raise ConfigError(fatal)
+    refuse_invalid(problems)
     row_problems: dict[int, list[Problem]] = {}
     for problem in problems:
         row_problems.setdefault(problem.line or 0, []).append(problem)

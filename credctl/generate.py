@@ -5,21 +5,30 @@ from __future__ import annotations
 import base64
 import re
 import secrets
+from typing import TYPE_CHECKING
 
 from credctl.errors import ConfigError, Problem
-from credctl.model import GeneratorSpec
 from credctl.secret import Secret
+
+if TYPE_CHECKING:  # the model validates alphabets with `expand_alphabet`
+    from credctl.model import GeneratorSpec
 
 _RANGE = re.compile(r"(.)-(.)")
 
 
 def expand_alphabet(alphabet: str) -> str:
-    """`A-Za-z0-9_-` → the characters it names, in order, without repeats; a trailing `-` is literal."""
+    """`A-Za-z0-9_-` → the characters it names, in order, without repeats; a `-` first or
+    last is literal. A backwards range (`Z-A`) is a ValueError."""
     characters: list[str] = []
     position = 0
     while position < len(alphabet):
         chunk = alphabet[position : position + 3]
-        if len(chunk) == 3 and _RANGE.fullmatch(chunk) and chunk[0] <= chunk[2]:
+        if len(chunk) == 3 and _RANGE.fullmatch(chunk):
+            if chunk[0] > chunk[2]:
+                raise ValueError(
+                    f"the range {chunk} is backwards (write {chunk[2]}-{chunk[0]}; "
+                    "a literal - goes first or last)"
+                )
             characters.extend(chr(code) for code in range(ord(chunk[0]), ord(chunk[2]) + 1))
             position += 3
         else:

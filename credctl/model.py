@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import fnmatch
+import functools
+import math
+import os
 import re
+import string
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
-from credctl.schedule import parse_duration
+from credctl.generate import expand_alphabet
+from credctl.schedule import parse_duration, seconds_duration
 
 
 def slugify(text: str) -> str:
@@ -19,13 +34,96 @@ def slugify(text: str) -> str:
 
 def _duration(value: object) -> object:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return timedelta(seconds=value)
+        return seconds_duration(value)
     if isinstance(value, str):
         return parse_duration(value)
     return value
 
 
-Duration = Annotated[timedelta, BeforeValidator(_duration)]
+def _not_negative(value: timedelta) -> timedelta:
+    if value < timedelta(0):
+        raise ValueError("a duration cannot be negative")
+    return value
+
+
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be longer than 0 (e.g. 60s)")
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration), AfterValidator(_not_negative)]
+PositiveDuration = Annotated[timedelta, BeforeValidator(_duration), AfterValidator(_positive)]
+
+
+# ---------------------------------------------------------------- store paths
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode's category Cc
+
+
+def has_control_character(text: str) -> bool:
+    return _CONTROL.search(text) is not None
+
+
+def path_problem(path: str) -> str | None:
+    """Why a store path could escape where it is meant to live, or None when it is safe.
+
+    Stores and their HTTP clients resolve `.` and `..` (Vault reads another mount's
+    secret through `secret/../../other/data/x`), so such names are never built.
+    """
+    if has_control_character(path):
+        return "has a control character"
+    if "\\" in path:
+        return "has a backslash"
+    segments = path.split("/")
+    if "" in segments:
+        return "has an empty path segment (a leading, trailing or doubled /)"
+    for segment in segments:
+        if segment in (".", ".."):
+            return f"has a {segment!r} path segment"
+    return None
+
+
+def prefix_problem(prefix: str) -> str | None:
+    """`path_problem` for a name prefix, which may be empty or end with one `/`."""
+    if prefix == "":
+        return None
+    return path_problem(prefix.removesuffix("/"))
+
+
+def _safe_prefix(value: str | None) -> str | None:
+    if value is not None:
+        problem = prefix_problem(value)
+        if problem:
+            raise ValueError(f"{value!r} {problem}")
+    return value
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` is no http(s) URL a client can use, or None."""
+    example = "use e.g. https://vault.example.com:8200 or http://localhost:4566"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        return f"not a valid URL ({example})"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"not an http:// or https:// URL ({example})"
+    if has_control_character(url) or any(character.isspace() for character in url):
+        return f"a URL cannot hold spaces or control characters ({example})"
+    return None
+
+
+def _http_url(value: str | None) -> str | None:
+    problem = None if value is None else url_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+SafePrefix = Annotated[str | None, AfterValidator(_safe_prefix)]
+HttpUrl = Annotated[str | None, AfterValidator(_http_url)]
 
 
 class Strict(BaseModel):
@@ -38,7 +136,7 @@ class Strict(BaseModel):
 class LocalBackendConfig(Strict):
     type: Literal["local"]
     path: str = ".credctl/store"
-    prefix: str | None = None
+    prefix: SafePrefix = None
 
 
 class AwsBackendConfig(Strict):
@@ -46,8 +144,8 @@ class AwsBackendConfig(Strict):
     region: str | None = None
     profile: str | None = None
     role_arn: str | None = None
-    endpoint_url: str | None = None
-    prefix: str | None = None
+    endpoint_url: HttpUrl = None
+    prefix: SafePrefix = None
     kms_key_id: str | None = None
     recovery_window_days: int = Field(default=30, ge=7, le=30)
 
@@ -62,13 +160,21 @@ class VaultAuthConfig(Strict):
 
 class VaultBackendConfig(Strict):
     type: Literal["vault"]
-    url: str | None = None
+    url: HttpUrl = None
     mount: str = "secret"
-    path_prefix: str | None = None
+    path_prefix: SafePrefix = None
     namespace: str | None = None
     auth: VaultAuthConfig = VaultAuthConfig()
     ca_cert: str | None = None
     tls_verify: bool = True
+
+    @field_validator("mount")
+    @classmethod
+    def _safe_mount(cls, value: str) -> str:
+        problem = path_problem(value.strip("/"))
+        if problem:
+            raise ValueError(f"{value!r} {problem}")
+        return value
 
 
 BackendConfig = Annotated[
@@ -91,13 +197,58 @@ _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(s|sec|second|m|min|minute)\s*$")
 
 
 def _rate(value: object) -> object:
+    per_second = value
     if isinstance(value, str):
         match = _RATE.match(value)
         if not match:
             raise ValueError(f"invalid rate {value!r} (use e.g. 50/s or 600/min)")
         per_second = float(match.group(1)) / (1 if match.group(2).startswith("s") else 60)
-        return per_second
-    return value
+    if (
+        isinstance(per_second, (int, float))
+        and not isinstance(per_second, bool)
+        and not (0 < per_second < math.inf)
+    ):
+        raise ValueError(f"rate {value!r} must be more than 0 per second (use e.g. 50/s)")
+    return per_second
+
+
+NAMING_FIELDS = ("service", "credential", "environment")
+
+
+def _naming(template: str) -> str:
+    """Only `{service}`, `{credential}` and `{environment}`: no attribute, index, spec or
+    conversion, which `str.format` would evaluate."""
+    allowed = ", ".join(f"{{{name}}}" for name in NAMING_FIELDS)
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError as error:
+        raise ValueError(f"malformed template {template!r} ({error}; use {allowed})") from None
+    for _, field_name, spec, conversion in parts:
+        if field_name is None:
+            continue
+        if field_name not in NAMING_FIELDS:
+            raise ValueError(f"unknown field {{{field_name}}} in {template!r} (use only {allowed})")
+        if spec or conversion:
+            raise ValueError(
+                f"{{{field_name}}} in {template!r} has a conversion or format spec "
+                f"(write it as plain {{{field_name}}})"
+            )
+    problem = path_problem(template.format(**dict.fromkeys(NAMING_FIELDS, "x")))
+    if problem:
+        raise ValueError(f"{template!r} {problem}")
+    return template
+
+
+def _external(entries: list[str]) -> list[str]:
+    for entry in entries:
+        problem = "is empty" if not entry else prefix_problem(entry)
+        if problem:
+            raise ValueError(f"entry {entry!r} {problem}")
+    return entries
+
+
+def _is_glob(pattern: str) -> bool:
+    return any(character in pattern for character in "*?[")
 
 
 class EnvironmentConfig(Strict):
@@ -105,15 +256,17 @@ class EnvironmentConfig(Strict):
 
     name: str
     backend: BackendConfig
-    naming: str = "{service}/{credential}"
+    naming: Annotated[str, AfterValidator(_naming)] = "{service}/{credential}"
+    # Names outside the prefix that rows may reference (prefixes, or globs with * ? [).
+    external: Annotated[list[str], AfterValidator(_external)] = Field(default_factory=list)
     env_file: EnvFileConfig | None = None
     env_vars: dict[str, str] = Field(default_factory=dict)
     concurrency: int = Field(default=16, ge=1, le=256)
     retry: RetryConfig = RetryConfig()
     rate_limit: Annotated[float, BeforeValidator(_rate)] = 50.0
-    lock_timeout: Duration = timedelta(minutes=15)
+    lock_timeout: PositiveDuration = timedelta(minutes=15)
 
-    @property
+    @functools.cached_property
     def prefix(self) -> str:
         """Names live under this prefix (default `<env>/`)."""
         backend = self.backend
@@ -131,7 +284,51 @@ class EnvironmentConfig(Strict):
             credential=slugify(credential_type),
             environment=slugify(self.name),
         )
-        return self.prefix + relative
+        name = self.prefix + relative
+        problem = path_problem(name)
+        if problem:
+            # a service or type without ASCII letters or digits slugifies to nothing
+            raise ValueError(f"the store name {name!r} for {service} / {credential_type} {problem}")
+        return name
+
+    @functools.cached_property
+    def store(self) -> tuple[str | None, ...]:
+        """Where the store is: environments with equal `store` share one namespace of names."""
+        backend = self.backend
+        if isinstance(backend, AwsBackendConfig):
+            return ("aws", backend.region, backend.endpoint_url, backend.profile, backend.role_arn)
+        if isinstance(backend, VaultBackendConfig):
+            url = backend.url.rstrip("/") if backend.url else None
+            return ("vault", url, backend.namespace, backend.mount.strip("/"))
+        return ("local", os.path.normpath(backend.path))
+
+    def store_name(self, ref: Ref) -> str | None:
+        """The name a reference points at in this environment's store (for Vault, inside
+        the mount); None when it points into another kind of store or another mount."""
+        if REFERENCE_SCHEMES[ref.scheme] != self.backend.type:
+            return None
+        if isinstance(self.backend, VaultBackendConfig):
+            mount = self.backend.mount.strip("/") + "/"
+            return ref.name[len(mount) :] if ref.name.startswith(mount) else None
+        return ref.name
+
+    def reference_for(self, name: str, field: str | None = None) -> str:
+        """The reference a table row writes for a store name (as the backends write it)."""
+        if isinstance(self.backend, VaultBackendConfig):
+            return str(Ref("vault", f"{self.backend.mount.strip('/')}/{name}", field))
+        scheme = "aws-sm" if isinstance(self.backend, AwsBackendConfig) else "local"
+        return str(Ref(scheme, name, field))
+
+    def owns(self, name: str) -> bool:
+        """The name lives under this environment's prefix."""
+        return name.startswith(self.prefix) and name != self.prefix
+
+    def external_entry(self, name: str) -> str | None:
+        """The `external:` entry that lets rows reference `name`, if any."""
+        for entry in self.external:
+            if fnmatch.fnmatchcase(name, entry) if _is_glob(entry) else name.startswith(entry):
+                return entry
+        return None
 
 
 # -------------------------------------------------------------------- policies
@@ -145,21 +342,51 @@ class GeneratorSpec(Strict):
     alphabet: str = "A-Za-z0-9"
     prefix: str = ""
 
+    @field_validator("alphabet")
+    @classmethod
+    def _alphabet(cls, value: str) -> str:
+        characters = expand_alphabet(value)
+        if len(characters) < 2:
+            raise ValueError(
+                f"{value!r} names {len(characters)} character{'s' if len(characters) != 1 else ''}"
+                "; a password needs at least 2 (e.g. A-Za-z0-9)"
+            )
+        return value
+
+
+def _argv(value: list[str] | None) -> list[str] | None:
+    if value is not None and (not value or not value[0].strip()):
+        raise ValueError("must name a program to run, e.g. [./rotate-stripe.sh]")
+    return value
+
 
 class CredentialTypePolicy(Strict):
     secret: bool = True
-    max_age: Duration | None = None
+    max_age: PositiveDuration | None = None
     rotator: Literal["generate", "command", "aws-lambda", "manual"] | None = None
     generator: GeneratorSpec | None = None
-    command: list[str] | None = None
-    verify: list[str] | None = None
-    timeout: Duration = timedelta(seconds=60)
+    command: Annotated[list[str] | None, AfterValidator(_argv)] = None
+    verify: Annotated[list[str] | None, AfterValidator(_argv)] = None
+    timeout: PositiveDuration = timedelta(seconds=60)
     lambda_arn: str | None = None
     allow_never: bool = False
 
+    @model_validator(mode="after")
+    def _rotator_has_what_it_needs(self) -> CredentialTypePolicy:
+        needs = {"generate": "generator", "command": "command", "aws-lambda": "lambda_arn"}
+        key = needs.get(self.rotator or "manual")
+        if key is not None and not getattr(self, key):
+            example = {
+                "generator": "generator: {kind: token, bytes: 32}",
+                "command": "command: [./rotate.sh]",
+                "lambda_arn": "lambda_arn: arn:aws:lambda:…",
+            }[key]
+            raise ValueError(f"rotator {self.rotator!r} needs {key!r} (e.g. {example})")
+        return self
+
 
 class EnvironmentPolicy(Strict):
-    max_age: Duration | None = None
+    max_age: PositiveDuration | None = None
     warn_before: Duration | None = None
     require_owner: bool | None = None
 

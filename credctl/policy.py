@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -18,8 +18,10 @@ from credctl.model import (
     EnvironmentConfig,
     EnvironmentPolicy,
     Row,
+    has_control_character,
     looks_like_reference,
     parse_reference,
+    path_problem,
     slugify,
 )
 from credctl.schedule import parse_schedule, parse_timestamp
@@ -134,7 +136,9 @@ def check_rows(
     """Every rule of DESIGN 1.1 that needs only the files, each located by file and line."""
     problems: list[Problem] = []
     seen: dict[tuple[str, str, str], Row] = {}
+    targets: dict[tuple[object, str], list[tuple[Row, Target]]] = {}
     by_slug = {slugify(name): config for name, config in environments.items()}
+    all_environments = list(environments.values())
     for row in rows:
         where = (row.file, row.line)
         for column, value in (
@@ -144,9 +148,19 @@ def check_rows(
         ):
             if not value:
                 problems.append(Problem(*where, f"{column} is empty", "invalid"))
-        if not (row.service and row.environment and row.credential_type):
+            elif not re.search("[A-Za-z0-9]", value):
+                problems.append(
+                    Problem(
+                        *where,
+                        f"{column} {value!r} has no ASCII letter or digit, so its id and store "
+                        f"name would be empty ({row.id}); give it one",
+                        "invalid",
+                    )
+                )
+        key = row.key
+        if not all(key):
             continue
-        first = seen.get(row.key)
+        first = seen.get(key)
         if first is not None:
             problems.append(
                 Problem(
@@ -156,8 +170,8 @@ def check_rows(
                 )
             )
         else:
-            seen[row.key] = row
-        environment = by_slug.get(slugify(row.environment))
+            seen[key] = row
+        environment = by_slug.get(key[0])
         if environment is None:
             known = ", ".join(sorted(environments)) or "none"
             problems.append(
@@ -193,7 +207,149 @@ def check_rows(
                 )
             )
         problems.extend(_check_value(row, type_policy, environment))
+        if environment is None:
+            continue
+        if type_policy.rotator == "aws-lambda" and environment.backend.type != "aws":
+            problems.append(
+                Problem(
+                    *where,
+                    f"{row.id}: {row.credential_type} rotates with 'aws-lambda', which needs an "
+                    f"aws environment, but {environment.name} uses the "
+                    f"{environment.backend.type} backend; give the row a type with another rotator",
+                    "invalid-rotator",
+                )
+            )
+        target_problems, target = _target(row, environment, all_environments)
+        problems.extend(target_problems)
+        if target is not None and first is None:  # a duplicate row is reported as such
+            problems.extend(_check_shared(row, target, targets))
     return problems
+
+
+def reference_problems(
+    row: Row, environment: EnvironmentConfig, environments: Iterable[EnvironmentConfig]
+) -> list[Problem]:
+    """Why a row may not read or write the secret it points at (outside its prefix, inside
+    another environment's, a name that escapes); empty when it may."""
+    return _target(row, environment, list(environments))[0]
+
+
+@dataclass(frozen=True)
+class Target:
+    """The secret a row points at: its name in its environment's store, and the field."""
+
+    name: str
+    field: str | None
+    environment: EnvironmentConfig
+
+    @property
+    def secret(self) -> str:
+        """The secret's reference, without the field."""
+        return self.environment.reference_for(self.name)
+
+
+def _target(
+    row: Row, environment: EnvironmentConfig, environments: Sequence[EnvironmentConfig]
+) -> tuple[list[Problem], Target | None]:
+    """The row's secret, and why its reference may not point there (DESIGN 1.2 prefixes)."""
+    where = (row.file, row.line)
+    value = row.reference.strip()
+    reference = parse_reference(value)
+    if reference is None:
+        if value.lower() not in _PLACEHOLDERS:
+            return [], None  # a literal: _check_value judges it
+        try:
+            name = environment.secret_name(row.service, row.credential_type)
+        except ValueError as error:
+            return [Problem(*where, f"{row.id}: {error}", "invalid-reference")], None
+        return [], Target(name, None, environment)
+    if REFERENCE_SCHEMES[reference.scheme] != environment.backend.type:
+        return [], None  # _check_value said so
+    if has_control_character(value):  # never print what a terminal would obey
+        return [
+            Problem(*where, "Value/Reference has a control character", "invalid-reference")
+        ], None
+    problem = path_problem(reference.name)
+    if problem is not None:
+        return [
+            Problem(
+                *where,
+                f"reference {value} {problem}: credctl never follows it, as the store would "
+                "resolve it to another place",
+                "invalid-reference",
+            )
+        ], None
+    found = environment.store_name(reference)
+    env_file = f"environments/{environment.name}.yaml"
+    if found is None:
+        mount = environment.reference_for("")
+        return [
+            Problem(
+                *where,
+                f"reference {value} is not in environment {environment.name}'s Vault mount "
+                f"({mount}…, set in {env_file}); a secret of another mount needs an "
+                "environment of its own",
+                "outside-prefix",
+            )
+        ], None
+    name = found
+    owner = _owner(name, environment, environments)
+    if owner is not None and owner is not environment:
+        return [
+            Problem(
+                *where,
+                f"reference {value} of {row.id} is in environment {owner.name}'s prefix "
+                f"{owner.prefix!r} on the same store: a {environment.name} row cannot point "
+                f"into {owner.name} (use a name under {environment.prefix!r}, or make it a "
+                f"{owner.name} row)",
+                "foreign-reference",
+            )
+        ], None
+    if owner is None and environment.external_entry(name) is None:
+        return [
+            Problem(
+                *where,
+                f"reference {value} is outside environment {environment.name}'s prefix "
+                f"{environment.prefix!r}; if {row.id} really lives there, add {name!r} to "
+                f"external: in {env_file}",
+                "outside-prefix",
+            )
+        ], None
+    return [], Target(name, reference.field, environment)
+
+
+def _owner(
+    name: str, environment: EnvironmentConfig, environments: Sequence[EnvironmentConfig]
+) -> EnvironmentConfig | None:
+    """The environment on the same store whose prefix holds `name` (the longest prefix)."""
+    owners = [
+        other for other in environments if other.store == environment.store and other.owns(name)
+    ]
+    # the row's own environment wins a tie; overlapping prefixes are reported on their own
+    owners.sort(key=lambda other: (len(other.prefix), other is environment), reverse=True)
+    return owners[0] if owners else None
+
+
+def _check_shared(
+    row: Row, target: Target, targets: dict[tuple[object, str], list[tuple[Row, Target]]]
+) -> list[Problem]:
+    """Two rows on one secret: `set` on one would change the other, unless each has its field."""
+    earlier_rows = targets.setdefault((target.environment.store, target.name), [])
+    earlier_rows.append((row, target))
+    for earlier, earlier_target in earlier_rows[:-1]:
+        fields = (earlier_target.field, target.field)
+        if None in fields or fields[0] == fields[1]:
+            return [
+                Problem(
+                    row.file,
+                    row.line,
+                    f"{row.id} and {earlier.id} (line {earlier.line}) point at one secret, "
+                    f"{target.secret}: a change to one would change the other; give each row "
+                    "its own secret, or a different #field of it",
+                    "shared-secret",
+                )
+            ]
+    return []
 
 
 def _check_schedule(row: Row, type_policy: CredentialTypePolicy) -> list[Problem]:

@@ -120,13 +120,51 @@ def _read_yaml(path: Path, display: str) -> tuple[Any, yaml.Node | None]:
     except UnicodeDecodeError:
         raise ConfigError(Problem(display, None, "not valid UTF-8")) from None
     try:
-        return yaml.safe_load(text), yaml.compose(text)
+        data, node = yaml.safe_load(text), yaml.compose(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         reason = getattr(error, "problem", None) or "invalid YAML"
         raise ConfigError(
             Problem(display, mark.line + 1 if mark else None, f"invalid YAML: {reason}")
         ) from None
+    duplicates = _duplicate_keys(node, display)
+    if duplicates:
+        raise ConfigError(duplicates)
+    return data, node
+
+
+def _duplicate_keys(root: yaml.Node | None, display: str) -> list[Problem]:
+    """Keys given twice in one mapping: YAML loaders silently keep the last."""
+    problems = []
+    pending, visited = [root], set()
+    while pending:
+        node = pending.pop()
+        if node is None or id(node) in visited:
+            continue
+        visited.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            first: dict[tuple[str, str], int] = {}
+            for key, value in node.value:
+                pending.append(value)
+                if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+                    continue
+                line = key.start_mark.line + 1
+                earlier = first.get((key.tag, key.value))
+                if earlier is None:
+                    first[key.tag, key.value] = line
+                else:
+                    where = "twice on this line" if earlier == line else f"first at line {earlier}"
+                    problems.append(
+                        Problem(
+                            display,
+                            line,
+                            f"duplicate key {key.value!r} ({where}); remove one",
+                            "duplicate",
+                        )
+                    )
+        elif isinstance(node, yaml.SequenceNode):
+            pending.extend(node.value)
+    return sorted(problems, key=lambda problem: problem.line or 0)
 
 
 def _line_of(node: yaml.Node | None, location: Iterable[int | str]) -> int | None:
@@ -183,8 +221,28 @@ def _load_environments(root: Path, problems: list[Problem]) -> dict[str, Environ
     if not folder.is_dir():
         problems.append(Problem("environments/", None, "folder is missing"))
         return environments
+    files: dict[str, str] = {}  # slug -> the file that defines it
+    nodes: dict[str, tuple[str, yaml.Node | None]] = {}
     for path in _yaml_files(folder):
         display = f"environments/{path.name}"
+        slug = slugify(path.stem)
+        if not slug:
+            problems.append(
+                Problem(display, None, "the file name has no ASCII letter or digit; rename it")
+            )
+            continue
+        if slug in files:
+            problems.append(
+                Problem(
+                    display,
+                    None,
+                    f"environment {path.stem!r} is also defined by {files[slug]} (names are "
+                    "compared without case and punctuation); remove or rename one",
+                    "duplicate",
+                )
+            )
+            continue
+        files[slug] = display
         try:
             data, node = _read_yaml(path, display)
         except ConfigError as error:
@@ -204,13 +262,49 @@ def _load_environments(root: Path, problems: list[Problem]) -> dict[str, Environ
             continue
         try:
             environments[path.stem] = EnvironmentConfig.model_validate({**data, "name": path.stem})
+            nodes[path.stem] = (display, node)
         except ValidationError as error:
             problems.extend(_validation_problems(error, display, node))
+    problems.extend(_overlapping_prefixes(environments, nodes))
     if not environments and not problems:
         problems.append(
             Problem("environments/", None, "no environment files (add environments/<name>.yaml)")
         )
     return environments
+
+
+def _overlapping_prefixes(
+    environments: dict[str, EnvironmentConfig], nodes: dict[str, tuple[str, yaml.Node | None]]
+) -> list[Problem]:
+    """Two environments whose prefixes overlap on one store would list, sync and prune each
+    other's secrets as their own."""
+    problems = []
+    checked: list[EnvironmentConfig] = []
+    for name in sorted(environments):
+        environment = environments[name]
+        for other in checked:
+            if environment.store != other.store:
+                continue
+            if not (
+                environment.prefix.startswith(other.prefix)
+                or other.prefix.startswith(environment.prefix)
+            ):
+                continue
+            display, node = nodes[name]
+            key = "path_prefix" if environment.backend.type == "vault" else "prefix"
+            problems.append(
+                Problem(
+                    display,
+                    _line_of(node, ["backend", key]),
+                    f"prefix {environment.prefix!r} overlaps environment {other.name}'s prefix "
+                    f"{other.prefix!r} on the same store, so each would take the other's "
+                    f"secrets for its own; set backend.{key} so that neither contains the other",
+                    "overlapping-prefix",
+                )
+            )
+            break
+        checked.append(environment)
+    return problems
 
 
 def _near_miss(name: str, known: dict[str, EnvironmentConfig]) -> str | None:

@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Literal
 
 from credctl import clock
-from credctl.audit import Backends, is_literal_config, run_audit, secret_name
+from credctl.audit import Backends, is_literal_config, refuse_invalid, run_audit, secret_name
 from credctl.backends.base import Backend
 from credctl.errors import (
     BackendError,
@@ -118,6 +118,7 @@ def select(
         )
 
     if ids:
+        refuse_invalid(project.problems())  # as --due does through the audit
         rows = [project.find_row(credential_id) for credential_id in dict.fromkeys(ids)]
         return [Candidate(row, "requested") for row in rows if wanted(row)]
     report = run_audit(project, project.select(environments), backends, as_of=as_of)

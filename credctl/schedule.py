@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, date, datetime, timedelta
 
@@ -34,6 +35,10 @@ _UNITS = {
     "week": 7,
     "weeks": 7,
 }
+# Longer than any credential lives, and short enough that a date plus it stays a date.
+MAX_DURATION = timedelta(days=36500)
+_MAX_DAYS = MAX_DURATION.days
+
 _SIMPLE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*$")
 _ISO = re.compile(
     r"^P(?:(?P<y>\d+)Y)?(?:(?P<mo>\d+)M)?(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?"
@@ -48,15 +53,29 @@ def parse_duration(text: str) -> timedelta:
         return timedelta(days=NAMED_SCHEDULES[cleaned])
     match = _SIMPLE.match(cleaned)
     if match and match.group(2) in _UNITS:
-        return timedelta(days=float(match.group(1)) * _UNITS[match.group(2)])
+        return _capped(float(match.group(1)) * _UNITS[match.group(2)], text)
     iso = _ISO.match(text.strip().upper())
     if iso and any(iso.groupdict().values()):
         parts = {k: float(v) if v else 0.0 for k, v in iso.groupdict().items()}
         days = parts["y"] * 365 + parts["mo"] * 30 + parts["w"] * 7 + parts["d"]
-        return timedelta(days=days, hours=parts["h"], minutes=parts["mi"], seconds=parts["s"])
+        days += parts["h"] / 24 + parts["mi"] / 1440 + parts["s"] / 86400
+        return _capped(days, text)
     raise ValueError(
         f"invalid duration {text.strip()!r} (use e.g. 90d, 12w, monthly, quarterly, P90D)"
     )
+
+
+def _capped(days: float, text: str) -> timedelta:
+    if days > _MAX_DAYS:
+        raise ValueError(f"duration {text.strip()!r} is longer than 100 years")
+    return timedelta(days=days)
+
+
+def seconds_duration(seconds: float) -> timedelta:
+    """A number of seconds (a bare number in a config file) as a duration, within 100 years."""
+    if not math.isfinite(seconds) or abs(seconds) > MAX_DURATION.total_seconds():
+        raise ValueError(f"duration of {seconds:g} seconds is longer than 100 years")
+    return timedelta(seconds=seconds)
 
 
 def parse_schedule(text: str) -> timedelta | None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from credctl import auditlog, clock
-from credctl.audit import Backends, env_var_name, is_literal_config, secret_name
+from credctl.audit import Backends, env_var_name, is_literal_config, refuse_invalid, secret_name
 from credctl.backends.base import Backend
 from credctl.errors import BackendError, ConfigError, Problem, UsageError
 from credctl.model import (
@@ -30,6 +30,7 @@ from credctl.model import (
     parse_reference,
     slugify,
 )
+from credctl.policy import reference_problems
 from credctl.project import Project
 from credctl.schedule import format_timestamp
 from credctl.secret import Secret
@@ -60,6 +61,10 @@ def resolve_actor(explicit: str | None) -> str:
 
 
 def row_reference(row: Row, environment: EnvironmentConfig, backends: Backends) -> Ref:
+    # a dev row into prod's prefix would put prod's value in dev's env file
+    problems = reference_problems(row, environment, backends.project.environments.values())
+    if problems:
+        raise ConfigError(problems)
     backend = backends.get(environment)
     name, field = secret_name(row, environment, backend)
     parsed = parse_reference(backend.reference(name, field))
@@ -236,6 +241,8 @@ def set_value(project: Project, row: Row, backends: Backends, value: Secret, act
         raise UsageError(
             f"{row.id} is configuration written in {row.file}:{row.line}; edit the table instead"
         )
+    # as rotate and sync: never write through a row that escapes its prefix or shares a secret
+    refuse_invalid(project.problems())
     environment = environment_of(project, row)
     backend = backends.get(environment)
     name, field = secret_name(row, environment, backend)

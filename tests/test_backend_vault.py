@@ -148,6 +148,7 @@ def test_approle_allows_only_the_prefix(tmp_path: Path, openbao: OpenBao) -> Non
         f"backend: {{type: vault, url: '{openbao.url}', path_prefix: '{prefix}', "
         f"auth: {{method: approle, role_id: '{role_id}', secret_id_env: APP_SECRET_ID}}}}\n"
         "retry: {max_attempts: 1}\n"
+        "external: [elsewhere/]\n"  # a row may reference it, the role may not read it
     )
     project = make_project(
         tmp_path,

@@ -612,7 +612,12 @@ def test_aws_lambda_rotator_needs_an_aws_environment(tmp_path: Path) -> None:
     )
     result = credctl(project, "rotate", "prod/orders/db-password")
     assert result.exit_code == 2, result.output
-    assert "the aws-lambda rotator needs an aws environment" in result.stdout
+    # refused before anything is staged, as validate refuses it
+    assert result.stderr == (
+        "Error: credentials.md:5: prod/orders/db-password: DB Password rotates with "
+        "'aws-lambda', which needs an aws environment, but prod uses the local backend; give "
+        "the row a type with another rotator\n"
+    )
 
 
 def process_alive(pid: int) -> bool:

@@ -330,3 +330,272 @@ def test_init_scaffolds_a_project_that_validates(tmp_path: Path) -> None:
     assert credctl(tmp_path, "validate").exit_code == 0
     again = credctl(tmp_path, "init", "--project-dir", str(tmp_path))
     assert "kept credentials.md (exists)" in again.stderr
+
+
+# ------------------------------------- inputs that used to crash or pass unnoticed
+
+
+def exact_error(project: Path, env: dict[str, str] | None = None, *args: str) -> str:
+    result = credctl(project, *(args or ("validate",)), env=env)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    [line] = errors(result.stderr)
+    return line
+
+
+@pytest.mark.parametrize(
+    ("schedule", "expected"),
+    [
+        ("99999999999d", "duration '99999999999d' is longer than 100 years"),
+        ("P99999999999Y", "duration 'P99999999999Y' is longer than 100 years"),
+        ("PT99999999999H", "duration 'PT99999999999H' is longer than 100 years"),
+        ("P101Y", "duration 'P101Y' is longer than 100 years"),
+    ],
+)
+def test_schedules_too_large_for_a_date(tmp_path: Path, schedule: str, expected: str) -> None:
+    project = make_project(tmp_path, [row(schedule=schedule)])
+    assert exact_error(project) == f"Error: credentials.md:5: Rotation Schedule: {expected}"
+
+
+def test_a_hundred_years_is_the_longest_schedule(tmp_path: Path) -> None:
+    longest = POLICY.replace("max_age: 90d, warn", "max_age: P100Y, warn")
+    project = make_project(tmp_path, [row(schedule="36500d")], policies={"default.yaml": longest})
+    assert credctl(project, "audit", "--fail-on", "never").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("lock_timeout: 99999999999d", "lock_timeout: Value error, duration '99999999999d' is"),
+        ("lock_timeout: P99999999999Y", "lock_timeout: Value error, duration 'P99999999999Y' is"),
+        ("lock_timeout: .inf", "lock_timeout: Value error, duration of inf seconds is"),
+        ("lock_timeout: 0s", "lock_timeout: Value error, must be longer than 0 (e.g. 60s)"),
+        ("retry: {base_delay: -1}", "retry.base_delay: Value error, a duration cannot be negative"),
+        (
+            "rate_limit: 0/s",
+            "rate_limit: Value error, rate '0/s' must be more than 0 per second (use e.g. 50/s)",
+        ),
+        ("rate_limit: 0", "rate_limit: Value error, rate 0 must be more than 0 per second"),
+        ("naming: '{team}'", "naming: Value error, unknown field {team} in '{team}'"),
+        ("naming: '{0}'", "naming: Value error, unknown field {0} in '{0}'"),
+        ("naming: '{}'", "naming: Value error, unknown field {} in '{}'"),
+        (
+            "naming: '{service.__class__}'",
+            "naming: Value error, unknown field {service.__class__} in '{service.__class__}'",
+        ),
+        (
+            "naming: '{service[0]}'",
+            "naming: Value error, unknown field {service[0]} in '{service[0]}'",
+        ),
+        (
+            "naming: '{service'",
+            "naming: Value error, malformed template '{service' (expected '}' before end of "
+            "string; use {service}, {credential}, {environment})",
+        ),
+        (
+            "naming: '{service!r}/{credential}'",
+            "naming: Value error, {service} in '{service!r}/{credential}' has a conversion or "
+            "format spec (write it as plain {service})",
+        ),
+        (
+            "naming: '{service:>20}'",
+            "naming: Value error, {service} in '{service:>20}' has a conversion or format spec",
+        ),
+    ],
+)
+def test_environment_values_that_crashed(tmp_path: Path, line: str, expected: str) -> None:
+    project = make_project(
+        tmp_path, environments={"prod": LOCAL_ENV + line + "\n", "dev": LOCAL_ENV}
+    )
+    message = exact_error(project)
+    assert message.startswith(f"Error: environments/prod.yaml:3: {expected}"), message
+    if "unknown field" in expected:
+        assert message.endswith("(use only {service}, {credential}, {environment})")
+
+
+@pytest.mark.parametrize("key", ["url", "endpoint_url"])
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("vault.example.com:8200", "not an http:// or https:// URL"),
+        ("ftp://vault.example.com", "not an http:// or https:// URL"),
+        ("https://", "not an http:// or https:// URL"),
+        ("http://[::1", "not a valid URL"),
+        ("http://localhost:99999", "not a valid URL"),
+        ("http://local host:8200", "a URL cannot hold spaces or control characters"),
+    ],
+)
+def test_urls_that_are_not_http_urls(tmp_path: Path, key: str, url: str, expected: str) -> None:
+    backend = "vault" if key == "url" else "aws, region: eu-west-1"
+    environment = f"backend: {{type: {backend}, {key}: '{url}'}}\n"
+    project = make_project(tmp_path, environments={"prod": environment, "dev": LOCAL_ENV})
+    assert exact_error(project) == (
+        f"Error: environments/prod.yaml:1: backend.{key}: Value error, {expected} (use e.g. "
+        "https://vault.example.com:8200 or http://localhost:4566)"
+    )
+
+
+def test_vault_addr_that_is_not_a_url_is_a_config_error(tmp_path: Path) -> None:
+    environment = "backend: {type: vault}\n"
+    project = make_project(tmp_path, environments={"prod": environment, "dev": LOCAL_ENV})
+    variables = {"VAULT_ADDR": "vault.example.com:8200", "VAULT_TOKEN": "x"}
+    assert exact_error(project, variables, "get", "prod/stripe/api-key") == (
+        "Error: VAULT_ADDR: not an http:// or https:// URL (use e.g. "
+        "https://vault.example.com:8200 or http://localhost:4566) (hint: or set 'url' in "
+        "environments/prod.yaml)"
+    )
+
+
+def with_type(definition: str) -> dict[str, str]:
+    """The standard policy plus a credential type `DB` defined by `definition`."""
+    return {
+        "default.yaml": POLICY.replace("environments:\n", f"  DB: {definition}\nenvironments:\n")
+    }
+
+
+@pytest.mark.parametrize(
+    ("definition", "expected"),
+    [
+        (
+            "{rotator: generate, generator: {kind: password, alphabet: Z-A}}",
+            "credential_types.DB.generator.alphabet: Value error, the range Z-A is backwards "
+            "(write A-Z; a literal - goes first or last)",
+        ),
+        (
+            "{rotator: generate, generator: {kind: password, alphabet: ''}}",
+            "credential_types.DB.generator.alphabet: Value error, '' names 0 characters; a "
+            "password needs at least 2 (e.g. A-Za-z0-9)",
+        ),
+        (
+            "{rotator: generate, generator: {kind: password, alphabet: xxx}}",
+            "credential_types.DB.generator.alphabet: Value error, 'xxx' names 1 character; a "
+            "password needs at least 2 (e.g. A-Za-z0-9)",
+        ),
+        (
+            "{rotator: generate}",
+            "credential_types.DB: Value error, rotator 'generate' needs 'generator' (e.g. "
+            "generator: {kind: token, bytes: 32})",
+        ),
+        (
+            "{rotator: command}",
+            "credential_types.DB: Value error, rotator 'command' needs 'command' (e.g. "
+            "command: [./rotate.sh])",
+        ),
+        (
+            "{rotator: command, command: []}",
+            "credential_types.DB.command: Value error, must name a program to run, e.g. "
+            "[./rotate-stripe.sh]",
+        ),
+        (
+            "{rotator: manual, verify: ['']}",
+            "credential_types.DB.verify: Value error, must name a program to run, e.g. "
+            "[./rotate-stripe.sh]",
+        ),
+        (
+            "{rotator: aws-lambda}",
+            "credential_types.DB: Value error, rotator 'aws-lambda' needs 'lambda_arn' (e.g. "
+            "lambda_arn: arn:aws:lambda:…)",
+        ),
+        (
+            "{rotator: manual, timeout: 0s}",
+            "credential_types.DB.timeout: Value error, must be longer than 0 (e.g. 60s)",
+        ),
+        (
+            "{rotator: manual, timeout: -5}",
+            "credential_types.DB.timeout: Value error, must be longer than 0 (e.g. 60s)",
+        ),
+        (
+            "{max_age: P99999999999Y}",
+            "credential_types.DB.max_age: Value error, duration 'P99999999999Y' is longer than "
+            "100 years",
+        ),
+    ],
+)
+def test_credential_types_that_cannot_rotate(
+    tmp_path: Path, definition: str, expected: str
+) -> None:
+    project = make_project(tmp_path, policies=with_type(definition))
+    assert exact_error(project) == f"Error: policies/default.yaml:11: {expected}"
+
+
+def test_aws_lambda_rotator_needs_an_aws_environment(tmp_path: Path) -> None:
+    lambda_type = "{rotator: aws-lambda, lambda_arn: 'arn:aws:lambda:eu-west-1:1:function:r'}"
+    project = make_project(tmp_path, [row(credential_type="DB")], policies=with_type(lambda_type))
+    assert exact_error(project) == (
+        "Error: credentials.md:5: prod/stripe/db: DB rotates with 'aws-lambda', which needs an "
+        "aws environment, but prod uses the local backend; give the row a type with another "
+        "rotator"
+    )
+
+
+@pytest.mark.parametrize(
+    ("cells", "expected"),
+    [
+        (
+            {"service": "€€"},
+            "Service '€€' has no ASCII letter or digit, so its id and store name would be empty "
+            "(prod//api-key); give it one",
+        ),
+        (
+            {"service": "Stripe", "credential_type": "—"},
+            "Credential Type '—' has no ASCII letter or digit, so its id and store name would "
+            "be empty (prod/stripe/); give it one",
+        ),
+    ],
+)
+def test_names_without_ascii_letters_or_digits(
+    tmp_path: Path, cells: dict[str, str], expected: str
+) -> None:
+    policy = POLICY.replace("environments:\n", "  —: {secret: true}\nenvironments:\n")
+    project = make_project(tmp_path, [row(**cells)], policies={"default.yaml": policy})
+    assert exact_error(project) == f"Error: credentials.md:5: {expected}"
+
+
+def test_environment_files_whose_names_slugify_the_same(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    (project / "environments" / "Prod.yaml").write_text(LOCAL_ENV)
+    assert exact_error(project) == (
+        "Error: environments/prod.yaml: environment 'prod' is also defined by "
+        "environments/Prod.yaml (names are compared without case and punctuation); remove or "
+        "rename one"
+    )
+    (project / "environments" / "Prod.yaml").unlink()
+    (project / "environments" / "prod.yml").write_text(LOCAL_ENV)
+    assert exact_error(project) == (
+        "Error: environments/prod.yml: environment 'prod' is also defined by "
+        "environments/prod.yaml (names are compared without case and punctuation); remove or "
+        "rename one"
+    )
+
+
+@pytest.mark.parametrize(
+    ("folder", "text", "expected"),
+    [
+        (
+            "environments/prod.yaml",
+            "backend:\n  type: local\n  prefix: prod/\n  prefix: dev/\n",
+            "environments/prod.yaml:4: duplicate key 'prefix' (first at line 3); remove one",
+        ),
+        (
+            "environments/prod.yaml",
+            "backend: {type: local}\nconcurrency: 4\nconcurrency: 8\n",
+            "environments/prod.yaml:3: duplicate key 'concurrency' (first at line 2); remove one",
+        ),
+        (
+            "policies/default.yaml",
+            POLICY.replace(
+                "Client ID: {secret: false,", "Client ID: {secret: false, secret: true,"
+            ),
+            "policies/default.yaml:9: duplicate key 'secret' (twice on this line); remove one",
+        ),
+        (
+            "policies/default.yaml",
+            POLICY + "environments:\n  prod: {max_age: 30d}\n",
+            "policies/default.yaml:13: duplicate key 'environments' (first at line 11); remove one",
+        ),
+    ],
+)
+def test_duplicate_yaml_keys(tmp_path: Path, folder: str, text: str, expected: str) -> None:
+    project = make_project(tmp_path)
+    (project / folder).write_text(text)
+    assert exact_error(project) == f"Error: {expected}"

@@ -29,6 +29,7 @@ from credctl.backends.base import (
     RateLimiter,
     ValueResult,
     replace_field,
+    safe_name,
     select_field,
     with_retry,
     wrong_store,
@@ -263,7 +264,7 @@ class AwsBackend:
     def name_for(self, ref: Ref) -> str:
         if ref.scheme != "aws-sm":
             raise wrong_store(self.environment, ref, "aws-sm://", "AWS Secrets Manager")
-        return ref.name
+        return safe_name(ref, ref.name)
 
     def close(self) -> None:
         self.client.close()

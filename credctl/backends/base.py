@@ -16,8 +16,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from credctl.errors import BackendError, ConfigError, NotFoundError, Problem, ThrottledError
-from credctl.model import EnvironmentConfig, Ref, RetryConfig, SecretInfo
+from credctl.errors import (
+    BackendError,
+    ConfigError,
+    NotFoundError,
+    Problem,
+    ThrottledError,
+    UsageError,
+)
+from credctl.model import (
+    EnvironmentConfig,
+    Ref,
+    RetryConfig,
+    SecretInfo,
+    has_control_character,
+    path_problem,
+)
 from credctl.secret import Secret
 
 # Value returned per reference by `read_values`: the value, or the error for that id.
@@ -137,6 +151,20 @@ def wrong_store(environment: EnvironmentConfig, ref: Ref, expected: str, store: 
             None,
             f"reference {ref} is not a {expected} reference, but the environment uses {store}",
         )
+    )
+
+
+def safe_name(ref: Ref, name: str) -> str:
+    """The store name a reference gives, unless it could resolve to another place
+    (`..`, `.` or empty segments, backslashes, control characters): then exit 2."""
+    problem = path_problem(name)
+    if problem is None:
+        return name
+    shown = "a reference" if has_control_character(str(ref)) else f"reference {ref}"
+    raise UsageError(
+        f"{shown} {problem}: credctl never follows it, as the store would resolve it to "
+        "another place",
+        hint="fix the row's Value/Reference; 'credctl validate' names its line",
     )
 
 

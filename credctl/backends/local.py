@@ -26,6 +26,7 @@ from credctl.backends.base import (
     BackendContext,
     ValueResult,
     replace_field,
+    safe_name,
     select_field,
     wrong_store,
 )
@@ -124,7 +125,7 @@ class LocalBackend:
     def name_for(self, ref: Ref) -> str:
         if ref.scheme != "local":
             raise wrong_store(self.environment, ref, "local://", "the local store")
-        return ref.name
+        return safe_name(ref, ref.name)
 
     def close(self) -> None:
         """Nothing to release."""

@@ -34,6 +34,7 @@ from credctl.backends.base import (
     BackendContext,
     ValueResult,
     replace_field,
+    safe_name,
     select_field,
     with_retry,
 )
@@ -57,6 +58,7 @@ from credctl.model import (
     Ref,
     SecretInfo,
     VaultBackendConfig,
+    url_problem,
 )
 from credctl.schedule import parse_timestamp
 from credctl.secret import Secret
@@ -90,6 +92,9 @@ def from_config(environment: EnvironmentConfig, context: BackendContext) -> Vaul
         raise ConfigError(
             Problem(where, None, "no Vault address: set 'url' in the file or VAULT_ADDR")
         )
+    problem = url_problem(url)
+    if problem:  # the file's own url was checked when it was read
+        raise ConfigError(Problem("VAULT_ADDR", None, problem), hint=f"or set 'url' in {where}")
     ca_cert = config.ca_cert or os.environ.get("VAULT_CACERT")
     verify: bool | str = True
     if not config.tls_verify:
@@ -212,7 +217,7 @@ class VaultBackend:
                     f"uses the Vault mount {mount}",
                 )
             )
-        return ref.name[len(mount) :]
+        return safe_name(ref, ref.name[len(mount) :])
 
     def close(self) -> None:
         with self._lock:
