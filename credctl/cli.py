@@ -463,6 +463,7 @@ def env(
     project = state.project()
     environment = _one_environment(project, environments)
     fmt = output_format or (environment.env_file.format if environment.env_file else "dotenv")
+    given_output = output
     if output is None:
         if environment.env_file is None:
             raise UsageError(
@@ -495,11 +496,16 @@ def env(
             raise UsageError(f"cannot read {_shown(output)}: {error.strerror}") from None
         except UnicodeDecodeError:
             raise StaleError(f"{_shown(output)} is not UTF-8 text") from None
-        stale = envfile.stale_names(existing, pairs, fmt)
+        stale = envfile.compare(existing, pairs, fmt)
         if stale:
+            command = _env_command(
+                environment.name, output_format, given_output, services, types, only
+            )
+            if not include_config:
+                command += " --no-include-config"
             raise StaleError(
-                f"{_shown(output)} is stale: {', '.join(stale)}",
-                hint="regenerate it with 'credctl env'",
+                f"{_shown(output)} is stale: {stale.describe()}",
+                hint=f"regenerate it with '{command}'",
             )
         state.say(f"{_shown(output)} is up to date ({len(pairs)} variables)")
         return
@@ -511,6 +517,28 @@ def env(
     if envfile.git_tracks_or_would_track(output):
         state.say(f"warning: git would track {_shown(output)}; add it to .gitignore")
     state.say(f"wrote {len(pairs)} variables to {_shown(output)} (mode 0600)")
+
+
+def _env_command(
+    environment: str,
+    output_format: str | None,
+    output: Path | None,
+    services: tuple[str, ...],
+    types: tuple[str, ...],
+    only: tuple[str, ...],
+) -> str:
+    """The `credctl env` command that writes what `--check` compared against."""
+    import shlex
+
+    words = ["credctl", "env", "--env", environment]
+    if output_format:
+        words += ["--format", output_format]
+    if output is not None:
+        words += ["-o", _shown(output)]
+    for option, values in (("--service", services), ("--type", types), ("--only", only)):
+        for value in values:
+            words += [option, value]
+    return shlex.join(words)
 
 
 def _one_environment(project: Project, environments: tuple[str, ...]) -> Any:
