@@ -21,6 +21,7 @@ from credctl.errors import ConfigError, CredctlError, UsageError
 if TYPE_CHECKING:
     from credctl.audit import Backends
     from credctl.project import Project
+    from credctl.secret import Secret
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -824,8 +825,7 @@ def rotate(
 
     from credctl import rotate as rotation
     from credctl.report import text_table
-    from credctl.secret import Secret
-    from credctl.values import resolve_actor
+    from credctl.values import given_value, resolve_actor
 
     project = state.project(actor=actor)
     fmt = _format(state, output_format)
@@ -855,16 +855,12 @@ def rotate(
             manual_value = None
             if value_from_stdin:
                 rotation.check_value_from_stdin(project, candidates)
-                given = Secret(sys.stdin.read().removesuffix("\n"))
+                given = given_value(sys.stdin.buffer.read(), candidates[0].row.id)
                 manual_value = lambda _row: given  # noqa: E731
             elif sys.stdin.isatty():
 
                 def manual_value(row: Any) -> Secret:
-                    return Secret(
-                        click.prompt(
-                            f"New value for {row.id}", hide_input=True, confirmation_prompt=True
-                        )
-                    )
+                    return _prompt_value(row.id)
 
             prompting = manual_value is not None and not value_from_stdin
             show_bar = (
@@ -935,6 +931,20 @@ def get_command(state: State, credential_id: str) -> None:
     stream.flush()
 
 
+def _prompt_value(credential_id: str) -> Secret:
+    """A hidden prompt, asked again until the value passes the rules of `given_value`."""
+    from credctl.values import given_value
+
+    while True:
+        text = click.prompt(
+            f"New value for {credential_id}", hide_input=True, confirmation_prompt=True
+        )
+        try:
+            return given_value(text, credential_id)
+        except UsageError as error:
+            click.echo(f"Error: {error}", err=True)
+
+
 @cli.command("set")
 @click.argument("credential_id", metavar="ID")
 @actor_option
@@ -942,22 +952,17 @@ def get_command(state: State, credential_id: str) -> None:
 @pass_state
 def set_command(state: State, credential_id: str, actor: str | None) -> None:
     """Store a new value now, from standard input or a hidden prompt (never argv)."""
-    from credctl.secret import Secret
-    from credctl.values import resolve_actor, set_value
+    from credctl.values import given_value, resolve_actor, set_value
 
     project = state.project(actor=actor)
     row = project.find_row(credential_id)
     if sys.stdin.isatty():
-        value = click.prompt(f"New value for {row.id}", hide_input=True, confirmation_prompt=True)
+        value = _prompt_value(row.id)
     else:
-        value = sys.stdin.buffer.read().decode("utf-8")
-    if value == "":
-        raise UsageError("no value given on standard input")
+        value = given_value(sys.stdin.buffer.read(), row.id)
     backends = _backends(project)
     try:
-        version = set_value(
-            project, row, backends, Secret(value), resolve_actor(project.settings.actor)
-        )
+        version = set_value(project, row, backends, value, resolve_actor(project.settings.actor))
     finally:
         backends.close()
     state.say(f"stored a new value for {row.id} (version {version})")

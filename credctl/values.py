@@ -59,6 +59,38 @@ def resolve_actor(explicit: str | None) -> str:
         return "unknown"
 
 
+def given_value(raw: bytes | str, credential_id: str) -> Secret:
+    """A value a person gives on stdin or at a prompt, checked before anything is staged.
+
+    One rule for `set` and `rotate --value-from-stdin`: exactly one trailing line break
+    (`\\n` or `\\r\\n`, what `echo` and editors add) is dropped; an empty or blank value,
+    a NUL character and bytes that are not UTF-8 are refused, naming the credential only.
+    """
+    if isinstance(raw, bytes):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UsageError(
+                f"the value given for {credential_id} is not UTF-8 text; nothing was stored"
+            ) from None
+    else:
+        text = raw
+    if text.endswith("\r\n"):
+        text = text[:-2]
+    elif text.endswith("\n"):
+        text = text[:-1]
+    problem = None
+    if text == "":
+        problem = "is empty"
+    elif text.isspace():
+        problem = "is only whitespace"
+    elif "\x00" in text:
+        problem = "contains a NUL character"
+    if problem is not None:
+        raise UsageError(f"the value given for {credential_id} {problem}; nothing was stored")
+    return Secret(text)
+
+
 def row_reference(row: Row, environment: EnvironmentConfig, backends: Backends) -> Ref:
     backend = backends.get(environment)
     name, field = secret_name(row, environment, backend)
