@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from credctl import clock
-from credctl.errors import ConfigError, Problem
+from credctl.errors import DamagedStateError
 from credctl.model import slugify
 from credctl.schedule import format_timestamp
 
@@ -70,7 +70,9 @@ def read_log(
         try:
             entry = json.loads(line)
         except ValueError:
-            raise ConfigError(Problem(str(LOG_PATH), number, "not a JSON line")) from None
+            raise _damaged(number, "not a JSON line") from None
+        if not isinstance(entry, dict):
+            raise _damaged(number, "not a JSON object")
         if (
             wanted_environments
             and slugify(str(entry.get("environment"))) not in wanted_environments
@@ -80,3 +82,10 @@ def read_log(
             continue
         entries.append(entry)
     return entries
+
+
+def _damaged(number: int, what: str) -> DamagedStateError:
+    return DamagedStateError(
+        f"{LOG_PATH}:{number}: {what} (credctl writes one JSON object a line)",
+        hint=f"repair or remove that line: sed -i {number}d {LOG_PATH}",
+    )

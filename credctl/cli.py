@@ -1065,8 +1065,10 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as error:
         sys.exit(error.exit_code)
     except CredctlError as error:
-        if debug:
-            raise
+        if debug:  # the traceback, then the same exit code as without --debug
+            import traceback
+
+            traceback.print_exc()
         lines = str(error).splitlines() or [type(error).__name__]
         if error.hint:
             lines[-1] += f" (hint: {error.hint})"
@@ -1080,7 +1082,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
     except Exception as error:
         if debug:
-            raise
+            import traceback
+
+            traceback.print_exc()
+            sys.exit(1)
         # The message of an unexpected error could carry anything; name its type only.
         click.echo(
             f"Error: unexpected {type(error).__name__} (a bug in credctl); "

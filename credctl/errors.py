@@ -87,6 +87,12 @@ class EnvFileError(CredctlError):
     exit_code = 2
 
 
+class DamagedStateError(CredctlError):
+    """A file of credctl's own state under `.credctl/` cannot be read as credctl wrote it."""
+
+    exit_code = 3
+
+
 class BackendError(CredctlError):
     """The secret store failed: unreachable, unauthenticated, denied, throttled."""
 

@@ -140,13 +140,20 @@ class LocalBackend:
         except OSError as error:
             raise BackendError(f"cannot read {self.describe()}: {error.strerror}") from None
         try:
-            document: dict[str, Any] = json.loads(raw)
-            secrets_map = document["secrets"]
-            assert isinstance(secrets_map, dict)
-        except (ValueError, KeyError, AssertionError):
-            raise BackendError(f"{self.describe()} is corrupt (not a credctl store file)") from None
+            document = json.loads(raw)
+        except ValueError:
+            raise self._corrupt("not JSON") from None
+        problem = _shape_problem(document)
+        if problem is not None:
+            raise self._corrupt(problem)
         self._check_key(document)
-        return document
+        return document  # type: ignore[no-any-return]
+
+    def _corrupt(self, problem: str) -> BackendError:
+        return BackendError(
+            f"{self.display}/{STORE_FILE} is corrupt ({problem}): not a credctl store file",
+            hint=f"restore {self.display}/{STORE_FILE} from a backup; credctl keeps no other copy",
+        )
 
     def _check_key(self, document: dict[str, Any]) -> None:
         check = document.get("key_check")
@@ -414,6 +421,68 @@ class _Transaction:
                 write_atomic(self.backend._path(), body, mode=0o600)
         finally:
             self._lock.__exit__(None, None, None)
+
+
+def _shape_problem(document: object) -> str | None:
+    """What makes a loaded store document unusable, or None when it has credctl's shape."""
+    if not isinstance(document, dict) or not isinstance(document.get("secrets"), dict):
+        return "no 'secrets' object"
+    if not isinstance(document.get("key_check", ""), str):
+        return "'key_check' is not a string"
+    for name, entry in document["secrets"].items():
+        problem = _entry_problem(entry)
+        if problem is not None:
+            return f"secret {name!r}: {problem}"
+    return None
+
+
+def _entry_problem(entry: object) -> str | None:
+    if not isinstance(entry, dict):
+        return "not an object"
+    metadata = entry.get("metadata", {})
+    if not isinstance(metadata, dict) or not all(
+        isinstance(key, str) and isinstance(value, str) for key, value in metadata.items()
+    ):
+        return "'metadata' is not an object of strings"
+    for key in ("created", "updated"):
+        if not _is_time(entry.get(key)):
+            return f"{key!r} is not a date-time"
+    if not isinstance(entry.get("deleted"), str | bool | None):
+        return "'deleted' is not a date-time"
+    versions = entry.get("versions", {})
+    if not isinstance(versions, dict):
+        return "'versions' is not an object"
+    for version_id, version in versions.items():
+        if not version_id.isdigit():
+            return f"version id {version_id!r} is not a number"
+        if not isinstance(version, dict) or not isinstance(version.get("data"), str):
+            return f"version {version_id} has no data"
+        if not _is_time(version.get("created")) or not isinstance(version.get("token", ""), str):
+            return f"version {version_id} is malformed"
+    current = entry.get("current")
+    if current is not None and (not isinstance(current, str) or current not in versions):
+        return "'current' names no stored version"
+    pending = entry.get("pending")
+    if pending is not None and not (
+        isinstance(pending, dict)
+        and isinstance(pending.get("token"), str)
+        and isinstance(pending.get("data"), str)
+        and _is_time(pending.get("created"))
+    ):
+        return "'pending' is malformed"
+    return None
+
+
+def _is_time(value: object) -> bool:
+    if value is None:
+        return True
+    if not isinstance(value, str):
+        return False
+    try:
+        parse_timestamp(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _time(text: str | None) -> datetime | None:
