@@ -748,6 +748,14 @@ def sync(
         highest = max(e.exit_code for _, e in result.failed)
         stopped.exit_code = BackendError.exit_code if backend_failed else highest
         raise stopped
+    if result.not_recorded:
+        from credctl.errors import NotRecordedError
+
+        raise NotRecordedError(
+            f"the {len(result.applied)} changes are made in the stores, but "
+            f"{' and '.join(result.not_recorded)} could not be written",
+            hint="once the files are writable, 'credctl sync' writes the table from the stores",
+        )
 
 
 @cli.command("import")

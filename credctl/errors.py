@@ -99,6 +99,10 @@ class BackendError(CredctlError):
     exit_code = 3
 
 
+class NotRecordedError(BackendError):
+    """A change is committed in the store but could not be recorded everywhere afterwards."""
+
+
 class UnreachableError(BackendError):
     """The store could not be reached at all."""
 

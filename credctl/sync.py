@@ -17,6 +17,7 @@ from typing import Literal
 
 from credctl import clock
 from credctl.audit import Backends, is_literal_config, secret_name
+from credctl.auditlog import LOG_PATH
 from credctl.backends.base import Backend, replace_field
 from credctl.errors import ConfigError, CredctlError, RotationInProgressError
 from credctl.generate import generate
@@ -36,7 +37,13 @@ from credctl.model import (
 from credctl.project import Project
 from credctl.schedule import days, format_timestamp, parse_timestamp
 from credctl.secret import Secret
-from credctl.values import metadata_for, record_audit, staging_token
+from credctl.values import (
+    check_can_record,
+    metadata_for,
+    record_audit,
+    save_table,
+    staging_token,
+)
 
 Action = Literal["create", "update", "write-back", "orphan", "unmanaged", "prune"]
 # metadata key -> the name a plan shows for it
@@ -115,6 +122,7 @@ class SyncResult:
     applied: list[Applied]
     failed: list[tuple[Change, CredctlError]]
     table_written: bool
+    not_recorded: list[str] = field(default_factory=list)  # what of the records was not written
 
 
 def _date(moment: datetime | None) -> str | None:
@@ -266,9 +274,31 @@ def apply_plan(
     """Apply every change; store writes in parallel, the table written once at the end."""
     applied: list[Applied] = []
     failed: list[tuple[Change, CredctlError]] = []
+    not_recorded: list[str] = []
     by_environment: dict[str, list[Change]] = {}
     for change in plan.actionable:
         by_environment.setdefault(change.environment, []).append(change)
+    if by_environment:
+        check_can_record(project, "sync")
+
+    def record(
+        change: Change, outcome: str = "ok", version: str | None = None, message: str | None = None
+    ) -> None:
+        try:
+            record_audit(
+                project,
+                actor=actor,
+                environment=change.environment,
+                credential_id=change.id,
+                action=f"sync-{change.action}",
+                version=version,
+                outcome=outcome,
+                message=message,
+            )
+        except OSError as error:
+            if not not_recorded:
+                not_recorded.append(f"audit log entries ({LOG_PATH}: {error.strerror})")
+
     for environment_name, changes in by_environment.items():
         environment = project.environment(environment_name)
         backend = backends.get(environment)
@@ -284,25 +314,11 @@ def apply_plan(
                     outcome = future.result()
                 except CredctlError as error:  # one change failing never loses the others'
                     failed.append((change, error))
-                    record_audit(
-                        project,
-                        actor=actor,
-                        environment=change.environment,
-                        credential_id=change.id,
-                        action=f"sync-{change.action}",
-                        outcome="failed",
-                        message=str(error),
-                    )
+                    record(change, outcome="failed", message=str(error))
                 else:
                     applied.append(outcome)
-                    record_audit(
-                        project,
-                        actor=actor,
-                        environment=change.environment,
-                        credential_id=change.id,
-                        action=f"sync-{change.action}",
-                        version=outcome.version,
-                        message=", ".join(change.fields) or None,
+                    record(
+                        change, version=outcome.version, message=", ".join(change.fields) or None
                     )
                 if progress is not None:
                     progress(change)
@@ -310,8 +326,13 @@ def apply_plan(
     for outcome in applied:
         if outcome.change.row is not None and outcome.change.table_updates:
             updates.setdefault(outcome.change.row.line, {}).update(outcome.change.table_updates)
-    table_written = project.table.save(updates) if updates else False
-    return SyncResult(applied, failed, table_written)
+    table_written = False
+    if updates:
+        problem = save_table(project, updates)
+        table_written = problem is None
+        if problem is not None:
+            not_recorded.append(problem)
+    return SyncResult(applied, failed, table_written, not_recorded)
 
 
 def _apply_one(project: Project, backend: Backend, change: Change, actor: str) -> Applied:
@@ -427,6 +448,7 @@ def plan_import(
 
 
 def apply_import(project: Project, rows: Sequence[Imported], actor: str) -> None:
+    check_can_record(project, "import")
     project.table.append([row.values for row in rows])
     for row in rows:
         record_audit(

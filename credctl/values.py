@@ -6,16 +6,18 @@ import getpass
 import logging
 import os
 import socket
+import tempfile
 import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from credctl import auditlog, clock
 from credctl.audit import Backends, env_var_name, is_literal_config, secret_name
 from credctl.backends.base import Backend
-from credctl.errors import BackendError, ConfigError, Problem, UsageError
+from credctl.errors import BackendError, ConfigError, NotRecordedError, Problem, UsageError
 from credctl.model import (
     META_LAST_ROTATED,
     META_MANAGED,
@@ -268,6 +270,7 @@ def set_value(project: Project, row: Row, backends: Backends, value: Secret, act
         raise UsageError(
             f"{row.id} is configuration written in {row.file}:{row.line}; edit the table instead"
         )
+    check_can_record(project, "set")
     environment = environment_of(project, row)
     backend = backends.get(environment)
     name, field = secret_name(row, environment, backend)
@@ -278,8 +281,9 @@ def set_value(project: Project, row: Row, backends: Backends, value: Secret, act
     backend.put_pending(name, value, token, field)
     committed = commit_staged(backend, name, token, row, actor)
     problem = committed.metadata_error
-    record_audit(
+    not_recorded = record_committed(
         project,
+        {row.line: table_updates(row, backend, name, field, committed.at)},
         actor=actor,
         environment=environment.name,
         credential_id=row.id,
@@ -287,14 +291,126 @@ def set_value(project: Project, row: Row, backends: Backends, value: Secret, act
         version=committed.version,
         message=f"metadata not recorded: {problem}" if problem else None,
     )
-    project.table.save({row.line: table_updates(row, backend, name, field, committed.at)})
     if problem is not None:
-        raise BackendError(
-            f"{row.id}: the new value is current (version {committed.version}) but its "
-            f"last-rotated metadata could not be written: {problem}",
-            hint="audit dates the credential from its previous rotation until the next one",
+        not_recorded.insert(0, f"its last-rotated metadata in the store ({problem})")
+    if not_recorded:
+        raise NotRecordedError(
+            f"{row.id}: the new value is stored and current (version {committed.version}), "
+            f"but {'; '.join(not_recorded)} could not be written",
+            hint=not_recorded_hint(project, problem is not None, "set"),
         )
     return committed.version
+
+
+def record_committed(
+    project: Project,
+    updates: dict[int, dict[str, str]],
+    *,
+    actor: str,
+    environment: str,
+    credential_id: str,
+    action: str,
+    version: str | None,
+    outcome: str = "ok",
+    message: str | None = None,
+) -> list[str]:
+    """Record a committed change in the audit log and the table; what could not be written.
+
+    Never raises for a local write: the change is in the store already, so the caller
+    reports what is missing instead of a failure that a retry would repeat.
+    """
+    missing = []
+    try:
+        record_audit(
+            project,
+            actor=actor,
+            environment=environment,
+            credential_id=credential_id,
+            action=action,
+            version=version,
+            outcome=outcome,
+            message=message,
+        )
+    except OSError as error:
+        missing.append(f"the audit log entry ({auditlog.LOG_PATH}: {error.strerror})")
+    if updates:
+        problem = save_table(project, updates)
+        if problem is not None:
+            missing.append(problem)
+    return missing
+
+
+def save_table(project: Project, updates: dict[int, dict[str, str]]) -> str | None:
+    """Write the table's owned cells; a description of the failure instead of raising it."""
+    try:
+        project.table.save(updates)
+    except OSError as error:
+        return f"the table's cells ({project.table.display}: {error.strerror})"
+    return None
+
+
+def not_recorded_hint(project: Project, metadata_missing: bool, command: str) -> str:
+    """What to do after a committed change could not be recorded: never the change again."""
+    if metadata_missing:
+        return (
+            f"do not {command} it again; audit dates the credential from its previous rotation "
+            "until the next one"
+        )
+    return (
+        f"do not {command} it again: the value is in place; once {project.table.display} is "
+        "writable, 'credctl sync' writes its Last Rotated from the store"
+    )
+
+
+def check_can_record(project: Project, command: str) -> None:
+    """Refuse before any store is touched when the table or `.credctl/` cannot be written.
+
+    A command that changes a store records the change in the table and the audit
+    log afterwards; finding out only then would report a committed change as a
+    failure, and a retry would make it twice.
+    """
+    table = project.table.path
+    state = project.root / auditlog.LOG_PATH.parent
+    checks: list[tuple[Path, bool]] = [(table, False), (table.parent, True)]
+    if state.is_dir():
+        checks.append((state, True))
+        for inside in (project.root / auditlog.LOG_PATH, state / "locks"):
+            if inside.exists():
+                checks.append((inside, inside.is_dir()))
+    else:
+        checks.append((state.parent, True))
+    for path, is_folder in checks:
+        problem = _unwritable(path, is_folder)
+        if problem is not None:
+            shown = _relative(project.root, path)
+            raise UsageError(
+                f"cannot write {shown} ({problem}): {command} records its changes in "
+                f"{project.table.display} and {auditlog.LOG_PATH}, so nothing was changed",
+                hint=f"make it writable (chmod u+w {shown}) and run it again",
+            )
+
+
+def _unwritable(path: Path, is_folder: bool) -> str | None:
+    """Why `path` cannot be written (by trying: permission bits do not tell for root)."""
+    try:
+        if is_folder:
+            handle, probe = tempfile.mkstemp(prefix=".credctl-probe-", dir=path)
+            os.close(handle)
+            os.unlink(probe)
+        else:
+            os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
+    except FileNotFoundError:
+        return None  # created when first written, in a folder checked too
+    except OSError as error:
+        return error.strerror or type(error).__name__
+    return None
+
+
+def _relative(root: Path, path: Path) -> str:
+    try:
+        return str(path.relative_to(root)) or "."
+    except ValueError:
+        return str(path)
 
 
 def record_audit(

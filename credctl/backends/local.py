@@ -77,12 +77,17 @@ def load_key(project_dir: Path) -> bytes:
         pass
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(Problem(".credctl/key", None, f"cannot read the key: {error}")) from None
-    key_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = AESGCM.generate_key(bit_length=256)
     try:
+        key_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         handle = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another process made it first: use theirs
         return _decode_key(key_path.read_text(encoding="ascii"), ".credctl/key")
+    except OSError as error:
+        raise ConfigError(
+            Problem(".credctl/key", None, f"cannot create the key: {error.strerror}"),
+            hint=f"make the project folder writable, or set {KEY_ENV}",
+        ) from None
     with os.fdopen(handle, "w", encoding="ascii") as stream:
         stream.write(base64.urlsafe_b64encode(key).decode("ascii") + "\n")
     return key
@@ -153,6 +158,12 @@ class LocalBackend:
         return BackendError(
             f"{self.display}/{STORE_FILE} is corrupt ({problem}): not a credctl store file",
             hint=f"restore {self.display}/{STORE_FILE} from a backup; credctl keeps no other copy",
+        )
+
+    def _unwritable(self, error: OSError) -> BackendError:
+        return BackendError(
+            f"cannot write {self.describe()}: {error.strerror}; nothing was changed in it",
+            hint=f"make it writable: chmod -R u+w {self.display}",
         )
 
     def _check_key(self, document: dict[str, Any]) -> None:
@@ -401,9 +412,12 @@ class _Transaction:
         self._lock: Any = None
 
     def __enter__(self) -> dict[str, Any]:
-        self.backend.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._lock = locked(self.backend.folder / ".lock")
-        self._lock.__enter__()
+        try:
+            self.backend.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._lock = locked(self.backend.folder / ".lock")
+            self._lock.__enter__()
+        except OSError as error:
+            raise self.backend._unwritable(error) from None
         try:
             document = self.backend._load()
             if "key_check" not in document:
@@ -418,7 +432,10 @@ class _Transaction:
         try:
             if kind is None:
                 body = json.dumps(self.document, indent=1, sort_keys=True).encode("utf-8")
-                write_atomic(self.backend._path(), body, mode=0o600)
+                try:
+                    write_atomic(self.backend._path(), body, mode=0o600)
+                except OSError as error:
+                    raise self.backend._unwritable(error) from None
         finally:
             self._lock.__exit__(None, None, None)
 
