@@ -14,6 +14,7 @@ import subprocess
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,11 @@ import pytest
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 from moto import mock_aws
 
+from credctl import clock
 from credctl.backends import aws
 from credctl.cli import main
 from credctl.model import AwsBackendConfig, EnvironmentConfig
+from credctl.schedule import format_timestamp
 from credctl.values import host_label
 from tests.backend_contract import CANARY, MANAGED
 from tests.projects import Result, make_project, row
@@ -34,7 +37,8 @@ PREFIX = "prod/"
 ENVIRONMENT = "backend: {type: aws, region: us-east-1, prefix: prod/}\n"
 FAST_RETRY = "retry: {max_attempts: 5, base_delay: 5ms, max_delay: 20ms}\n"
 SMALL_RETRY = "retry: {max_attempts: 2, base_delay: 5ms}\n"
-FRESH = {**MANAGED, "credctl:last-rotated": "2099-01-01T00:00:00Z"}
+# rotated yesterday: fresh against any schedule (a future date would be a finding)
+FRESH = {**MANAGED, "credctl:last-rotated": format_timestamp(clock.now() - timedelta(days=1))}
 
 
 class Calls:
