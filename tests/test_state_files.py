@@ -132,3 +132,30 @@ def test_debug_prints_the_traceback_and_keeps_the_exit_code(
     assert "Traceback (most recent call last)" in debugged.stderr
     assert debugged.stderr.splitlines()[-1] == plain.stderr.splitlines()[-1]
     assert CANARY not in debugged.output
+
+
+def test_a_deleted_key_is_not_silently_replaced_while_the_store_holds_values(
+    project: Path,
+) -> None:
+    key = project / ".credctl" / "key"
+    saved = key.read_bytes()
+    key.unlink()
+    for args in (("audit",), ("get", "prod/stripe/api-key"), ("set", "prod/twilio/api-key")):
+        result = credctl(project, *args, input="new-value")
+        assert (result.exit_code, result.stderr) == (
+            3,
+            "Error: .credctl/key is missing, but the local store .credctl/store holds values "
+            "encrypted with a key: credctl will not make a new key that cannot open them "
+            "(hint: restore .credctl/key from a backup, or set CREDCTL_LOCAL_KEY to the "
+            "store's key)\n",
+        ), args
+        assert not key.exists()
+    # following the hint works
+    key.write_bytes(saved)
+    key.chmod(0o600)
+    assert credctl(project, "get", "prod/stripe/api-key").stdout == CANARY
+    # a project whose store was never written still gets its key made
+    (project / ".credctl" / "store" / "store.json").unlink()
+    key.unlink()
+    assert credctl(project, "set", "prod/twilio/api-key", input="first").exit_code == 0
+    assert key.exists()

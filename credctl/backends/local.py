@@ -52,6 +52,7 @@ from credctl.secret import Secret
 
 KEY_ENV = "CREDCTL_LOCAL_KEY"
 STORE_FILE = "store.json"
+DEFAULT_STORE = ".credctl/store"
 HISTORY = 10  # versions kept per secret; rotation needs at least the previous one
 _KEY_CHECK = b"credctl-local-store-key-check"
 
@@ -62,11 +63,16 @@ def from_config(environment: EnvironmentConfig, context: BackendContext) -> Loca
     folder = Path(config.path)
     if not folder.is_absolute():
         folder = context.project_dir / folder
-    return LocalBackend(environment, folder, load_key(context.project_dir), display=config.path)
+    key = load_key(context.project_dir, stores={config.path: folder / STORE_FILE})
+    return LocalBackend(environment, folder, key, display=config.path)
 
 
-def load_key(project_dir: Path) -> bytes:
-    """The store key: `CREDCTL_LOCAL_KEY` (base64), else `.credctl/key`, created 0600."""
+def load_key(project_dir: Path, stores: Mapping[str, Path] | None = None) -> bytes:
+    """The store key: `CREDCTL_LOCAL_KEY` (base64), else `.credctl/key`, created 0600.
+
+    A new key is made only while no store file exists: a store written with a key
+    that went missing must get that key back, not a new one that cannot open it.
+    """
     from_env = os.environ.get(KEY_ENV)
     if from_env:
         return _decode_key(from_env, KEY_ENV)
@@ -77,6 +83,14 @@ def load_key(project_dir: Path) -> bytes:
         pass
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(Problem(".credctl/key", None, f"cannot read the key: {error}")) from None
+    default = {DEFAULT_STORE: project_dir / DEFAULT_STORE / STORE_FILE}
+    for display, store_file in {**default, **(stores or {})}.items():
+        if store_file.exists():
+            raise WrongKeyError(
+                f".credctl/key is missing, but the local store {display} holds values "
+                "encrypted with a key: credctl will not make a new key that cannot open them",
+                hint=f"restore .credctl/key from a backup, or set {KEY_ENV} to the store's key",
+            )
     key = AESGCM.generate_key(bit_length=256)
     try:
         key_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
