@@ -970,10 +970,16 @@ def set_command(state: State, credential_id: str, actor: str | None) -> None:
         value = given_value(sys.stdin.buffer.read(), row.id)
     backends = _backends(project)
     try:
-        version = set_value(project, row, backends, value, resolve_actor(project.settings.actor))
+        stored = set_value(project, row, backends, value, resolve_actor(project.settings.actor))
     finally:
         backends.close()
-    state.say(f"stored a new value for {row.id} (version {version})")
+    if not stored.changed:
+        state.say(
+            f"{row.id} already holds this value (version {stored.version}): nothing stored, "
+            "no new version, Last Rotated unchanged"
+        )
+        return
+    state.say(f"stored a new value for {row.id} (version {stored.version})")
 
 
 @cli.command()
@@ -1047,8 +1053,18 @@ def log(
         click.echo(json.dumps({"schema_version": 1, "entries": entries}, indent=2))
         return
     columns = ("time", "actor", "environment", "id", "action", "version", "outcome")
-    rows = [[str(entry.get(column) or "") for column in columns] for entry in entries]
+    rows = [[_printable(str(entry.get(column) or "")) for column in columns] for entry in entries]
     click.echo(text_table([c.upper() for c in columns], rows), nl=False)
+
+
+def _printable(text: str) -> str:
+    """A cell whose control characters show as escapes: a log line cannot forge another."""
+    import unicodedata
+
+    return "".join(
+        f"\\u{ord(c):04x}" if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c
+        for c in text
+    )
 
 
 # ----------------------------------------------------------- error handling

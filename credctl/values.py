@@ -8,6 +8,7 @@ import os
 import socket
 import tempfile
 import time
+import unicodedata
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -49,16 +50,31 @@ log = logging.getLogger("credctl")
 
 
 def resolve_actor(explicit: str | None) -> str:
-    """`--actor`, else `CREDCTL_ACTOR` (settings), else the CI's actor, else the OS user."""
+    """`--actor`, else `CREDCTL_ACTOR` (settings), else the CI's actor, else the OS user.
+
+    The actor lands in store metadata and in the log's lines: a control character
+    (a line break, an escape sequence) could forge them, so it is refused.
+    """
     if explicit:
-        return explicit
+        return _checked_actor(explicit, "--actor / CREDCTL_ACTOR")
     for variable in CI_ACTOR_VARIABLES:
         if os.environ.get(variable):
-            return os.environ[variable]
+            return _checked_actor(os.environ[variable], f"${variable}")
     try:
-        return getpass.getuser()
+        return _checked_actor(getpass.getuser(), "the OS user name")
     except (KeyError, OSError):
         return "unknown"
+
+
+def _checked_actor(actor: str, source: str) -> str:
+    for character in actor:
+        if unicodedata.category(character) in ("Cc", "Cf", "Zl", "Zp"):
+            raise UsageError(
+                f"the actor from {source} contains a control character "
+                f"(U+{ord(character):04X}); an actor is a name such as alice or ci-bot",
+                hint="pass a plain name: --actor NAME",
+            )
+    return actor
 
 
 def given_value(raw: bytes | str, credential_id: str) -> Secret:
@@ -264,8 +280,16 @@ def table_updates(
     return updates
 
 
-def set_value(project: Project, row: Row, backends: Backends, value: Secret, actor: str) -> str:
-    """Store a new value now, staged like a rotation; returns the new version id."""
+@dataclass(frozen=True)
+class Stored:
+    """What `set` did: the current version, and whether the value given was new."""
+
+    version: str
+    changed: bool = True
+
+
+def set_value(project: Project, row: Row, backends: Backends, value: Secret, actor: str) -> Stored:
+    """Store a new value now, staged like a rotation; the value already stored is no change."""
     if is_literal_config(row, project):
         raise UsageError(
             f"{row.id} is configuration written in {row.file}:{row.line}; edit the table instead"
@@ -275,7 +299,15 @@ def set_value(project: Project, row: Row, backends: Backends, value: Secret, act
     backend = backends.get(environment)
     name, field = secret_name(row, environment, backend)
     existing = {info.name: info for info in backend.list_secrets()}
-    if name not in existing or existing[name].deleted:
+    info = existing.get(name)
+    if info is not None and not info.deleted and info.has_value and info.pending is None:
+        reference = parse_reference(backend.reference(name, field))
+        assert reference is not None
+        current = backend.read_values([reference])[reference]
+        # compared here, never shown; a store that will not let us read simply gets the write
+        if isinstance(current, Secret) and current == value:
+            return Stored(info.current_version or "", changed=False)
+    if info is None or info.deleted:
         backend.create(name, metadata_for(row), None)
     token = staging_token()
     backend.put_pending(name, value, token, field)
@@ -299,7 +331,7 @@ def set_value(project: Project, row: Row, backends: Backends, value: Secret, act
             f"but {'; '.join(not_recorded)} could not be written",
             hint=not_recorded_hint(project, problem is not None, "set"),
         )
-    return committed.version
+    return Stored(committed.version)
 
 
 def record_committed(

@@ -178,3 +178,26 @@ def test_set_and_rotate_read_stdin_the_same_way(tmp_path: Path) -> None:
         json.loads(line) for line in (project / ".credctl" / "audit.jsonl").read_text().splitlines()
     ]
     assert [entry["action"] for entry in log][-2:] == ["set", "rotate"]
+
+
+@pytest.mark.integration
+def test_set_of_the_value_already_stored_changes_nothing(
+    tmp_path: Path,
+    store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    project = project_on(tmp_path, store)
+    for key, value in store.env.items():
+        monkeypatch.setenv(key, value)
+    before = store_state(project, store, monkeypatch)
+    again = in_process(project, ("set", ROTATE_ID), b"first-value\n", capsys)
+    assert again.exit_code == 0, again.output
+    [line] = again.stderr.splitlines()
+    assert line.startswith(f"{ROTATE_ID} already holds this value (version ")
+    assert line.endswith("): nothing stored, no new version, Last Rotated unchanged")
+    assert "first-value" not in again.output
+    assert store_state(project, store, monkeypatch) == before
+    changed = in_process(project, ("set", ROTATE_ID), b"second-value", capsys)
+    assert changed.stderr.startswith(f"stored a new value for {ROTATE_ID} (version ")
+    assert store_state(project, store, monkeypatch) != before
