@@ -53,6 +53,13 @@ class State:
             self._project = load_project(
                 load_settings(self.project_dir, table=self.table, **settings)
             )
+            logging.getLogger("credctl").debug(
+                "project %s: %d credentials in %s; environments %s",
+                self._project.root,
+                len(self._project.rows),
+                self._project.table.display,
+                ", ".join(sorted(self._project.environments)) or "none",
+            )
         return self._project
 
     def say(self, text: str) -> None:

@@ -299,29 +299,47 @@ def apply_plan(
             if not not_recorded:
                 not_recorded.append(f"audit log entries ({LOG_PATH}: {error.strerror})")
 
+    def settle(change: Change, outcome: Applied | CredctlError) -> None:
+        if isinstance(outcome, CredctlError):  # one change failing never loses the others'
+            failed.append((change, outcome))
+            record(change, outcome="failed", message=str(outcome))
+        else:
+            applied.append(outcome)
+            record(change, version=outcome.version, message=", ".join(change.fields) or None)
+
     for environment_name, changes in by_environment.items():
         environment = project.environment(environment_name)
         backend = backends.get(environment)
         workers = max(1, min(environment.concurrency, len(changes)))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = {
-                pool.submit(_apply_one, project, backend, change, actor): change
-                for change in changes
-            }
-            for future in as_completed(futures):
-                change = futures[future]
-                try:
-                    outcome = future.result()
-                except CredctlError as error:  # one change failing never loses the others'
-                    failed.append((change, error))
-                    record(change, outcome="failed", message=str(error))
-                else:
-                    applied.append(outcome)
-                    record(
-                        change, version=outcome.version, message=", ".join(change.fields) or None
-                    )
-                if progress is not None:
-                    progress(change)
+        # held until the store has them: a batching store writes them all at the end
+        held: list[tuple[Change, Applied | CredctlError]] = []
+        try:
+            with backend.batch() as deferred, ThreadPoolExecutor(max_workers=workers) as pool:
+                futures = {
+                    pool.submit(_apply_one, project, backend, change, actor): change
+                    for change in changes
+                }
+                for future in as_completed(futures):
+                    change = futures[future]
+                    try:
+                        outcome: Applied | CredctlError = future.result()
+                    except CredctlError as error:
+                        outcome = error
+                    if deferred:
+                        held.append((change, outcome))
+                    else:
+                        settle(change, outcome)
+                    if progress is not None:
+                        progress(change)
+        except CredctlError as error:
+            # the store could not be opened or written: none of the held changes reached it
+            settled = {id(change) for change, _ in failed} | {id(a.change) for a in applied}
+            for change in changes:
+                if id(change) not in settled:
+                    settle(change, error)
+        else:
+            for change, outcome in held:
+                settle(change, outcome)
     updates: dict[int, dict[str, str]] = {}
     for outcome in applied:
         if outcome.change.row is not None and outcome.change.table_updates:

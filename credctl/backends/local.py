@@ -10,10 +10,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import copy
 import json
+import logging
 import os
 import secrets
-from collections.abc import Collection, Mapping, Sequence
+import threading
+import time
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -49,6 +55,8 @@ from credctl.model import (
 )
 from credctl.schedule import format_timestamp, parse_timestamp
 from credctl.secret import Secret
+
+log = logging.getLogger("credctl")
 
 KEY_ENV = "CREDCTL_LOCAL_KEY"
 STORE_FILE = "store.json"
@@ -131,6 +139,7 @@ class LocalBackend:
         self.folder = folder
         self.display = display or str(folder)
         self._cipher = AESGCM(key)
+        self._batch: _Batch | None = None
 
     # ------------------------------------------------------------- plumbing
 
@@ -152,9 +161,11 @@ class LocalBackend:
         return self.folder / STORE_FILE
 
     def _load(self) -> dict[str, Any]:
+        started = time.perf_counter()
         try:
             raw = self._path().read_bytes()
         except FileNotFoundError:
+            log.debug("%s: %s does not exist yet", self.environment.name, self.display)
             return {"format": 1, "secrets": {}}
         except OSError as error:
             raise BackendError(f"cannot read {self.describe()}: {error.strerror}") from None
@@ -166,6 +177,15 @@ class LocalBackend:
         if problem is not None:
             raise self._corrupt(problem)
         self._check_key(document)
+        log.debug(
+            "%s: read %s/%s (%d secrets, %d bytes) in %.3f s",
+            self.environment.name,
+            self.display,
+            STORE_FILE,
+            len(document["secrets"]),
+            len(raw),
+            time.perf_counter() - started,
+        )
         return document  # type: ignore[no-any-return]
 
     def _corrupt(self, problem: str) -> BackendError:
@@ -192,8 +212,45 @@ class LocalBackend:
                 hint=f"set {KEY_ENV} or restore .credctl/key to the key the store was made with",
             ) from None
 
-    def _mutate(self) -> _Transaction:
-        return _Transaction(self)
+    def _mutate(self, name: str) -> _Transaction:
+        """A read-modify-write of the store file that changes the secret `name` only."""
+        return _Transaction(self, name)
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[dict[str, Any]]:
+        """The store document to read: the batch's, or the file as it is now."""
+        batch = self._batch
+        if batch is None:
+            yield self._load()
+            return
+        with batch.lock:
+            yield batch.document
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[bool]:
+        """Many writes as one: the file is locked, read once and written once at the end.
+
+        Each write inside changes only the document in memory (a failed one is undone),
+        so N creates cost one read and one write of the file, not N of each. Nothing
+        reaches the file if the block raises. Yields True: writes wait for the end.
+        """
+        if self._batch is not None:
+            yield True
+            return
+        with _Transaction(self, None) as document:
+            self._batch = _Batch(document)
+            started = time.perf_counter()
+            try:
+                yield True
+            finally:
+                self._batch = None
+            log.debug(
+                "%s: %d writes to %s held in memory for %.2f s; writing the file once",
+                self.environment.name,
+                len(document["secrets"]),
+                self.display,
+                time.perf_counter() - started,
+            )
 
     def _encrypt(self, plaintext: str, slot: str) -> str:
         nonce = secrets.token_bytes(12)
@@ -225,17 +282,18 @@ class LocalBackend:
     # --------------------------------------------------------------- reading
 
     def list_secrets(self) -> list[SecretInfo]:
-        document = self._load()
         prefix = self.environment.prefix
-        return [
-            self._info(name, entry)
-            for name, entry in document["secrets"].items()
-            if name.startswith(prefix)
-        ]
+        with self._reading() as document:
+            return [
+                self._info(name, entry)
+                for name, entry in document["secrets"].items()
+                if name.startswith(prefix)
+            ]
 
     def secret_info(self, name: str) -> SecretInfo | None:
-        entry = self._load()["secrets"].get(name)
-        return None if entry is None else self._info(name, entry)
+        with self._reading() as document:
+            entry = document["secrets"].get(name)
+            return None if entry is None else self._info(name, entry)
 
     def _info(self, name: str, entry: Mapping[str, Any]) -> SecretInfo:
         metadata: dict[str, str] = dict(entry.get("metadata", {}))
@@ -256,32 +314,32 @@ class LocalBackend:
         )
 
     def read_values(self, refs: Sequence[Ref]) -> dict[Ref, ValueResult]:
-        document = self._load()
         results: dict[Ref, ValueResult] = {}
-        for ref in refs:
-            try:
-                name = self.name_for(ref)
-                entry = self._entry(document, name)
-                raw = self._current_raw(name, entry)
-                if raw is None:
-                    raise NotFoundError(f"{name} has no value yet")
-                results[ref] = select_field(raw, ref.field, name)
-            except BackendError as error:
-                results[ref] = error
-            except ConfigError as error:
-                results[ref] = BackendError(str(error))
+        with self._reading() as document:
+            for ref in refs:
+                try:
+                    name = self.name_for(ref)
+                    entry = self._entry(document, name)
+                    raw = self._current_raw(name, entry)
+                    if raw is None:
+                        raise NotFoundError(f"{name} has no value yet")
+                    results[ref] = select_field(raw, ref.field, name)
+                except BackendError as error:
+                    results[ref] = error
+                except ConfigError as error:
+                    results[ref] = BackendError(str(error))
         return results
 
     def read_version(self, name: str, version: str) -> Secret:
-        entry = self._entry(self._load(), name)
-        stored = entry["versions"].get(version)
+        with self._reading() as document:
+            stored = self._entry(document, name)["versions"].get(version)
         if stored is None:
             raise NotFoundError(f"{name} has no version {version} in {self.describe()}")
         return Secret(self._decrypt(stored["data"], f"{name}@{version}"))
 
     def read_pending(self, name: str, token: str, field: str | None = None) -> Secret | None:
-        entry = self._entry(self._load(), name)
-        pending = entry.get("pending")
+        with self._reading() as document:
+            pending = self._entry(document, name).get("pending")
         if not pending or pending["token"] != token:
             return None
         return select_field(self._decrypt(pending["data"], f"{name}#pending:{token}"), field, name)
@@ -289,7 +347,7 @@ class LocalBackend:
     # --------------------------------------------------------------- writing
 
     def create(self, name: str, metadata: Mapping[str, str], value: Secret | None) -> None:
-        with self._mutate() as document:
+        with self._mutate(name) as document:
             existing = document["secrets"].get(name)
             if existing is not None and not existing.get("deleted"):
                 if existing.get("metadata", {}).get("credctl:managed") != "true":
@@ -340,7 +398,7 @@ class LocalBackend:
     def set_metadata(
         self, name: str, updates: Mapping[str, str], remove: Collection[str] = ()
     ) -> None:
-        with self._mutate() as document:
+        with self._mutate(name) as document:
             entry = self._entry(document, name)
             merged = dict(entry.get("metadata", {}))
             merged.update(updates)
@@ -350,7 +408,7 @@ class LocalBackend:
             entry["updated"] = format_timestamp(clock.now())
 
     def put_pending(self, name: str, value: Secret, token: str, field: str | None = None) -> None:
-        with self._mutate() as document:
+        with self._mutate(name) as document:
             entry = self._entry(document, name)
             pending = entry.get("pending")
             if pending:
@@ -369,7 +427,7 @@ class LocalBackend:
             }
 
     def promote(self, name: str, token: str) -> str:
-        with self._mutate() as document:
+        with self._mutate(name) as document:
             entry = self._entry(document, name)
             pending = entry.get("pending")
             if not pending or pending["token"] != token:
@@ -394,14 +452,14 @@ class LocalBackend:
             return new_id
 
     def discard_pending(self, name: str, token: str | None = None) -> None:
-        with self._mutate() as document:
+        with self._mutate(name) as document:
             entry = self._entry(document, name)
             pending = entry.get("pending")
             if pending and (token is None or pending["token"] == token):
                 entry["pending"] = None
 
     def schedule_delete(self, name: str) -> str:
-        with self._mutate() as document:
+        with self._mutate(name) as document:
             entry = self._entry(document, name)
             entry["deleted"] = format_timestamp(clock.now())
         return (
@@ -411,21 +469,44 @@ class LocalBackend:
 
     def restore(self, name: str) -> None:
         """Undo a scheduled deletion."""
-        with self._mutate() as document:
+        with self._mutate(name) as document:
             entry = document["secrets"].get(name)
             if entry is None:
                 raise NotFoundError(f"{name} does not exist in {self.describe()}")
             entry["deleted"] = None
 
 
-class _Transaction:
-    """Read-modify-write of the store file under an exclusive lock."""
+@dataclass
+class _Batch:
+    """The store document held in memory by `LocalBackend.batch`, shared by its threads."""
 
-    def __init__(self, backend: LocalBackend) -> None:
+    document: dict[str, Any]
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+
+class _Transaction:
+    """Read-modify-write of the store file under an exclusive lock.
+
+    Inside a batch it changes the batch's document instead, under the batch's thread
+    lock, and puts the secret's entry back as it was if the change fails half-way.
+    """
+
+    def __init__(self, backend: LocalBackend, name: str | None) -> None:
         self.backend = backend
+        self.name = name
         self._lock: Any = None
+        self._batch: _Batch | None = None
+        self._before: Any = None
 
     def __enter__(self) -> dict[str, Any]:
+        batch = self.backend._batch
+        if batch is not None:
+            batch.lock.acquire()
+            self._batch = batch
+            self.document = batch.document
+            if self.name is not None:
+                self._before = copy.deepcopy(self.document["secrets"].get(self.name))
+            return self.document
         try:
             self.backend.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             self._lock = locked(self.backend.folder / ".lock")
@@ -443,13 +524,33 @@ class _Transaction:
         return document
 
     def __exit__(self, kind: object, error: object, trace: object) -> None:
+        if self._batch is not None:
+            try:
+                if kind is not None and self.name is not None:
+                    if self._before is None:
+                        self.document["secrets"].pop(self.name, None)
+                    else:
+                        self.document["secrets"][self.name] = self._before
+            finally:
+                self._batch.lock.release()
+            return
         try:
             if kind is None:
+                started = time.perf_counter()
                 body = json.dumps(self.document, indent=1, sort_keys=True).encode("utf-8")
                 try:
                     write_atomic(self.backend._path(), body, mode=0o600)
                 except OSError as error:
                     raise self.backend._unwritable(error) from None
+                log.debug(
+                    "%s: wrote %s/%s (%d secrets, %d bytes) in %.3f s",
+                    self.backend.environment.name,
+                    self.backend.display,
+                    STORE_FILE,
+                    len(self.document["secrets"]),
+                    len(body),
+                    time.perf_counter() - started,
+                )
         finally:
             self._lock.__exit__(None, None, None)
 

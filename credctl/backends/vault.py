@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import threading
+import time
 import warnings
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -252,6 +253,10 @@ class VaultBackend:
             )
         return ref.name[len(mount) :]
 
+    def batch(self) -> contextlib.AbstractContextManager[bool]:
+        """Each write is a request made at once: nothing to hold back."""
+        return contextlib.nullcontext(False)
+
     def close(self) -> None:
         with self._lock:
             executor, self._executor = self._executor, None
@@ -338,10 +343,14 @@ class VaultBackend:
         self._check_mount()
         return self._raw_call(action, path, capability)
 
-    def _raw_call(self, action: Callable[[Any], T], path: str, capability: str) -> T:
-        full_path = f"{self.mount}/{path}"
+    def _raw_call(
+        self, action: Callable[[Any], T], path: str, capability: str, *, system: bool = False
+    ) -> T:
+        full_path = path if system else f"{self.mount}/{path}"
+        started = time.perf_counter()
+        outcome = "failed"
         try:
-            return with_retry(
+            answer = with_retry(
                 lambda: action(self._client()),
                 self.environment.retry,
                 is_retryable=_retryable,
@@ -350,14 +359,29 @@ class VaultBackend:
                     error, attempts, full_path, capability
                 ),
             )
-        except BackendError:
+            outcome = "ok"
+            return answer
+        except BackendError as error:
+            outcome = type(error).__name__
             raise
         except hvac.exceptions.InvalidPath as error:
+            outcome = "not found"
             if "no handler for route" in str(error):
                 raise self._mount_error("does not exist") from None
             raise _translate(error, self.environment, self.url, full_path, capability) from None
         except Exception as error:
+            outcome = type(error).__name__
             raise _translate(error, self.environment, self.url, full_path, capability) from None
+        finally:
+            # names and paths only: request bodies and answers carry values
+            log.debug(
+                "%s: Vault %s %s: %s in %.3f s",
+                self.environment.name,
+                capability,
+                full_path,
+                outcome,
+                time.perf_counter() - started,
+            )
 
     def _exhausted(
         self, error: Exception, attempts: int, path: str, capability: str
@@ -383,8 +407,9 @@ class VaultBackend:
         try:
             answer = self._raw_call(
                 lambda client: client.adapter.get(f"/v1/sys/internal/ui/mounts/{self.mount}"),
-                "",
+                f"sys/internal/ui/mounts/{self.mount}",
                 "read",
+                system=True,
             )
         except AccessDeniedError:
             # not visible to this token: the first real request will tell
@@ -417,8 +442,9 @@ class VaultBackend:
         try:
             answer = self._raw_call(
                 lambda client: client.adapter.get("/v1/sys/health", raise_exception=False),
-                "",
+                "sys/health",
                 "read",
+                system=True,
             )
         except BackendError:
             return False
