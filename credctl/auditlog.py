@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from credctl import clock
-from credctl.errors import DamagedStateError
+from credctl.errors import DamagedStateError, UsageError
 from credctl.model import slugify
 from credctl.schedule import format_timestamp
 
@@ -58,13 +58,22 @@ def read_log(
     """Entries in order, filtered; a damaged line is an error naming its line."""
     path = project_root / LOG_PATH
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        raw_lines = path.read_bytes().splitlines()
     except FileNotFoundError:
         return []
+    except OSError as error:
+        raise UsageError(
+            f"cannot read {LOG_PATH}: {error.strerror}",
+            hint=f"make it readable: chmod u+r {LOG_PATH}",
+        ) from None
     wanted_environments = {slugify(name) for name in environments}
     wanted_ids = {"/".join(slugify(part) for part in cid.split("/")) for cid in credential_ids}
     entries = []
-    for number, line in enumerate(lines, start=1):
+    for number, raw_line in enumerate(raw_lines, start=1):
+        try:
+            line = raw_line.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _damaged(number, "not UTF-8 text") from None
         if not line.strip():
             continue
         try:

@@ -34,7 +34,12 @@ def _environment_offset() -> timedelta:
             from credctl.schedule import parse_duration
 
             negative = text.startswith("-")
-            duration = parse_duration(text.lstrip("+-"))
+            try:
+                duration = parse_duration(text.lstrip("+-"))
+            except ValueError as error:
+                from credctl.errors import UsageError
+
+                raise UsageError(f"{OFFSET_VARIABLE}: {error}") from None
             _offset = -duration if negative else duration
         else:
             _offset = timedelta(0)

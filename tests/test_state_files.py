@@ -159,3 +159,20 @@ def test_a_deleted_key_is_not_silently_replaced_while_the_store_holds_values(
     key.unlink()
     assert credctl(project, "set", "prod/twilio/api-key", input="first").exit_code == 0
     assert key.exists()
+
+
+def test_an_audit_log_line_that_is_not_utf8_is_named(project: Path) -> None:
+    log = project / ".credctl" / "audit.jsonl"
+    log.write_bytes(log.read_bytes() + b'{"id": "\xff\xfe"}\n')
+    result = credctl(project, "log")
+    assert result.exit_code == 3
+    assert result.stderr.startswith("Error: .credctl/audit.jsonl:2: not UTF-8 text")
+
+
+def test_a_bad_clock_offset_is_a_usage_error(project: Path) -> None:
+    result = credctl(project, "audit", env={"CREDCTL_CLOCK_OFFSET": "banana"})
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "Error: CREDCTL_CLOCK_OFFSET: invalid duration 'banana' (use e.g. 90d, 12w, monthly, "
+        "quarterly, P90D)\n",
+    )
