@@ -870,9 +870,9 @@ def rotate(
             manual_value = None
             if value_from_stdin:
                 rotation.check_value_from_stdin(project, candidates)
-                given = given_value(sys.stdin.buffer.read(), candidates[0].row.id)
+                given = given_value(_stdin_bytes(), candidates[0].row.id)
                 manual_value = lambda _row: given  # noqa: E731
-            elif sys.stdin.isatty():
+            elif sys.stdin is not None and sys.stdin.isatty():
 
                 def manual_value(row: Any) -> Secret:
                     return _prompt_value(row.id)
@@ -946,6 +946,13 @@ def get_command(state: State, credential_id: str) -> None:
     stream.flush()
 
 
+def _stdin_bytes() -> bytes:
+    """Everything on standard input; a closed one is a usage error, not a crash."""
+    if sys.stdin is None:
+        raise UsageError("standard input is closed: give the value on it (… | credctl set ID)")
+    return sys.stdin.buffer.read()
+
+
 def _prompt_value(credential_id: str) -> Secret:
     """A hidden prompt, asked again until the value passes the rules of `given_value`."""
     from credctl.values import given_value
@@ -971,10 +978,10 @@ def set_command(state: State, credential_id: str, actor: str | None) -> None:
 
     project = state.project(actor=actor)
     row = project.find_row(credential_id)
-    if sys.stdin.isatty():
+    if sys.stdin is not None and sys.stdin.isatty():
         value = _prompt_value(row.id)
     else:
-        value = given_value(sys.stdin.buffer.read(), row.id)
+        value = given_value(_stdin_bytes(), row.id)
     backends = _backends(project)
     try:
         stored = set_value(project, row, backends, value, resolve_actor(project.settings.actor))

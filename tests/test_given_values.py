@@ -201,3 +201,21 @@ def test_set_of_the_value_already_stored_changes_nothing(
     changed = in_process(project, ("set", ROTATE_ID), b"second-value", capsys)
     assert changed.stderr.startswith(f"stored a new value for {ROTATE_ID} (version ")
     assert store_state(project, store, monkeypatch) != before
+
+
+def test_a_closed_stdin_is_a_usage_error(tmp_path: Path) -> None:
+    project = project_on(tmp_path, Store("local"))
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("CREDCTL_")}
+    completed = subprocess.run(
+        ["sh", "-c", 'exec "$0" -m credctl set prod/stripe/api-key <&-', sys.executable],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env={**inherited, "PYTHONPATH": str(REPO)},
+        timeout=60,
+        check=False,
+    )
+    assert (completed.returncode, completed.stderr) == (
+        2,
+        "Error: standard input is closed: give the value on it (… | credctl set ID)\n",
+    )
