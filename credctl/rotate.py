@@ -549,7 +549,7 @@ def rotate_all(
         problem = save_table(project, updates)
         if problem is not None:
             for result in updated_by.values():
-                _not_recorded(result, problem, project)
+                _not_recorded(result, problem, project, table_missing=True)
     order = {candidate.row.id: index for index, candidate in enumerate(candidates)}
     return sorted(results, key=lambda r: order.get(r.id, 0))
 
@@ -592,7 +592,12 @@ def _record(
             message=result.message,
         )
     except OSError as error:
-        _not_recorded(result, f"the audit log entry ({LOG_PATH}: {error.strerror})", project)
+        _not_recorded(
+            result,
+            f"the audit log entry ({LOG_PATH}: {error.strerror})",
+            project,
+            table_missing=False,
+        )
     if result.outcome in ("rotated", "resumed") and rotation.committed_at is not None:
         updates[rotation.row.line] = table_updates(
             rotation.row,
@@ -603,9 +608,11 @@ def _record(
         )
 
 
-def _not_recorded(result: RotationResult, what: str, project: Project) -> None:
+def _not_recorded(
+    result: RotationResult, what: str, project: Project, *, table_missing: bool
+) -> None:
     """A finished rotation whose record could not be written: say so, never as a failure."""
-    hint = not_recorded_hint(project, False, "rotate")
+    hint = not_recorded_hint(project, "rotate", table_missing=table_missing)
     result.message = f"{result.message}; but {what} could not be written ({hint})"
     if result.error is None:
         done = (

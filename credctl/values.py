@@ -323,13 +323,16 @@ def set_value(project: Project, row: Row, backends: Backends, value: Secret, act
         version=committed.version,
         message=f"metadata not recorded: {problem}" if problem else None,
     )
+    table_missing = any(project.table.display in what for what in not_recorded)
     if problem is not None:
         not_recorded.insert(0, f"its last-rotated metadata in the store ({problem})")
     if not_recorded:
         raise NotRecordedError(
             f"{row.id}: the new value is stored and current (version {committed.version}), "
             f"but {'; '.join(not_recorded)} could not be written",
-            hint=not_recorded_hint(project, problem is not None, "set"),
+            hint=not_recorded_hint(
+                project, "set", table_missing=table_missing, metadata_missing=problem is not None
+            ),
         )
     return Stored(committed.version)
 
@@ -381,17 +384,20 @@ def save_table(project: Project, updates: dict[int, dict[str, str]]) -> str | No
     return None
 
 
-def not_recorded_hint(project: Project, metadata_missing: bool, command: str) -> str:
+def not_recorded_hint(
+    project: Project, command: str, *, table_missing: bool, metadata_missing: bool = False
+) -> str:
     """What to do after a committed change could not be recorded: never the change again."""
-    if metadata_missing:
-        return (
-            f"do not {command} it again; audit dates the credential from its previous rotation "
-            "until the next one"
+    if table_missing:
+        then = (
+            f"once {project.table.display} is writable, 'credctl sync' writes its Last "
+            "Rotated from the store"
         )
-    return (
-        f"do not {command} it again: the value is in place; once {project.table.display} is "
-        "writable, 'credctl sync' writes its Last Rotated from the store"
-    )
+    elif metadata_missing:
+        then = "audit dates the credential from its previous rotation until the next one"
+    else:
+        then = "the audit log lacks this entry"
+    return f"do not {command} it again, the value is in place; {then}"
 
 
 def check_can_record(project: Project, command: str) -> None:
