@@ -8,7 +8,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from credctl import clock
@@ -39,6 +39,8 @@ FINDING_PROBLEMS: dict[str, Severity] = {
 }
 
 log = logging.getLogger("credctl")
+# A date up to this far ahead of this machine's clock is another machine's clock, not an error.
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 @dataclass
@@ -240,6 +242,8 @@ def _audit_row(
 ) -> CredentialStatus:
     effective = project.policy.effective(row)
     findings: list[Finding] = []
+    # a date after both the moment evaluated (--as-of) and the real now is one no rotation has
+    future_after = max(now, clock.now()) + CLOCK_SKEW
 
     def finding(code: str, severity: Severity, message: str) -> None:
         findings.append(Finding(code, severity, message, row.id, row.file, row.line))
@@ -274,6 +278,13 @@ def _audit_row(
     reference = backend.reference(name, field_name)
     info = listing.get(name)
     table_last_rotated = _table_time(row.last_rotated)
+    if table_last_rotated is not None and table_last_rotated > future_after:
+        finding(
+            "future-date",
+            "error",
+            f"{row.id}: the table's Last Rotated {table_last_rotated:%Y-%m-%d} is in the future "
+            "(write the store's date back with 'credctl sync')",
+        )
     if info is None or info.deleted:
         finding(
             "missing-in-backend",
@@ -300,7 +311,17 @@ def _audit_row(
             "warning",
             f"{row.id}: {reference} has no value yet (set it with 'credctl set {row.id}')",
         )
-    status, age_days, due_on = _age(info, effective, now)
+    rotated_on = info.last_rotated
+    if rotated_on is not None and rotated_on > future_after:
+        # A date no rotation can have: trust the store's own record of the secret instead.
+        finding(
+            "future-date",
+            "error",
+            f"{row.id}: the store's last-rotated {rotated_on:%Y-%m-%d} is in the future; aged "
+            f"from the secret's creation instead (record a true date: 'credctl rotate {row.id}')",
+        )
+        rotated_on = None
+    status, age_days, due_on = _age(info, rotated_on, effective, now, future_after)
     if status == "overdue":
         finding(
             "overdue",
@@ -318,7 +339,7 @@ def _audit_row(
             if due_on
             else f"{row.id} is due soon",
         )
-    if info.last_rotated is None:
+    if info.last_rotated is None:  # not when its date is in the future: that is its finding
         finding(
             "never-rotated",
             "warning",
@@ -351,20 +372,33 @@ def _audit_row(
 
 
 def _age(
-    info: SecretInfo, effective: EffectivePolicy, now: datetime
+    info: SecretInfo,
+    rotated_on: datetime | None,
+    effective: EffectivePolicy,
+    now: datetime,
+    future_after: datetime,
 ) -> tuple[Status, int | None, datetime | None]:
-    since = info.last_rotated or info.created
+    """Status, age and due date from the last rotation, else the secret's creation."""
+    since = rotated_on or _store_date(info, future_after)
     if since is None:
         return "unknown", None, None
     age_days = max(0, (now - since).days)
     if effective.max_age is None:
-        return ("never-rotated" if info.last_rotated is None else "ok"), age_days, None
+        return ("never-rotated" if rotated_on is None else "ok"), age_days, None
     due_on = since + effective.max_age
     if now >= due_on:
         return "overdue", age_days, due_on
     if now >= due_on - effective.warn_before:
         return "due-soon", age_days, due_on
-    return ("never-rotated" if info.last_rotated is None else "ok"), age_days, due_on
+    return ("never-rotated" if rotated_on is None else "ok"), age_days, due_on
+
+
+def _store_date(info: SecretInfo, future_after: datetime) -> datetime | None:
+    """The store's own record of the secret: created, else last updated (never a future one)."""
+    for moment in (info.created, info.updated):
+        if moment is not None and moment <= future_after:
+            return moment
+    return None
 
 
 def _table_time(text: str) -> datetime | None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from credctl import clock
-from credctl.errors import ConfigError, Problem
+from credctl.errors import DamagedStateError, UsageError
 from credctl.model import slugify
 from credctl.schedule import format_timestamp
 
@@ -58,19 +58,30 @@ def read_log(
     """Entries in order, filtered; a damaged line is an error naming its line."""
     path = project_root / LOG_PATH
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        raw_lines = path.read_bytes().splitlines()
     except FileNotFoundError:
         return []
+    except OSError as error:
+        raise UsageError(
+            f"cannot read {LOG_PATH}: {error.strerror}",
+            hint=f"make it readable: chmod u+r {LOG_PATH}",
+        ) from None
     wanted_environments = {slugify(name) for name in environments}
     wanted_ids = {"/".join(slugify(part) for part in cid.split("/")) for cid in credential_ids}
     entries = []
-    for number, line in enumerate(lines, start=1):
+    for number, raw_line in enumerate(raw_lines, start=1):
+        try:
+            line = raw_line.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _damaged(number, "not UTF-8 text") from None
         if not line.strip():
             continue
         try:
             entry = json.loads(line)
         except ValueError:
-            raise ConfigError(Problem(str(LOG_PATH), number, "not a JSON line")) from None
+            raise _damaged(number, "not a JSON line") from None
+        if not isinstance(entry, dict):
+            raise _damaged(number, "not a JSON object")
         if (
             wanted_environments
             and slugify(str(entry.get("environment"))) not in wanted_environments
@@ -80,3 +91,10 @@ def read_log(
             continue
         entries.append(entry)
     return entries
+
+
+def _damaged(number: int, what: str) -> DamagedStateError:
+    return DamagedStateError(
+        f"{LOG_PATH}:{number}: {what} (credctl writes one JSON object a line)",
+        hint=f"repair or remove that line: sed -i {number}d {LOG_PATH}",
+    )

@@ -23,6 +23,7 @@ from credctl.render import FORMATS, RENDERERS
 if TYPE_CHECKING:
     from credctl.audit import Backends
     from credctl.project import Project
+    from credctl.secret import Secret
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -53,6 +54,13 @@ class State:
 
             self._project = load_project(
                 load_settings(self.project_dir, table=self.table, **settings)
+            )
+            logging.getLogger("credctl").debug(
+                "project %s: %d credentials in %s; environments %s",
+                self._project.root,
+                len(self._project.rows),
+                self._project.table.display,
+                ", ".join(sorted(self._project.environments)) or "none",
             )
         return self._project
 
@@ -497,6 +505,7 @@ def env(
     project = state.project()
     environment = _one_environment(project, environments)
     fmt = output_format or (environment.env_file.format if environment.env_file else "dotenv")
+    given_output = output
     if output is None:
         if environment.env_file is None:
             raise UsageError(
@@ -529,11 +538,16 @@ def env(
             raise UsageError(f"cannot read {_shown(output)}: {error.strerror}") from None
         except UnicodeDecodeError:
             raise StaleError(f"{_shown(output)} is not UTF-8 text") from None
-        stale = envfile.stale_names(existing, pairs, fmt)
+        stale = envfile.compare(existing, pairs, fmt)
         if stale:
+            command = _env_command(
+                environment.name, output_format, given_output, services, types, only
+            )
+            if not include_config:
+                command += " --no-include-config"
             raise StaleError(
-                f"{_shown(output)} is stale: {', '.join(stale)}",
-                hint="regenerate it with 'credctl env'",
+                f"{_shown(output)} is stale: {stale.describe()}",
+                hint=f"regenerate it with '{command}'",
             )
         state.say(f"{_shown(output)} is up to date ({len(pairs)} variables)")
         return
@@ -545,6 +559,28 @@ def env(
     if envfile.git_tracks_or_would_track(output):
         state.say(f"warning: git would track {_shown(output)}; add it to .gitignore")
     state.say(f"wrote {len(pairs)} variables to {_shown(output)} (mode 0600)")
+
+
+def _env_command(
+    environment: str,
+    output_format: str | None,
+    output: Path | None,
+    services: tuple[str, ...],
+    types: tuple[str, ...],
+    only: tuple[str, ...],
+) -> str:
+    """The `credctl env` command that writes what `--check` compared against."""
+    import shlex
+
+    words = ["credctl", "env", "--env", environment]
+    if output_format:
+        words += ["--format", output_format]
+    if output is not None:
+        words += ["-o", _shown(output)]
+    for option, values in (("--service", services), ("--type", types), ("--only", only)):
+        for value in values:
+            words += [option, value]
+    return shlex.join(words)
 
 
 def _one_environment(project: Project, environments: tuple[str, ...]) -> Any:
@@ -753,6 +789,14 @@ def sync(
         highest = max(e.exit_code for _, e in result.failed)
         stopped.exit_code = BackendError.exit_code if backend_failed else highest
         raise stopped
+    if result.not_recorded:
+        from credctl.errors import NotRecordedError
+
+        raise NotRecordedError(
+            f"the {len(result.applied)} changes are made in the stores, but "
+            f"{' and '.join(result.not_recorded)} could not be written",
+            hint="once the files are writable, 'credctl sync' writes the table from the stores",
+        )
 
 
 @cli.command("import")
@@ -832,8 +876,7 @@ def rotate(
 
     from credctl import rotate as rotation
     from credctl.render.common import text_table
-    from credctl.secret import Secret
-    from credctl.values import resolve_actor
+    from credctl.values import given_value, resolve_actor
 
     if as_of is not None and not (due and dry_run):
         raise UsageError(
@@ -868,16 +911,12 @@ def rotate(
             manual_value = None
             if value_from_stdin:
                 rotation.check_value_from_stdin(project, candidates)
-                given = Secret(sys.stdin.read().removesuffix("\n"))
+                given = given_value(_stdin_bytes(), candidates[0].row.id)
                 manual_value = lambda _row: given  # noqa: E731
-            elif sys.stdin.isatty():
+            elif sys.stdin is not None and sys.stdin.isatty():
 
                 def manual_value(row: Any) -> Secret:
-                    return Secret(
-                        click.prompt(
-                            f"New value for {row.id}", hide_input=True, confirmation_prompt=True
-                        )
-                    )
+                    return _prompt_value(row.id)
 
             prompting = manual_value is not None and not value_from_stdin
             show_bar = (
@@ -948,6 +987,27 @@ def get_command(state: State, credential_id: str) -> None:
     stream.flush()
 
 
+def _stdin_bytes() -> bytes:
+    """Everything on standard input; a closed one is a usage error, not a crash."""
+    if sys.stdin is None:
+        raise UsageError("standard input is closed: give the value on it (… | credctl set ID)")
+    return sys.stdin.buffer.read()
+
+
+def _prompt_value(credential_id: str) -> Secret:
+    """A hidden prompt, asked again until the value passes the rules of `given_value`."""
+    from credctl.values import given_value
+
+    while True:
+        text = click.prompt(
+            f"New value for {credential_id}", hide_input=True, confirmation_prompt=True
+        )
+        try:
+            return given_value(text, credential_id)
+        except UsageError as error:
+            click.echo(f"Error: {error}", err=True)
+
+
 @cli.command("set")
 @click.argument("credential_id", metavar="ID")
 @actor_option
@@ -955,25 +1015,26 @@ def get_command(state: State, credential_id: str) -> None:
 @pass_state
 def set_command(state: State, credential_id: str, actor: str | None) -> None:
     """Store a new value now, from standard input or a hidden prompt (never argv)."""
-    from credctl.secret import Secret
-    from credctl.values import resolve_actor, set_value
+    from credctl.values import given_value, resolve_actor, set_value
 
     project = state.project(actor=actor)
     row = project.find_row(credential_id)
-    if sys.stdin.isatty():
-        value = click.prompt(f"New value for {row.id}", hide_input=True, confirmation_prompt=True)
+    if sys.stdin is not None and sys.stdin.isatty():
+        value = _prompt_value(row.id)
     else:
-        value = sys.stdin.buffer.read().decode("utf-8")
-    if value == "":
-        raise UsageError("no value given on standard input")
+        value = given_value(_stdin_bytes(), row.id)
     backends = _backends(project)
     try:
-        version = set_value(
-            project, row, backends, Secret(value), resolve_actor(project.settings.actor)
-        )
+        stored = set_value(project, row, backends, value, resolve_actor(project.settings.actor))
     finally:
         backends.close()
-    state.say(f"stored a new value for {row.id} (version {version})")
+    if not stored.changed:
+        state.say(
+            f"{row.id} already holds this value (version {stored.version}): nothing stored, "
+            "no new version, Last Rotated unchanged"
+        )
+        return
+    state.say(f"stored a new value for {row.id} (version {stored.version})")
 
 
 @cli.command()
@@ -1047,8 +1108,18 @@ def log(
         click.echo(json.dumps({"schema_version": 1, "entries": entries}, indent=2))
         return
     columns = ("time", "actor", "environment", "id", "action", "version", "outcome")
-    rows = [[str(entry.get(column) or "") for column in columns] for entry in entries]
+    rows = [[_printable(str(entry.get(column) or "")) for column in columns] for entry in entries]
     click.echo(text_table([c.upper() for c in columns], rows), nl=False)
+
+
+def _printable(text: str) -> str:
+    """A cell whose control characters show as escapes: a log line cannot forge another."""
+    import unicodedata
+
+    return "".join(
+        f"\\u{ord(c):04x}" if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c
+        for c in text
+    )
 
 
 # ----------------------------------------------------------- error handling
@@ -1073,8 +1144,10 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as error:
         sys.exit(error.exit_code)
     except CredctlError as error:
-        if debug:
-            raise
+        if debug:  # the traceback, then the same exit code as without --debug
+            import traceback
+
+            traceback.print_exc()
         lines = str(error).splitlines() or [type(error).__name__]
         if error.hint:
             lines[-1] += f" (hint: {error.hint})"
@@ -1088,7 +1161,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
     except Exception as error:
         if debug:
-            raise
+            import traceback
+
+            traceback.print_exc()
+            sys.exit(1)
         # The message of an unexpected error could carry anything; name its type only.
         click.echo(
             f"Error: unexpected {type(error).__name__} (a bug in credctl); "

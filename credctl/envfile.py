@@ -14,6 +14,7 @@ import secrets
 import shutil
 import subprocess
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from credctl.errors import EnvFileError
@@ -213,13 +214,41 @@ def _parse_github(text: str) -> dict[str, str]:
     return found
 
 
-def stale_names(existing: str, entries: Entries, fmt: str) -> list[str]:
-    """Names whose value differs, that are missing, or that should no longer be there."""
-    current = parse(existing, fmt)
+@dataclass(frozen=True)
+class Staleness:
+    """How an existing file differs from what credctl would write.
+
+    Only names of the wanted set are kept: whatever the file holds (another format,
+    a multi-line value whose lines look like assignments), nothing else read from it
+    can reach a message. Entries credctl would not write are only counted.
+    """
+
+    differing: list[str]  # wanted names missing from the file or holding another value
+    unexpected: int  # entries of the file that are not in the wanted set
+
+    def __bool__(self) -> bool:
+        return bool(self.differing or self.unexpected)
+
+    def describe(self) -> str:
+        parts = []
+        if self.differing:
+            parts.append(", ".join(self.differing))
+        if self.unexpected:
+            entries = "entry" if self.unexpected == 1 else "entries"
+            parts.append(f"{self.unexpected} {entries} credctl would not write")
+        return "; ".join(parts)
+
+
+def compare(existing: str, entries: Entries, fmt: str) -> Staleness:
+    """Compare a file with the entries credctl would write in `fmt`; never keeps its text."""
+    try:
+        current = parse(existing, fmt)
+    except Exception:  # any unreadable file is simply stale; its text stays here
+        current = {}
     wanted = dict(entries)
-    differing = {name for name, value in wanted.items() if current.get(name) != value}
-    extra = set(current) - set(wanted)
-    return sorted(differing | extra)
+    differing = sorted(name for name, value in wanted.items() if current.get(name) != value)
+    unexpected = sum(1 for name in current if name not in wanted)
+    return Staleness(differing, unexpected)
 
 
 def git_tracks_or_would_track(path: Path) -> bool:

@@ -87,10 +87,20 @@ class EnvFileError(CredctlError):
     exit_code = 2
 
 
+class DamagedStateError(CredctlError):
+    """A file of credctl's own state under `.credctl/` cannot be read as credctl wrote it."""
+
+    exit_code = 3
+
+
 class BackendError(CredctlError):
     """The secret store failed: unreachable, unauthenticated, denied, throttled."""
 
     exit_code = 3
+
+
+class NotRecordedError(BackendError):
+    """A change is committed in the store but could not be recorded everywhere afterwards."""
 
 
 class UnreachableError(BackendError):

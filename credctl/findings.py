@@ -16,4 +16,5 @@ FINDINGS: dict[str, str] = {
     "schedule-exceeds-policy": "The table's schedule is longer than policy allows.",
     "literal-secret-in-table": "The table holds what looks like a secret value.",
     "rotation-in-progress": "A pending value has waited longer than the lock timeout.",
+    "future-date": "A Last Rotated date is in the future; the credential is aged from its creation.",
 }

@@ -24,11 +24,13 @@ from typing import Literal
 
 from credctl import clock
 from credctl.audit import Backends, is_literal_config, refuse_invalid, run_audit, secret_name
+from credctl.auditlog import LOG_PATH
 from credctl.backends.base import Backend
 from credctl.errors import (
     BackendError,
     ConfigError,
     CredctlError,
+    NotRecordedError,
     Problem,
     RotationFailedError,
     RotationInProgressError,
@@ -52,10 +54,13 @@ from credctl.project import Project
 from credctl.schedule import format_timestamp
 from credctl.secret import Secret
 from credctl.values import (
+    check_can_record,
     commit_staged,
     host_label,
     metadata_for,
+    not_recorded_hint,
     record_audit,
+    save_table,
     staging_token,
     table_updates,
 )
@@ -497,7 +502,10 @@ def rotate_all(
     by_environment: dict[str, list[Row]] = {}
     for candidate in candidates:
         by_environment.setdefault(candidate.row.environment, []).append(candidate.row)
+    if by_environment:
+        check_can_record(project, "rotate")
     updates: dict[str, dict[str, str]] = {}
+    updated_by: dict[str, RotationResult] = {}
     for environment_name, rows in by_environment.items():
         environment = project.environment(environment_name)
         try:
@@ -535,10 +543,15 @@ def rotate_all(
                 results.append(result)
                 if isinstance(item, Rotation):
                     _record(project, item, result, updates)
+                    if item.row.id in updates:
+                        updated_by[item.row.id] = result
                 if progress is not None:
                     progress(result)
     if updates:
-        project.table.save(updates)
+        _, problem = save_table(project, updates)
+        if problem is not None:
+            for result in updated_by.values():
+                _not_recorded(result, problem, project, table_missing=True)
     order = {candidate.row.id: index for index, candidate in enumerate(candidates)}
     return sorted(results, key=lambda r: order.get(r.id, 0))
 
@@ -569,16 +582,24 @@ def _record(
     if result.outcome == "needs-person" or (result.outcome == "skipped" and result.error is None):
         return
     completed = result.outcome in ("rotated", "resumed", "rolled-back")
-    record_audit(
-        project,
-        actor=rotation.actor,
-        environment=rotation.environment.name,
-        credential_id=rotation.row.id,
-        action="abort" if rotation.abort else "rotate",
-        version=result.version,
-        outcome="ok" if completed else result.outcome,
-        message=result.message,
-    )
+    try:
+        record_audit(
+            project,
+            actor=rotation.actor,
+            environment=rotation.environment.name,
+            credential_id=rotation.row.id,
+            action="abort" if rotation.abort else "rotate",
+            version=result.version,
+            outcome="ok" if completed else result.outcome,
+            message=result.message,
+        )
+    except OSError as error:
+        _not_recorded(
+            result,
+            f"the audit log entry ({LOG_PATH}: {error.strerror})",
+            project,
+            table_missing=False,
+        )
     if result.outcome in ("rotated", "resumed") and rotation.committed_at is not None:
         updates[rotation.row.id] = table_updates(
             rotation.row,
@@ -586,6 +607,23 @@ def _record(
             rotation.name,
             rotation.secret_field,
             rotation.committed_at,
+        )
+
+
+def _not_recorded(
+    result: RotationResult, what: str, project: Project, *, table_missing: bool
+) -> None:
+    """A finished rotation whose record could not be written: say so, never as a failure."""
+    hint = not_recorded_hint(project, "rotate", table_missing=table_missing)
+    result.message = f"{result.message}; but {what} could not be written ({hint})"
+    if result.error is None:
+        done = (
+            f"rotated (version {result.version})"
+            if result.outcome in ("rotated", "resumed")
+            else result.outcome
+        )
+        result.error = NotRecordedError(
+            f"{result.id}: {done}, but {what} could not be written", hint=hint
         )
 
 

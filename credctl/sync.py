@@ -17,6 +17,7 @@ from typing import Literal
 
 from credctl import clock
 from credctl.audit import Backends, is_literal_config, secret_name
+from credctl.auditlog import LOG_PATH
 from credctl.backends.base import Backend, replace_field
 from credctl.errors import ConfigError, CredctlError, RotationInProgressError
 from credctl.generate import generate
@@ -36,7 +37,13 @@ from credctl.model import (
 from credctl.project import Project
 from credctl.schedule import days, format_timestamp, parse_timestamp
 from credctl.secret import Secret
-from credctl.values import metadata_for, record_audit, staging_token
+from credctl.values import (
+    check_can_record,
+    metadata_for,
+    record_audit,
+    save_table,
+    staging_token,
+)
 
 Action = Literal["create", "update", "write-back", "orphan", "unmanaged", "prune"]
 # metadata key -> the name a plan shows for it
@@ -115,6 +122,7 @@ class SyncResult:
     applied: list[Applied]
     failed: list[tuple[Change, CredctlError]]
     table_written: bool
+    not_recorded: list[str] = field(default_factory=list)  # what of the records was not written
 
 
 def _date(moment: datetime | None) -> str | None:
@@ -266,52 +274,82 @@ def apply_plan(
     """Apply every change; store writes in parallel, the table written once at the end."""
     applied: list[Applied] = []
     failed: list[tuple[Change, CredctlError]] = []
+    not_recorded: list[str] = []
     by_environment: dict[str, list[Change]] = {}
     for change in plan.actionable:
         by_environment.setdefault(change.environment, []).append(change)
+    if by_environment:
+        check_can_record(project, "sync")
+
+    def record(
+        change: Change, outcome: str = "ok", version: str | None = None, message: str | None = None
+    ) -> None:
+        try:
+            record_audit(
+                project,
+                actor=actor,
+                environment=change.environment,
+                credential_id=change.id,
+                action=f"sync-{change.action}",
+                version=version,
+                outcome=outcome,
+                message=message,
+            )
+        except OSError as error:
+            if not not_recorded:
+                not_recorded.append(f"audit log entries ({LOG_PATH}: {error.strerror})")
+
+    def settle(change: Change, outcome: Applied | CredctlError) -> None:
+        if isinstance(outcome, CredctlError):  # one change failing never loses the others'
+            failed.append((change, outcome))
+            record(change, outcome="failed", message=str(outcome))
+        else:
+            applied.append(outcome)
+            record(change, version=outcome.version, message=", ".join(change.fields) or None)
+
     for environment_name, changes in by_environment.items():
         environment = project.environment(environment_name)
         backend = backends.get(environment)
         workers = max(1, min(environment.concurrency, len(changes)))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = {
-                pool.submit(_apply_one, project, backend, change, actor): change
-                for change in changes
-            }
-            for future in as_completed(futures):
-                change = futures[future]
-                try:
-                    outcome = future.result()
-                except CredctlError as error:  # one change failing never loses the others'
-                    failed.append((change, error))
-                    record_audit(
-                        project,
-                        actor=actor,
-                        environment=change.environment,
-                        credential_id=change.id,
-                        action=f"sync-{change.action}",
-                        outcome="failed",
-                        message=str(error),
-                    )
-                else:
-                    applied.append(outcome)
-                    record_audit(
-                        project,
-                        actor=actor,
-                        environment=change.environment,
-                        credential_id=change.id,
-                        action=f"sync-{change.action}",
-                        version=outcome.version,
-                        message=", ".join(change.fields) or None,
-                    )
-                if progress is not None:
-                    progress(change)
+        # held until the store has them: a batching store writes them all at the end
+        held: list[tuple[Change, Applied | CredctlError]] = []
+        try:
+            with backend.batch() as deferred, ThreadPoolExecutor(max_workers=workers) as pool:
+                futures = {
+                    pool.submit(_apply_one, project, backend, change, actor): change
+                    for change in changes
+                }
+                for future in as_completed(futures):
+                    change = futures[future]
+                    try:
+                        outcome: Applied | CredctlError = future.result()
+                    except CredctlError as error:
+                        outcome = error
+                    if deferred:
+                        held.append((change, outcome))
+                    else:
+                        settle(change, outcome)
+                    if progress is not None:
+                        progress(change)
+        except CredctlError as error:
+            # the store could not be opened or written: none of the held changes reached it
+            settled = {id(change) for change, _ in failed} | {id(a.change) for a in applied}
+            for change in changes:
+                if id(change) not in settled:
+                    settle(change, error)
+        else:
+            for change, outcome in held:
+                settle(change, outcome)
     updates: dict[str, dict[str, str]] = {}
     for outcome in applied:
         if outcome.change.row is not None and outcome.change.table_updates:
             updates.setdefault(outcome.change.row.id, {}).update(outcome.change.table_updates)
-    table_written = project.table.save(updates).written
-    return SyncResult(applied, failed, table_written)
+    table_written = False
+    if updates:
+        table_written, problem = save_table(project, updates)
+        if problem is not None:
+            not_recorded.append(problem)
+    return SyncResult(applied, failed, table_written, not_recorded)
 
 
 def _apply_one(project: Project, backend: Backend, change: Change, actor: str) -> Applied:
@@ -428,6 +466,7 @@ def plan_import(
 
 def apply_import(project: Project, rows: Sequence[Imported], actor: str) -> list[Imported]:
     """Append the rows onto the table as it is now; the rows added (not added meanwhile)."""
+    check_can_record(project, "import")
     result = project.table.append([row.values for row in rows])
     already = {skipped.id for skipped in result.skipped}
     added = [row for row in rows if row.id not in already] if result.written else []

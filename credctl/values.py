@@ -6,16 +6,19 @@ import getpass
 import logging
 import os
 import socket
+import tempfile
 import time
+import unicodedata
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from credctl import auditlog, clock
 from credctl.audit import Backends, env_var_name, is_literal_config, refuse_invalid, secret_name
 from credctl.backends.base import Backend
-from credctl.errors import BackendError, ConfigError, Problem, UsageError
+from credctl.errors import BackendError, ConfigError, NotRecordedError, Problem, UsageError
 from credctl.model import (
     META_LAST_ROTATED,
     META_MANAGED,
@@ -48,16 +51,63 @@ log = logging.getLogger("credctl")
 
 
 def resolve_actor(explicit: str | None) -> str:
-    """`--actor`, else `CREDCTL_ACTOR` (settings), else the CI's actor, else the OS user."""
+    """`--actor`, else `CREDCTL_ACTOR` (settings), else the CI's actor, else the OS user.
+
+    The actor lands in store metadata and in the log's lines: a control character
+    (a line break, an escape sequence) could forge them, so it is refused.
+    """
     if explicit:
-        return explicit
+        return _checked_actor(explicit, "--actor / CREDCTL_ACTOR")
     for variable in CI_ACTOR_VARIABLES:
         if os.environ.get(variable):
-            return os.environ[variable]
+            return _checked_actor(os.environ[variable], f"${variable}")
     try:
-        return getpass.getuser()
+        return _checked_actor(getpass.getuser(), "the OS user name")
     except (KeyError, OSError):
         return "unknown"
+
+
+def _checked_actor(actor: str, source: str) -> str:
+    for character in actor:
+        if unicodedata.category(character) in ("Cc", "Cf", "Zl", "Zp"):
+            raise UsageError(
+                f"the actor from {source} contains a control character "
+                f"(U+{ord(character):04X}); an actor is a name such as alice or ci-bot",
+                hint="pass a plain name: --actor NAME",
+            )
+    return actor
+
+
+def given_value(raw: bytes | str, credential_id: str) -> Secret:
+    """A value a person gives on stdin or at a prompt, checked before anything is staged.
+
+    One rule for `set` and `rotate --value-from-stdin`: exactly one trailing line break
+    (`\\n` or `\\r\\n`, what `echo` and editors add) is dropped; an empty or blank value,
+    a NUL character and bytes that are not UTF-8 are refused, naming the credential only.
+    """
+    if isinstance(raw, bytes):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UsageError(
+                f"the value given for {credential_id} is not UTF-8 text; nothing was stored"
+            ) from None
+    else:
+        text = raw
+    if text.endswith("\r\n"):
+        text = text[:-2]
+    elif text.endswith("\n"):
+        text = text[:-1]
+    problem = None
+    if text == "":
+        problem = "is empty"
+    elif text.isspace():
+        problem = "is only whitespace"
+    elif "\x00" in text:
+        problem = "contains a NUL character"
+    if problem is not None:
+        raise UsageError(f"the value given for {credential_id} {problem}; nothing was stored")
+    return Secret(text)
 
 
 def row_reference(row: Row, environment: EnvironmentConfig, backends: Backends) -> Ref:
@@ -235,26 +285,44 @@ def table_updates(
     return updates
 
 
-def set_value(project: Project, row: Row, backends: Backends, value: Secret, actor: str) -> str:
-    """Store a new value now, staged like a rotation; returns the new version id."""
+@dataclass(frozen=True)
+class Stored:
+    """What `set` did: the current version, and whether the value given was new."""
+
+    version: str
+    changed: bool = True
+
+
+def set_value(project: Project, row: Row, backends: Backends, value: Secret, actor: str) -> Stored:
+    """Store a new value now, staged like a rotation; the value already stored is no change."""
     if is_literal_config(row, project):
         raise UsageError(
             f"{row.id} is configuration written in {row.file}:{row.line}; edit the table instead"
         )
     # as rotate and sync: never write through a row that escapes its prefix or shares a secret
     refuse_invalid(project.problems())
+    check_can_record(project, "set")
     environment = environment_of(project, row)
     backend = backends.get(environment)
     name, field = secret_name(row, environment, backend)
     existing = {info.name: info for info in backend.list_secrets()}
-    if name not in existing or existing[name].deleted:
+    info = existing.get(name)
+    if info is not None and not info.deleted and info.has_value and info.pending is None:
+        reference = parse_reference(backend.reference(name, field))
+        assert reference is not None
+        current = backend.read_values([reference])[reference]
+        # compared here, never shown; a store that will not let us read simply gets the write
+        if isinstance(current, Secret) and current == value:
+            return Stored(info.current_version or "", changed=False)
+    if info is None or info.deleted:
         backend.create(name, metadata_for(row), None)
     token = staging_token()
     backend.put_pending(name, value, token, field)
     committed = commit_staged(backend, name, token, row, actor)
     problem = committed.metadata_error
-    record_audit(
+    not_recorded = record_committed(
         project,
+        {row.id: table_updates(row, backend, name, field, committed.at)},
         actor=actor,
         environment=environment.name,
         credential_id=row.id,
@@ -262,14 +330,134 @@ def set_value(project: Project, row: Row, backends: Backends, value: Secret, act
         version=committed.version,
         message=f"metadata not recorded: {problem}" if problem else None,
     )
-    project.table.save({row.id: table_updates(row, backend, name, field, committed.at)})
+    table_missing = any(project.table.display in what for what in not_recorded)
     if problem is not None:
-        raise BackendError(
-            f"{row.id}: the new value is current (version {committed.version}) but its "
-            f"last-rotated metadata could not be written: {problem}",
-            hint="audit dates the credential from its previous rotation until the next one",
+        not_recorded.insert(0, f"its last-rotated metadata in the store ({problem})")
+    if not_recorded:
+        raise NotRecordedError(
+            f"{row.id}: the new value is stored and current (version {committed.version}), "
+            f"but {'; '.join(not_recorded)} could not be written",
+            hint=not_recorded_hint(
+                project, "set", table_missing=table_missing, metadata_missing=problem is not None
+            ),
         )
-    return committed.version
+    return Stored(committed.version)
+
+
+def record_committed(
+    project: Project,
+    updates: dict[str, dict[str, str]],
+    *,
+    actor: str,
+    environment: str,
+    credential_id: str,
+    action: str,
+    version: str | None,
+    outcome: str = "ok",
+    message: str | None = None,
+) -> list[str]:
+    """Record a committed change in the audit log and the table; what could not be written.
+
+    Never raises for a local write: the change is in the store already, so the caller
+    reports what is missing instead of a failure that a retry would repeat.
+    """
+    missing = []
+    try:
+        record_audit(
+            project,
+            actor=actor,
+            environment=environment,
+            credential_id=credential_id,
+            action=action,
+            version=version,
+            outcome=outcome,
+            message=message,
+        )
+    except OSError as error:
+        missing.append(f"the audit log entry ({auditlog.LOG_PATH}: {error.strerror})")
+    if updates:
+        _, problem = save_table(project, updates)
+        if problem is not None:
+            missing.append(problem)
+    return missing
+
+
+def save_table(project: Project, updates: dict[str, dict[str, str]]) -> tuple[bool, str | None]:
+    """Write the table's owned cells: whether the file changed, and what failed, if anything.
+
+    A failure is described, not raised: the change it records is in the store already.
+    """
+    try:
+        return project.table.save(updates).written, None
+    except OSError as error:
+        return False, f"the table's cells ({project.table.display}: {error.strerror})"
+
+
+def not_recorded_hint(
+    project: Project, command: str, *, table_missing: bool, metadata_missing: bool = False
+) -> str:
+    """What to do after a committed change could not be recorded: never the change again."""
+    if table_missing:
+        then = (
+            f"once {project.table.display} is writable, 'credctl sync' writes its Last "
+            "Rotated from the store"
+        )
+    elif metadata_missing:
+        then = "audit dates the credential from its previous rotation until the next one"
+    else:
+        then = "the audit log lacks this entry"
+    return f"do not {command} it again, the value is in place; {then}"
+
+
+def check_can_record(project: Project, command: str) -> None:
+    """Refuse before any store is touched when the table or `.credctl/` cannot be written.
+
+    A command that changes a store records the change in the table and the audit
+    log afterwards; finding out only then would report a committed change as a
+    failure, and a retry would make it twice.
+    """
+    table = project.table.path
+    state = project.root / auditlog.LOG_PATH.parent
+    checks: list[tuple[Path, bool]] = [(table, False), (table.parent, True)]
+    if state.is_dir():
+        checks.append((state, True))
+        for inside in (project.root / auditlog.LOG_PATH, state / "locks"):
+            if inside.exists():
+                checks.append((inside, inside.is_dir()))
+    else:
+        checks.append((state.parent, True))
+    for path, is_folder in checks:
+        problem = _unwritable(path, is_folder)
+        if problem is not None:
+            shown = _relative(project.root, path)
+            raise UsageError(
+                f"cannot write {shown} ({problem}): {command} records its changes in "
+                f"{project.table.display} and {auditlog.LOG_PATH}, so nothing was changed",
+                hint=f"make it writable (chmod u+w {shown}) and run it again",
+            )
+
+
+def _unwritable(path: Path, is_folder: bool) -> str | None:
+    """Why `path` cannot be written (by trying: permission bits do not tell for root)."""
+    try:
+        if is_folder:
+            handle, probe = tempfile.mkstemp(prefix=".credctl-probe-", dir=path)
+            os.close(handle)
+            os.unlink(probe)
+        else:
+            os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
+    except FileNotFoundError:
+        return None  # created when first written, in a folder checked too
+    except OSError as error:
+        return error.strerror or type(error).__name__
+    return None
+
+
+def _relative(root: Path, path: Path) -> str:
+    try:
+        return str(path.relative_to(root)) or "."
+    except ValueError:
+        return str(path)
 
 
 def record_audit(

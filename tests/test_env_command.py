@@ -51,12 +51,95 @@ def test_check_lists_stale_names_never_values(project: Path) -> None:
     stale = credctl(project, "env", "--env", "prod", "-o", str(out), "--check")
     assert stale.exit_code == 1
     assert stale.stderr == (
-        "Error: .env.prod is stale: GOOGLE_CLIENT_SECRET, LEFTOVER "
-        "(hint: regenerate it with 'credctl env')\n"
+        "Error: .env.prod is stale: GOOGLE_CLIENT_SECRET; 1 entry credctl would not write "
+        "(hint: regenerate it with 'credctl env --env prod -o .env.prod')\n"
     )
     assert CANARY not in stale.output
     missing = credctl(project, "env", "--env", "prod", "-o", str(project / "nope.env"), "--check")
     assert missing.exit_code == 1
+
+
+# An RSA-key-like value: base64 lines ending in `=`, header lines with `:` and `,`, and a
+# line that is a well-formed assignment of a valid name (no rule based on the shape of a
+# line can tell it from a variable).
+KEY_LINES = [
+    "-----BEGIN RSA PRIVATE KEY-----",
+    "Proc-Type: 4,ENCRYPTED",
+    "DEK-Info: AES-128-CBC,3F17F5316E2BAC89Qz",
+    "MIIEowIBAAKCAQEAq7BFUpkGp3+LQmlQYxKRq0n8jD4vG9Wb2aLk5nXoZt6Rc1yH",
+    "tc8Hf0W3pkYvNmA2xGjL4pQ9sRbK7uE1VzXiW5yTd3Ne=",
+    "KEYLINE_Wq3Zr8Tn=Jd5Hs2Vm7Xk4Lp9",
+    "a=b",
+    "-----END RSA PRIVATE KEY-----",
+]
+KEY = "\n".join(KEY_LINES)
+# every piece of the key a parser could cut out and call a name
+KEY_FRAGMENTS = {
+    piece
+    for line in KEY_LINES
+    for piece in re.split(r"[=\s:,]+", line.strip("-"))
+    if len(piece) >= 4 and piece not in ("BEGIN", "PRIVATE", "END")
+}
+
+
+def _naive_docker(entries: list[tuple[str, str]]) -> str:
+    """A docker env file as a tool without quoting writes one: the value's lines as they are."""
+    return "".join(f"{name}={value}\n" for name, value in entries)
+
+
+@pytest.mark.parametrize("file_format", envfile.FORMATS)
+def test_check_never_prints_a_fragment_of_a_multiline_value(
+    project: Path, file_format: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every check format against a file in every format: only wanted names, and counts."""
+    from credctl.cli import main
+
+    assert credctl(project, "set", "prod/stripe/api-key", input=KEY).exit_code == 0
+    entries = [
+        ("GOOGLE_CLIENT_SECRET", "g-secret"),
+        ("GOOGLE_REDIRECT_URI", "https://app.example.com/cb"),
+        ("STRIPE_API_KEY", KEY),
+    ]
+    out = project / "checked.env"
+    if file_format == "docker":  # docker cannot carry a line break: a hand-made file
+        out.write_text(_naive_docker(entries))
+    else:
+        out.write_text(envfile.render(entries, file_format))
+    for check_format in envfile.FORMATS:
+        arguments = ["--project-dir", str(project), "env", "--env", "prod"]
+        code: object = 0
+        try:
+            main([*arguments, "--format", check_format, "-o", str(out), "--check"])
+        except SystemExit as exited:
+            code = exited.code
+        printed = capsys.readouterr()
+        shown = printed.out + printed.err
+        assert code in (0, 1), (check_format, shown)
+        leaked = sorted(piece for piece in KEY_FRAGMENTS if piece in shown)
+        assert not leaked, (file_format, check_format, shown)
+        if code == 1:
+            names = shown.split(" is stale: ", 1)[1].split(" (hint: ", 1)[0]
+            listed, _, counted = names.partition("; ")
+            assert set(listed.split(", ")) - {""} <= {name for name, _ in entries}, shown
+            assert re.fullmatch(r"(\d+ entr(y|ies) credctl would not write)?", counted), shown
+        if check_format == file_format != "docker":
+            assert code == 0, shown
+
+
+def test_check_after_the_environment_changed_format_names_no_value(project: Path) -> None:
+    """The issue's case: a dotenv file checked as docker after env_file.format changed."""
+    environment = project / "environments" / "prod.yaml"
+    environment.write_text("backend: {type: local}\nenv_file: {path: .env.prod}\n")
+    assert credctl(project, "set", "prod/stripe/api-key", input=KEY).exit_code == 0
+    assert credctl(project, "env", "--env", "prod").exit_code == 0
+    environment.write_text("backend: {type: local}\nenv_file: {path: .env.prod, format: docker}\n")
+    checked = credctl(project, "env", "--env", "prod", "--check")
+    assert checked.exit_code == 1, checked.output
+    assert not [piece for piece in KEY_FRAGMENTS if piece in checked.output]
+    assert checked.stderr.startswith("Error: .env.prod is stale: ")
+    as_github = credctl(project, "env", "--env", "prod", "--format", "github", "--check")
+    assert not [piece for piece in KEY_FRAGMENTS if piece in as_github.output], as_github.output
+    assert "hint: regenerate it with 'credctl env --env prod --format github')" in as_github.stderr
 
 
 @pytest.mark.parametrize("fmt", ["dotenv", "json", "shell", "docker", "github", "yaml"])

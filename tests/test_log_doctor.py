@@ -44,8 +44,11 @@ def test_a_damaged_log_line_is_named(project: Path) -> None:
     (project / ".credctl").mkdir()
     (project / ".credctl" / "audit.jsonl").write_text('{"id": "x"}\nnot json\n')
     result = credctl(project, "log")
-    assert result.exit_code == 2
-    assert result.stderr == "Error: .credctl/audit.jsonl:2: not a JSON line\n"
+    assert result.exit_code == 3
+    assert result.stderr == (
+        "Error: .credctl/audit.jsonl:2: not a JSON line (credctl writes one JSON object a line) "
+        "(hint: repair or remove that line: sed -i 2d .credctl/audit.jsonl)\n"
+    )
 
 
 def test_doctor_reports_each_environment(project: Path) -> None:

@@ -183,3 +183,22 @@ def test_ca_cert_is_passed_to_the_client_as_verify(
     assert off._client().adapter._kwargs["verify"] is False
     assert off._client().session.verify is False
     off.close()
+
+
+def test_an_unknown_ca_reads_as_a_certificate_failure_not_unreachable(
+    tmp_path: Path, tls_openbao: tuple[OpenBao, Path]
+) -> None:
+    server, _ = tls_openbao
+    project = tls_project(tmp_path, server, f"t-{uuid.uuid4().hex[:8]}/", "")
+    for args in (("get", "prod/stripe/api-key"), ("doctor",)):
+        refused = credctl(project, *args, env=env_for(server))
+        assert refused.exit_code == 3, refused.output
+        assert refused.stderr in (
+            "",  # doctor reports it in its table
+            f"Error: environment prod: TLS certificate verification failed for Vault at "
+            f"{server.url}: its certificate is not signed by a CA this machine trusts (hint: "
+            "set 'ca_cert' in environments/prod.yaml (or VAULT_CACERT) to the CA certificate "
+            "that signed the server's)\n",
+        )
+        assert "cannot reach" not in refused.output
+        assert "TLS certificate verification failed" in refused.output

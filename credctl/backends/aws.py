@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import logging
 import re
 import time
 import uuid
@@ -57,6 +58,8 @@ from credctl.model import (
 )
 from credctl.schedule import format_timestamp, parse_timestamp
 from credctl.secret import Secret
+
+log = logging.getLogger("credctl")
 
 CURRENT = "AWSCURRENT"
 PENDING = "AWSPENDING"
@@ -266,6 +269,10 @@ class AwsBackend:
             raise wrong_store(self.environment, ref, "aws-sm://", "AWS Secrets Manager")
         return safe_name(ref, ref.name)
 
+    def batch(self) -> contextlib.AbstractContextManager[bool]:
+        """Each write is an API call made at once: nothing to hold back."""
+        return contextlib.nullcontext(False)
+
     def close(self) -> None:
         self.client.close()
 
@@ -280,8 +287,10 @@ class AwsBackend:
 
         endpoint = str(self.client.meta.endpoint_url)
         carries_value = "SecretString" in kwargs
+        started = time.perf_counter()
+        outcome = "failed"
         try:
-            return with_retry(
+            answer = with_retry(
                 attempt,
                 self.environment.retry,
                 is_retryable=_is_retryable,
@@ -290,12 +299,25 @@ class AwsBackend:
                     error, attempts, action, carries_value
                 ),
             )
-        except BackendError:
+            outcome = "ok"
+            return answer
+        except BackendError as error:
+            outcome = type(error).__name__
             raise
         except Exception as error:
+            outcome = _error_code(error) or type(error).__name__
             raise _translate(
                 error, self.environment, action, endpoint, carries_value=carries_value
             ) from None
+        finally:
+            # the action names the call and the secret, never the arguments (they carry values)
+            log.debug(
+                "%s: AWS %s: %s in %.3f s",
+                self.environment.name,
+                action,
+                outcome,
+                time.perf_counter() - started,
+            )
 
     def _exhausted(
         self, error: Exception, attempts: int, action: str, carries_value: bool

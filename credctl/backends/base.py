@@ -12,6 +12,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -91,6 +92,10 @@ class Backend(Protocol):
 
     # Schedule a recoverable deletion; returns how to undo it.
     def schedule_delete(self, name: str) -> str: ...
+
+    # Many writes as one block: yields True when they reach the store only at its end
+    # (the local store writes its one file once), False when each is made at once.
+    def batch(self) -> AbstractContextManager[bool]: ...
 
     # Release connections and pools.
     def close(self) -> None: ...

@@ -11,11 +11,13 @@ created with `cas=0`: of two rotations, the second cannot create it.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import logging
 import os
 import re
 import threading
+import time
 import warnings
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -83,6 +85,11 @@ RETRYABLE = (
 T = TypeVar("T")
 
 
+def _retryable(error: Exception) -> bool:
+    # a certificate or handshake failure answers the same way every time
+    return isinstance(error, RETRYABLE) and not isinstance(error, requests.exceptions.SSLError)
+
+
 def from_config(environment: EnvironmentConfig, context: BackendContext) -> VaultBackend:
     config = environment.backend
     assert isinstance(config, VaultBackendConfig)
@@ -95,6 +102,13 @@ def from_config(environment: EnvironmentConfig, context: BackendContext) -> Vaul
     problem = url_problem(url)
     if problem:  # the file's own url was checked when it was read
         raise ConfigError(Problem("VAULT_ADDR", None, problem), hint=f"or set 'url' in {where}")
+    if urlsplit(url).scheme == "http" and not _is_loopback(urlsplit(url).hostname or ""):
+        log.warning(
+            "%s: Vault at %s is plain http: the token and every value cross the network "
+            "unencrypted; use https://",
+            environment.name,
+            url,
+        )
     ca_cert = config.ca_cert or os.environ.get("VAULT_CACERT")
     verify: bool | str = True
     if not config.tls_verify:
@@ -112,6 +126,18 @@ def from_config(environment: EnvironmentConfig, context: BackendContext) -> Vaul
     return VaultBackend(
         environment, url.rstrip("/"), verify=verify, namespace=namespace, client=context.client
     )
+
+
+def _is_loopback(host: str) -> bool:
+    """localhost, 127.0.0.0/8 or ::1: traffic that never leaves this machine."""
+    if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(
+        ".localhost"
+    ):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _warn_tls_off(environment: str, url: str) -> None:
@@ -136,6 +162,19 @@ def _translate(
     env = environment.name
     if isinstance(error, BackendError):
         return error
+    if isinstance(error, requests.exceptions.SSLError):
+        if "CERTIFICATE_VERIFY_FAILED" in str(error):
+            return UnreachableError(
+                f"environment {env}: TLS certificate verification failed for Vault at "
+                f"{address}: its certificate is not signed by a CA this machine trusts",
+                hint=f"set 'ca_cert' in environments/{env}.yaml (or VAULT_CACERT) to the CA "
+                "certificate that signed the server's",
+            )
+        return UnreachableError(
+            f"environment {env}: the TLS handshake with Vault at {address} failed",
+            hint="check that the server speaks https at that address (or use http:// for "
+            "a server without TLS)",
+        )
     if isinstance(error, requests.exceptions.ConnectionError | requests.exceptions.Timeout):
         return UnreachableError(
             f"environment {env}: cannot reach Vault at {address}",
@@ -218,6 +257,10 @@ class VaultBackend:
                 )
             )
         return safe_name(ref, ref.name[len(mount) :])
+
+    def batch(self) -> contextlib.AbstractContextManager[bool]:
+        """Each write is a request made at once: nothing to hold back."""
+        return contextlib.nullcontext(False)
 
     def close(self) -> None:
         with self._lock:
@@ -305,26 +348,45 @@ class VaultBackend:
         self._check_mount()
         return self._raw_call(action, path, capability)
 
-    def _raw_call(self, action: Callable[[Any], T], path: str, capability: str) -> T:
-        full_path = f"{self.mount}/{path}"
+    def _raw_call(
+        self, action: Callable[[Any], T], path: str, capability: str, *, system: bool = False
+    ) -> T:
+        full_path = path if system else f"{self.mount}/{path}"
+        started = time.perf_counter()
+        outcome = "failed"
         try:
-            return with_retry(
+            answer = with_retry(
                 lambda: action(self._client()),
                 self.environment.retry,
-                is_retryable=lambda error: isinstance(error, RETRYABLE),
+                is_retryable=_retryable,
                 describe=f"environment {self.environment.name}: Vault {full_path}",
                 exhausted=lambda error, attempts: self._exhausted(
                     error, attempts, full_path, capability
                 ),
             )
-        except BackendError:
+            outcome = "ok"
+            return answer
+        except BackendError as error:
+            outcome = type(error).__name__
             raise
         except hvac.exceptions.InvalidPath as error:
+            outcome = "not found"
             if "no handler for route" in str(error):
                 raise self._mount_error("does not exist") from None
             raise _translate(error, self.environment, self.url, full_path, capability) from None
         except Exception as error:
+            outcome = type(error).__name__
             raise _translate(error, self.environment, self.url, full_path, capability) from None
+        finally:
+            # names and paths only: request bodies and answers carry values
+            log.debug(
+                "%s: Vault %s %s: %s in %.3f s",
+                self.environment.name,
+                capability,
+                full_path,
+                outcome,
+                time.perf_counter() - started,
+            )
 
     def _exhausted(
         self, error: Exception, attempts: int, path: str, capability: str
@@ -350,20 +412,53 @@ class VaultBackend:
         try:
             answer = self._raw_call(
                 lambda client: client.adapter.get(f"/v1/sys/internal/ui/mounts/{self.mount}"),
-                "",
+                f"sys/internal/ui/mounts/{self.mount}",
                 "read",
+                system=True,
             )
-        except (AccessDeniedError, NotFoundError):
-            # not visible to this token, or absent: the first real request will tell
+        except AccessDeniedError:
+            # not visible to this token: the first real request will tell
             self._mount_checked = True
             return
-        data = answer.get("data", {}) if isinstance(answer, dict) else {}
+        except NotFoundError:
+            # Vault answers 403 for a mount it does not have; a 404 here is another server
+            # (every LIST answering 404 would otherwise read as an empty store)
+            answer = None
+        if not isinstance(answer, dict):
+            if not self._is_vault():
+                raise BackendError(
+                    f"environment {self.environment.name}: {self.url} is not a Vault server "
+                    "(its sys/health is not Vault's, and the mount cannot be found)",
+                    hint=f"set 'url' in environments/{self.environment.name}.yaml (or "
+                    "VAULT_ADDR) to the Vault server's address, e.g. https://vault.example.com:8200",
+                )
+            self._mount_checked = True  # a Vault without that endpoint: the requests will tell
+            return
+        data = answer.get("data", {})
         kind = data.get("type")
         version = str((data.get("options") or {}).get("version", "1"))
         if kind not in ("kv", "generic") or version != "2":
             what = "is a KV version 1 mount" if kind in ("kv", "generic") else f"is a {kind} mount"
             raise self._mount_error(what)
         self._mount_checked = True
+
+    def _is_vault(self) -> bool:
+        """Whether the server answers sys/health as Vault and OpenBao do (any status)."""
+        try:
+            answer = self._raw_call(
+                lambda client: client.adapter.get("/v1/sys/health", raise_exception=False),
+                "sys/health",
+                "read",
+                system=True,
+            )
+        except BackendError:
+            return False
+        if isinstance(answer, requests.Response):
+            try:
+                answer = answer.json()
+            except ValueError:
+                return False
+        return isinstance(answer, dict) and "initialized" in answer and "sealed" in answer
 
     def _mount_error(self, what: str) -> ConfigError:
         return ConfigError(

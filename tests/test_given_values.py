@@ -1,0 +1,221 @@
+"""Values a person gives to `set` and `rotate --value-from-stdin`: one rule for both."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from credctl.audit import Backends
+from credctl.project import load_project
+from credctl.settings import load_settings
+from credctl.values import get_value
+from tests.projects import REPO, Result, credctl, make_project, row
+from tests.support.fixtures import Store
+
+POLICY = """\
+defaults: {max_age: 90d, warn_before: 14d, require_owner: true}
+credential_types:
+  API Key: {secret: true, rotator: generate, generator: {kind: token, bytes: 16}}
+  Client Secret: {secret: true, max_age: 180d, rotator: manual}
+"""
+SET_ID = "prod/stripe/api-key"
+ROTATE_ID = "prod/stripe/client-secret"
+
+
+def run_with_bytes(
+    project: Path, *args: str, data: bytes, env: dict[str, str] | None = None
+) -> Result:
+    """credctl with raw bytes on stdin (the tests' helper sends text)."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("CREDCTL_")}
+    pythonpath = os.pathsep.join([str(REPO / "tests" / "support" / "guard"), str(REPO)])
+    completed = subprocess.run(
+        [sys.executable, "-m", "credctl", *args],
+        cwd=project,
+        input=data,
+        capture_output=True,
+        env={**inherited, "PYTHONPATH": pythonpath, "NO_COLOR": "1", **(env or {})},
+        timeout=60,
+        check=False,
+    )
+    return Result(
+        completed.returncode,
+        completed.stdout.decode("utf-8", "replace"),
+        completed.stderr.decode("utf-8", "replace"),
+    )
+
+
+def project_on(tmp_path: Path, store: Store) -> Path:
+    prefix = f"g-{uuid.uuid4().hex[:8]}/"
+    project = make_project(
+        tmp_path,
+        [row(), row(credential_type="Client Secret", schedule="180d")],
+        environments={"prod": store.environment_yaml(prefix)},
+        policies={"default.yaml": POLICY},
+    )
+    synced = credctl(project, "sync", env=store.env)
+    assert synced.exit_code == 0, synced.output
+    first = credctl(project, "set", ROTATE_ID, input="first-value", env=store.env)
+    assert first.exit_code == 0, first.output
+    return project
+
+
+def store_state(project: Path, store: Store, monkeypatch: pytest.MonkeyPatch) -> object:
+    """Versions and pending slots of every secret, the table and the audit log."""
+    for key, value in store.env.items():
+        monkeypatch.setenv(key, value)
+    loaded = load_project(load_settings(project))
+    backends = Backends(loaded)
+    try:
+        backend = backends.get(loaded.environment("prod"))
+        listing = sorted(
+            (info.name, info.current_version, info.pending, dict(info.metadata))
+            for info in backend.list_secrets()
+        )
+    finally:
+        backends.close()
+    log = project / ".credctl" / "audit.jsonl"
+    return (
+        listing,
+        (project / "credentials.md").read_text(),
+        log.read_text() if log.exists() else "",
+    )
+
+
+REFUSED = [
+    (b"", "is empty"),
+    (b"\n", "is empty"),
+    (b"\r\n", "is empty"),
+    (b" \t \n", "is only whitespace"),
+    (b"abc\x00def", "contains a NUL character"),
+    (b"\xff\xfe-not-utf8", "is not UTF-8 text"),
+]
+
+
+def in_process(
+    project: Path, args: tuple[str, ...], data: bytes, capsys: pytest.CaptureFixture[str]
+) -> Result:
+    """credctl's entry point in this process, `data` on its stdin (no interpreter start-up)."""
+    from credctl.cli import main
+
+    stdin = sys.stdin
+    sys.stdin = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8")
+    code: object = 0
+    try:
+        main(["--project-dir", str(project), *args])
+    except SystemExit as exited:
+        code = exited.code
+    finally:
+        sys.stdin = stdin
+    printed = capsys.readouterr()
+    return Result(int(code or 0), printed.out, printed.err)
+
+
+@pytest.mark.integration
+def test_empty_blank_nul_and_non_utf8_values_are_refused_before_staging(
+    tmp_path: Path,
+    store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    project = project_on(tmp_path, store)
+    before = store_state(project, store, monkeypatch)
+    for data, problem in REFUSED:
+        for args in (("set", SET_ID), ("rotate", ROTATE_ID, "--value-from-stdin")):
+            result = in_process(project, args, data, capsys)
+            assert (result.exit_code, result.stderr) == (
+                2,
+                f"Error: the value given for {args[1]} {problem}; nothing was stored\n",
+            ), (args, data)
+            assert result.stdout == ""
+    # the same through a real process, stdin a pipe
+    piped = run_with_bytes(project, "set", SET_ID, data=b"\n", env=store.env)
+    assert (piped.exit_code, piped.stderr) == (
+        2,
+        f"Error: the value given for {SET_ID} is empty; nothing was stored\n",
+    )
+    assert store_state(project, store, monkeypatch) == before
+
+
+def test_set_and_rotate_drop_exactly_one_trailing_line_break(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The rule is applied before any store is opened: the local store shows it for all."""
+    project = project_on(tmp_path, Store("local"))
+    given = {
+        "echoed\n": "echoed",
+        "windows\r\n": "windows",
+        "kept\n\n": "kept\n",
+        " padded \r\n\r\n": " padded \r\n",
+    }
+    loaded = load_project(load_settings(project))
+    backends = Backends(loaded)
+    for text, stored in given.items():
+        for args in (("set", SET_ID), ("rotate", ROTATE_ID, "--value-from-stdin")):
+            result = in_process(project, args, text.encode(), capsys)
+            assert result.exit_code == 0, (args, result.output)
+            value = get_value(loaded, loaded.find_row(args[1]), backends)
+            assert value.reveal() == stored, (args, text)
+
+
+def test_set_and_rotate_read_stdin_the_same_way(tmp_path: Path) -> None:
+    """The same bytes on stdin store the same value through either command."""
+    project = project_on(tmp_path, Store("local"))
+    data = "same\u00e9\r\n".encode()
+    assert run_with_bytes(project, "set", SET_ID, data=data).exit_code == 0
+    assert (
+        run_with_bytes(project, "rotate", ROTATE_ID, "--value-from-stdin", data=data).exit_code == 0
+    )
+    values = [run_with_bytes(project, "get", cid, data=b"").stdout for cid in (SET_ID, ROTATE_ID)]
+    assert values == ["same\u00e9", "same\u00e9"]
+    log = [
+        json.loads(line) for line in (project / ".credctl" / "audit.jsonl").read_text().splitlines()
+    ]
+    assert [entry["action"] for entry in log][-2:] == ["set", "rotate"]
+
+
+@pytest.mark.integration
+def test_set_of_the_value_already_stored_changes_nothing(
+    tmp_path: Path,
+    store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    project = project_on(tmp_path, store)
+    for key, value in store.env.items():
+        monkeypatch.setenv(key, value)
+    before = store_state(project, store, monkeypatch)
+    again = in_process(project, ("set", ROTATE_ID), b"first-value\n", capsys)
+    assert again.exit_code == 0, again.output
+    [line] = again.stderr.splitlines()
+    assert line.startswith(f"{ROTATE_ID} already holds this value (version ")
+    assert line.endswith("): nothing stored, no new version, Last Rotated unchanged")
+    assert "first-value" not in again.output
+    assert store_state(project, store, monkeypatch) == before
+    changed = in_process(project, ("set", ROTATE_ID), b"second-value", capsys)
+    assert changed.stderr.startswith(f"stored a new value for {ROTATE_ID} (version ")
+    assert store_state(project, store, monkeypatch) != before
+
+
+def test_a_closed_stdin_is_a_usage_error(tmp_path: Path) -> None:
+    project = project_on(tmp_path, Store("local"))
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("CREDCTL_")}
+    completed = subprocess.run(
+        ["sh", "-c", 'exec "$0" -m credctl set prod/stripe/api-key <&-', sys.executable],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env={**inherited, "PYTHONPATH": str(REPO)},
+        timeout=60,
+        check=False,
+    )
+    assert (completed.returncode, completed.stderr) == (
+        2,
+        "Error: standard input is closed: give the value on it (… | credctl set ID)\n",
+    )
