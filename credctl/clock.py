@@ -25,9 +25,13 @@ def now() -> datetime:
     """The current moment in UTC, as this run sees it."""
     if _fixed is not None:
         return _fixed
-    moment = datetime.now(UTC)
-    offset = os.environ.get(OFFSET_VARIABLE)
-    return moment + _parse_offset(offset) if offset else moment
+    return datetime.now(UTC) + offset()
+
+
+def offset() -> timedelta:
+    """How far `CREDCTL_CLOCK_OFFSET` moves this process's clock (zero when unset)."""
+    text = os.environ.get(OFFSET_VARIABLE)
+    return _parse_offset(text) if text else timedelta(0)
 
 
 @functools.lru_cache(maxsize=4)

@@ -17,6 +17,7 @@ from credctl.project import load_project
 from credctl.schedule import format_timestamp, parse_timestamp
 from credctl.settings import load_settings
 from tests.projects import credctl, make_project, row
+from tests.support.dates import moved
 from tests.support.fixtures import Store
 
 POLICY = """\
@@ -60,8 +61,8 @@ def stamp(
         backends.close()
 
 
-def audit(project: Path, store: Store, offset: str = "") -> tuple[int, dict[str, Any]]:
-    env = {**store.env, "CREDCTL_CLOCK_OFFSET": offset} if offset else store.env
+def audit(project: Path, store: Store, ahead: float = 0) -> tuple[int, dict[str, Any]]:
+    env = {**store.env, **moved(ahead)} if ahead else store.env
     result = credctl(project, "audit", "--format", "json", env=env)
     return result.exit_code, json.loads(result.stdout)
 
@@ -73,7 +74,7 @@ def test_a_future_last_rotated_in_the_store_is_an_error_and_ages_from_creation(
     project, prefix = synced_project(tmp_path, store)
     stamp(project, store, f"{prefix}stripe/api-key", FUTURE, monkeypatch)
     # 100 days on: created 100 days ago, against a 90-day schedule
-    code, report = audit(project, store, offset="100d")
+    code, report = audit(project, store, ahead=100)
     assert code == 1
     credentials = {c["id"]: c for c in report["credentials"]}
     stripe = credentials["prod/stripe/api-key"]

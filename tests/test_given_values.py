@@ -16,7 +16,7 @@ from credctl.audit import Backends
 from credctl.project import load_project
 from credctl.settings import load_settings
 from credctl.values import get_value
-from tests.projects import REPO, Result, credctl, make_project, row
+from tests.projects import REPO, Result, credctl, inherited_environment, make_project, row
 from tests.support.fixtures import Store
 
 POLICY = """\
@@ -33,7 +33,7 @@ def run_with_bytes(
     project: Path, *args: str, data: bytes, env: dict[str, str] | None = None
 ) -> Result:
     """credctl with raw bytes on stdin (the tests' helper sends text)."""
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith("CREDCTL_")}
+    inherited = inherited_environment()
     pythonpath = os.pathsep.join([str(REPO / "tests" / "support" / "guard"), str(REPO)])
     completed = subprocess.run(
         [sys.executable, "-m", "credctl", *args],
@@ -205,7 +205,7 @@ def test_set_of_the_value_already_stored_changes_nothing(
 
 def test_a_closed_stdin_is_a_usage_error(tmp_path: Path) -> None:
     project = project_on(tmp_path, Store("local"))
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith("CREDCTL_")}
+    inherited = inherited_environment()
     completed = subprocess.run(
         ["sh", "-c", 'exec "$0" -m credctl set prod/stripe/api-key <&-', sys.executable],
         cwd=project,

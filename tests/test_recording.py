@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from credctl import auditlog
-from tests.projects import REPO, Result, credctl, make_project, row
+from tests.projects import REPO, Result, credctl, inherited_environment, make_project, row
 from tests.support.fixtures import Store
 from tests.test_given_values import in_process
 
@@ -33,7 +33,7 @@ def unprivileged(
     project: Path, *args: str, input: str | None = None, env: dict[str, str] | None = None
 ) -> Result:
     """credctl without root's power to write where the permission bits say no."""
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith("CREDCTL_")}
+    inherited = inherited_environment()
     pythonpath = os.pathsep.join([str(REPO / "tests" / "support" / "guard"), str(REPO)])
     command = [sys.executable, "-m", "credctl", *args]
     if os.geteuid() == 0:

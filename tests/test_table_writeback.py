@@ -27,10 +27,11 @@ from credctl.settings import load_settings
 from credctl.sync import apply_import, apply_plan, make_plan, plan_import
 from credctl.table import read_table
 from credctl.values import set_value
-from tests.projects import POLICY, REPO, credctl, make_project, row
+from tests.projects import POLICY, REPO, credctl, inherited_environment, make_project, row
+from tests.support.dates import moved
 from tests.support.fixtures import Store
 
-TEN_DAYS_AGO = {"CREDCTL_CLOCK_OFFSET": "-10d"}
+TEN_DAYS_AGO = moved(-10)
 CANARY = "canary-writeback-Zq7Xw2Lp9Rt4"
 # A rotator whose apply step edits the table while the rotation runs, as a person
 # saving the file at that moment would: $EDIT_FROM -> $EDIT_TO in credentials.md.
@@ -353,7 +354,7 @@ def test_concurrent_set_and_rotate_lose_no_cell(tmp_path: Path) -> None:
     table = folder / "credentials.md"
     assert table.read_text().count(f"| {days_ago(10)} |") == 2 * pairs
     environment = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("CREDCTL_")},
+        **inherited_environment(),
         "PYTHONPATH": os.pathsep.join([str(REPO / "tests" / "support" / "guard"), str(REPO)]),
         "NO_COLOR": "1",
     }

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from credctl import clock
+from credctl.clock import OFFSET_VARIABLE
 from credctl.schedule import format_timestamp
 
 
@@ -33,3 +34,9 @@ def day(days: float) -> str:
 
 def today() -> str:
     return day(0)
+
+
+def moved(days: float) -> dict[str, str]:
+    """Variables for a `credctl` process whose clock runs `days` ahead of this test's."""
+    seconds = (clock.offset() + timedelta(days=days)).total_seconds()
+    return {OFFSET_VARIABLE: f"{'-' if seconds < 0 else ''}{abs(seconds):.0f}s"}
