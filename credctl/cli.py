@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from credctl import __version__
+from credctl import __version__, clock
 from credctl.errors import ConfigError, CredctlError, UsageError
 
 if TYPE_CHECKING:
@@ -853,6 +853,7 @@ def rotate(
                     manual_value=manual_value,
                     abort=abort,
                     progress=lambda _: bar.update(1),
+                    started=clock.process_started(),
                 )
     finally:
         backends.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -24,6 +25,22 @@ def now() -> datetime:
     if _fixed is not None:
         return _fixed
     return datetime.now(UTC) + _environment_offset()
+
+
+def process_started() -> datetime:
+    """When this process started, on this clock (Linux: from /proc; elsewhere, now).
+
+    A command judges what other runs did "since it started" from here: taken from the
+    operating system, it does not depend on how long the interpreter took to get going.
+    """
+    try:
+        with open("/proc/self/stat", encoding="ascii") as stream:
+            fields = stream.read().rpartition(")")[2].split()
+        ticks = int(fields[19])  # field 22, starttime: clock ticks after boot
+        age = time.clock_gettime(time.CLOCK_BOOTTIME) - ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return now()
+    return now() - timedelta(seconds=max(0.0, age))
 
 
 def _environment_offset() -> timedelta:

@@ -11,11 +11,18 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from credctl import auditlog, clock
 from credctl.audit import Backends, env_var_name, is_literal_config, secret_name
 from credctl.backends.base import Backend
-from credctl.errors import BackendError, ConfigError, Problem, UsageError
+from credctl.errors import (
+    BackendError,
+    ConfigError,
+    Problem,
+    RotationInProgressError,
+    UsageError,
+)
 from credctl.model import (
     META_LAST_ROTATED,
     META_MANAGED,
@@ -25,13 +32,15 @@ from credctl.model import (
     META_SERVICE,
     META_TYPE,
     EnvironmentConfig,
+    PendingInfo,
     Ref,
     Row,
+    SecretInfo,
     parse_reference,
     slugify,
 )
 from credctl.project import Project
-from credctl.schedule import format_timestamp
+from credctl.schedule import format_instant
 from credctl.secret import Secret
 
 CI_ACTOR_VARIABLES = (
@@ -192,6 +201,54 @@ def host_label() -> str:
     return "".join(c if c.isalnum() else "-" for c in socket.gethostname())[:24] or "host"
 
 
+PendingState = Literal["abandoned", "running", "foreign"]
+
+
+def pending_state(
+    pending: PendingInfo, environment: EnvironmentConfig, now: datetime
+) -> PendingState:
+    """Whether a staged value's run died (abandoned), may still run, or is not credctl's."""
+    if pending.created is not None and now - pending.created > environment.lock_timeout:
+        return "abandoned"
+    parts = pending.token.split("-", 3)
+    if len(parts) != 4 or parts[0] != "r" or not parts[2].isdigit():
+        # e.g. the AWSPENDING version of an AWS rotation function at work: never take it over
+        return "foreign"
+    if parts[3] != host_label():
+        return "running"  # another machine's: only the lock timeout can tell
+    try:
+        os.kill(int(parts[2]), 0)
+    except ProcessLookupError:
+        return "abandoned"
+    except PermissionError:
+        return "running"
+    return "running"
+
+
+def refuse_pending(
+    row: Row, pending: PendingInfo, environment: EnvironmentConfig
+) -> RotationInProgressError | None:
+    """Why a staged value may not be taken over now; None when its run is gone."""
+    state = pending_state(pending, environment, clock.now())
+    if state == "foreign":
+        return RotationInProgressError(
+            f"{row.id}: the store holds a pending version that credctl did not stage "
+            "(a rotation function still running?)",
+            hint=f"if nothing is rotating it, discard it: credctl rotate {row.id} --abort",
+        )
+    if state == "running":
+        return RotationInProgressError(
+            f"{row.id}: a rotation is already in progress",
+            hint="wait for it, or discard it with 'credctl rotate --abort'",
+        )
+    return None
+
+
+def recorded_metadata(row: Row, actor: str, at: datetime) -> dict[str, str]:
+    """The metadata a committed change writes: the row's, last-rotated and rotated-by."""
+    return {**metadata_for(row), META_LAST_ROTATED: format_instant(at), META_ROTATED_BY: actor}
+
+
 @dataclass
 class Committed:
     """A promoted value: its version, when, and whether the metadata write failed."""
@@ -204,19 +261,44 @@ class Committed:
 def commit_staged(backend: Backend, name: str, token: str, row: Row, actor: str) -> Committed:
     """Promote the staged value, then record `last-rotated`/`rotated-by` in the store.
 
-    Once the promotion succeeded the value is current whatever happens next, so a
-    failed metadata write is returned, not raised: the caller must still report it.
+    The value stays marked as staged until `finish_staged`, which the caller runs once it
+    has recorded the change itself (audit log, table): a run that stops before then leaves
+    a mark the next run finishes, instead of writing a second value. Once the promotion
+    succeeded the value is current whatever happens next, so a failed metadata write is
+    returned, not raised (the mark stays for the next run): the caller must report it.
     """
-    version = backend.promote(name, token)
+    version = backend.promote(name, token, keep_pending=True)
     now = clock.now()
     try:
-        backend.set_metadata(
-            name,
-            {**metadata_for(row), META_LAST_ROTATED: format_timestamp(now), META_ROTATED_BY: actor},
-        )
+        backend.set_metadata(name, recorded_metadata(row, actor, now))
     except BackendError as error:
         return Committed(version, now, error)
     return Committed(version, now)
+
+
+def finish_staged(backend: Backend, name: str, token: str, row: Row, again: str) -> None:
+    """Clear the staged mark of a committed, recorded value (see `commit_staged`)."""
+    try:
+        backend.discard_pending(name, token)
+    except BackendError as error:
+        raise BackendError(
+            f"{row.id}: the new value is current and recorded, but the store still marks "
+            f"it as staged: {error}",
+            hint=f"run '{again}' again to finish it (nothing is written twice)",
+        ) from None
+
+
+def finish_promoted(backend: Backend, info: SecretInfo, row: Row, actor: str) -> None:
+    """Record and clear a value that a stopped run made current but did not finish.
+
+    Its last-rotated is written unless the store recorded it after the value was staged.
+    """
+    pending = info.pending
+    assert pending is not None
+    staged_at = pending.created
+    if info.last_rotated is None or staged_at is None or info.last_rotated < staged_at:
+        backend.set_metadata(info.name, recorded_metadata(row, actor, clock.now()))
+    backend.discard_pending(info.name, pending.token)
 
 
 def table_updates(
@@ -231,7 +313,11 @@ def table_updates(
 
 
 def set_value(project: Project, row: Row, backends: Backends, value: Secret, actor: str) -> str:
-    """Store a new value now, staged like a rotation; returns the new version id."""
+    """Store a new value now, staged like a rotation; returns the new version id.
+
+    A value staged by a set or rotation whose process is gone is taken over: finished
+    when it is this very value (a retry after a failure), replaced otherwise.
+    """
     if is_literal_config(row, project):
         raise UsageError(
             f"{row.id} is configuration written in {row.file}:{row.line}; edit the table instead"
@@ -239,11 +325,15 @@ def set_value(project: Project, row: Row, backends: Backends, value: Secret, act
     environment = environment_of(project, row)
     backend = backends.get(environment)
     name, field = secret_name(row, environment, backend)
-    existing = {info.name: info for info in backend.list_secrets()}
-    if name not in existing or existing[name].deleted:
-        backend.create(name, metadata_for(row), None)
-    token = staging_token()
-    backend.put_pending(name, value, token, field)
+    info = backend.secret_info(name)
+    token = None
+    if info is not None and info.pending is not None:
+        token = _take_over(backend, name, field, info.pending, row, environment, value)
+    if token is None:
+        if info is None or info.deleted:
+            backend.create(name, metadata_for(row), None)
+        token = staging_token()
+        backend.put_pending(name, value, token, field)
     committed = commit_staged(backend, name, token, row, actor)
     problem = committed.metadata_error
     record_audit(
@@ -260,9 +350,31 @@ def set_value(project: Project, row: Row, backends: Backends, value: Secret, act
         raise BackendError(
             f"{row.id}: the new value is current (version {committed.version}) but its "
             f"last-rotated metadata could not be written: {problem}",
-            hint="audit dates the credential from its previous rotation until the next one",
+            hint=f"run 'credctl set {row.id}' again with the same value to record it",
         )
+    finish_staged(backend, name, token, row, f"credctl set {row.id}")
     return committed.version
+
+
+def _take_over(
+    backend: Backend,
+    name: str,
+    field: str | None,
+    pending: PendingInfo,
+    row: Row,
+    environment: EnvironmentConfig,
+    value: Secret,
+) -> str | None:
+    """The token of an abandoned staged value to finish (the same value), or None once
+    it is discarded; an error if its run may still be going."""
+    refusal = refuse_pending(row, pending, environment)
+    if refusal is not None:
+        raise refusal
+    if backend.read_pending(name, pending.token, field) == value:
+        return pending.token
+    # a person's explicit new value replaces what a stopped run of credctl left
+    backend.discard_pending(name, pending.token)
+    return None
 
 
 def record_audit(
