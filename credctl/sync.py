@@ -371,7 +371,9 @@ def _update(project: Project, backend: Backend, change: Change, actor: str) -> A
             if fill:  # its slot is taken while it runs
                 raise refusal
         elif pending.promoted:
-            finish_promoted(backend, fresh, change.row, actor)
+            recorded = finish_promoted(backend, fresh, change.row, actor)
+            if recorded is not None:
+                change.table_updates["last_rotated"] = recorded.strftime("%Y-%m-%d")
         elif fill:
             # a fill, set or rotation that stopped after staging the first value: finish it
             staged = backend.read_pending(change.name, pending.token, change.secret_field)

@@ -288,17 +288,21 @@ def finish_staged(backend: Backend, name: str, token: str, row: Row, again: str)
         ) from None
 
 
-def finish_promoted(backend: Backend, info: SecretInfo, row: Row, actor: str) -> None:
+def finish_promoted(backend: Backend, info: SecretInfo, row: Row, actor: str) -> datetime | None:
     """Record and clear a value that a stopped run made current but did not finish.
 
-    Its last-rotated is written unless the store recorded it after the value was staged.
+    Its last-rotated is written (and returned) unless the store recorded it after the
+    value was staged.
     """
     pending = info.pending
     assert pending is not None
     staged_at = pending.created
+    recorded = None
     if info.last_rotated is None or staged_at is None or info.last_rotated < staged_at:
-        backend.set_metadata(info.name, recorded_metadata(row, actor, clock.now()))
+        recorded = clock.now()
+        backend.set_metadata(info.name, recorded_metadata(row, actor, recorded))
     backend.discard_pending(info.name, pending.token)
+    return recorded
 
 
 def table_updates(

@@ -699,7 +699,11 @@ class AwsBackend:
                 RemoveFromVersionId=version,
             )
         if tag and (token is None or _tag_names(tag, version_id(token))):
-            self.set_metadata(name, {}, remove=[PENDING_TAG])
+            # Done once the label is gone: a tag naming a version that holds no AWSPENDING
+            # means nothing, and the next stager overwrites it. Failing here would send the
+            # user to retry a change that is complete.
+            with contextlib.suppress(BackendError):
+                self.set_metadata(name, {}, remove=[PENDING_TAG])
 
     def rotate_with_function(self, name: str, lambda_arn: str, timeout: float) -> str:
         """AWS's own rotation: RotateSecret with the function, then wait until it finishes."""
