@@ -191,9 +191,12 @@ def metadata_for(row: Row) -> dict[str, str]:
 def staging_token() -> str:
     """A token for a staged value that names its process: `r-<random>-<pid>-<host>`.
 
-    The pid and host let the next run tell a crashed rotation from a running one.
+    The pid and host let the next run tell a crashed rotation from a running one. At
+    least 32 characters, so that AWS takes the token itself as the version id: a pending
+    version met without credctl's tag (another stager's, mid-race) still names its run.
     """
-    return f"r-{uuid.uuid4().hex[:16]}-{os.getpid()}-{host_label()}"
+    rest = f"-{os.getpid()}-{host_label()}"
+    return f"r-{uuid.uuid4().hex[: max(16, 30 - len(rest))]}{rest}"
 
 
 def host_label() -> str:

@@ -672,7 +672,7 @@ class VaultBackend:
             if staged is not None and staged.get("token") == token:
                 return  # this run's own earlier attempt
             raise RotationInProgressError(
-                f"{name}: another rotation staged a value first",
+                f"{name}: a rotation is already in progress (another run staged a value first)",
                 hint="wait for it, or discard it with 'credctl rotate --abort'",
             ) from None
 
