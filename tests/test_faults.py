@@ -361,3 +361,112 @@ def test_killed_before_every_write_then_the_retry_finishes(tmp_path: Path, comma
         outcomes.append(scenario(bench, "kill", index, f"write #{index}", result))
     assert len(outcomes) > 2, "the command was never killed"
     report(outcomes)
+
+
+# ------------------------------------------------ the issue's cases, by name
+
+
+def index_of(
+    store: Store, through: Proxy, folder: Path, command: str, wanted: Callable[[str], bool]
+) -> int:
+    """The index of the first request of a healthy run of `command` that `wanted` picks."""
+    before = through.seen
+    assert Bench(folder, store, command, through).run().exit_code == 0
+    return next(i for i, name in enumerate(through.log[before:], 1) if wanted(name))
+
+
+def staging_write(name: str) -> bool:
+    return name == "PutSecretValue" or (name.startswith("POST") and "credctl-pending" in name)
+
+
+@pytest.mark.parametrize("kind", ["aws", "vault"])
+def test_a_set_interrupted_after_staging_is_finished_by_the_next_set(
+    tmp_path: Path,
+    kind: str,
+    server_store: Callable[[str], Store],
+    proxy: Callable[..., Proxy],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The store goes down right after the staging write; the same set again finishes it.
+
+    (Before: every later set was refused, "a rotation is already in progress … wait".)
+    """
+    store = server_store(kind)
+    assert store.server is not None
+    if isinstance(store.server, OpenBao):
+        monkeypatch.setenv("VAULT_TOKEN", store.server.token)
+    through = proxy(store.server.url)
+    index = index_of(store, through, tmp_path / "healthy", "set", staging_write)
+    bench = Bench(tmp_path / "cut", store, "set", through)
+    through.fault_at("down", index + 1)
+    cut = bench.run()
+    through.clear_faults()
+    assert cut.exit_code == 3, cut.output
+    info = bench.info(bench.names.main)
+    assert info is not None
+    assert info.pending is not None  # staged, not promoted
+    assert bench.value(bench.names.main) == bench.names.old_value
+    again = bench.run()
+    assert again.exit_code == 0, again.output
+    assert bench.unfinished() == []
+
+
+def test_a_set_killed_after_staging_is_finished_or_replaced_by_the_next_set(
+    tmp_path: Path,
+) -> None:
+    store = Store("local")
+    same = Bench(tmp_path / "same", store, "set", None)
+    assert same.run({CRASH_AT_WRITE: "2"}).exit_code == -9  # after the staging write
+    assert same.run().exit_code == 0
+    assert same.unfinished() == []
+    other = Bench(tmp_path / "other", store, "set", None)
+    assert other.run({CRASH_AT_WRITE: "2"}).exit_code == -9
+    replaced = credctl(other.folder, "set", "prod/stripe/api-key", input="another-value")
+    assert replaced.exit_code == 0, replaced.output
+    assert other.value(other.names.main) == "another-value"
+    assert other.commits(other.names.main, other.names.old_version) == 1
+    info = other.info(other.names.main)
+    assert info is not None
+    assert info.pending is None
+
+
+def test_a_lost_answer_on_the_vault_staging_write_is_not_a_conflict(
+    tmp_path: Path, openbao: OpenBao, proxy: Callable[..., Proxy], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cas=0 write of the pending value landed, its answer did not: the repeat finds it.
+
+    (Before: "another rotation staged a value first".)
+    """
+    monkeypatch.setenv("VAULT_TOKEN", openbao.token)
+    store = Store("vault", openbao)
+    through = proxy(openbao.url)
+    index = index_of(store, through, tmp_path / "healthy", "set", staging_write)
+    bench = Bench(tmp_path / "lost", store, "set", through)
+    through.fault_at("lose-answer", index)
+    result = bench.run()
+    assert through.lost == 1
+    assert result.exit_code == 0, result.output
+    assert bench.unfinished() == []
+
+
+def test_a_lost_answer_on_the_aws_promote_is_not_an_error(
+    tmp_path: Path, moto_server: MotoServer, proxy: Callable[..., Proxy]
+) -> None:
+    """UpdateSecretVersionStage applied, its answer lost: the repeat checks the store first.
+
+    (Before: "AWSCURRENT not found…", AWSPENDING left behind, the next set refused, and a
+    rotate rerun rotated a second time.)
+    """
+    store = Store("aws", moto_server)
+    through = proxy(moto_server.url)
+    index = index_of(
+        store, through, tmp_path / "healthy", "rotate", lambda name: "VersionStage" in name
+    )
+    bench = Bench(tmp_path / "lost", store, "rotate", through)
+    through.fault_at("lose-answer", index)
+    result = bench.run()
+    assert through.lost == 1
+    assert result.exit_code == 0, result.output
+    assert bench.unfinished() == []  # rotated once, no AWSPENDING left
+    stored = credctl(bench.folder, "set", "prod/stripe/api-key", input="next", env=store.env)
+    assert stored.exit_code == 0, stored.output
