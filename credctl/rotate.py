@@ -259,7 +259,9 @@ class Rotation:
 
     def _rotated_since_start(self, info: SecretInfo) -> bool:
         """Whether the store records a rotation committed after this run started."""
-        return info.last_rotated is not None and info.last_rotated >= self.started
+        # the store keeps milliseconds: a commit within this run's first one counts too
+        started = self.started.replace(microsecond=self.started.microsecond // 1000 * 1000)
+        return info.last_rotated is not None and info.last_rotated >= started
 
     def _overtaken(self, info: SecretInfo) -> RotationInProgressError:
         return RotationInProgressError(

@@ -191,14 +191,14 @@ class Bench:
                 if not self.value(name):
                     problems.append(f"{name} has no value")
                 problems += self._once(name, None, "given a first value")
-        problems += self._planned()
+        problems += self.planned()
         return problems
 
     def _once(self, name: str, since: str | None, what: str) -> list[str]:
         count = self.commits(name, since)
         return [] if count == 1 else [f"{name} {what} {count} times"]
 
-    def _planned(self) -> list[str]:
+    def planned(self) -> list[str]:
         """`plan` finds nothing left to do: store, table and metadata agree."""
         project = load_project(load_settings(self.folder))
         backends = Backends(project)
@@ -470,3 +470,36 @@ def test_a_lost_answer_on_the_aws_promote_is_not_an_error(
     assert bench.unfinished() == []  # rotated once, no AWSPENDING left
     stored = credctl(bench.folder, "set", "prod/stripe/api-key", input="next", env=store.env)
     assert stored.exit_code == 0, stored.output
+
+
+def test_a_promoted_mark_is_finished_by_sync_or_cleared_by_abort(tmp_path: Path) -> None:
+    """A rotation killed after its promote: the new value is current, only its record left."""
+    store = Store("local")
+    for how in ("sync", "abort"):
+        bench = Bench(tmp_path / how, store, "rotate", None)
+        # writes: 1 staging, 2 promote, 3 last-rotated, 4 table, 5 the mark cleared
+        assert bench.run({CRASH_AT_WRITE: "3"}).exit_code == -9
+        info = bench.info(bench.names.main)
+        assert info is not None
+        assert info.pending is not None
+        assert info.pending.promoted
+        rotated = bench.value(bench.names.main)
+        assert rotated != bench.names.old_value
+        if how == "sync":
+            plan = credctl(bench.folder, "plan")
+            assert "~ update      prod/stripe/api-key  (staged value)" in plan.stdout, plan.output
+            result = credctl(bench.folder, "sync")
+        else:
+            result = credctl(bench.folder, "rotate", "prod/stripe/api-key", "--abort")
+            assert "staged mark cleared; the new value was current already and stays" in (
+                result.stdout
+            )
+        assert result.exit_code == 0, result.output
+        info = bench.info(bench.names.main)
+        assert info is not None
+        assert info.pending is None
+        assert bench.value(bench.names.main) == rotated
+        assert bench.commits(bench.names.main, bench.names.old_version) == 1
+        if how == "sync":
+            assert info.last_rotated is not None
+            assert bench.planned() == []
