@@ -52,15 +52,12 @@ from credctl.values import (
     commit_staged,
     finish_staged,
     metadata_for,
-    pending_state,
     record_audit,
     recorded_metadata,
     refuse_pending,
     staging_token,
     table_updates,
 )
-
-__all__ = ["pending_state"]  # where it used to live
 
 Outcome = Literal[
     "rotated", "skipped", "not-due", "needs-person", "failed", "resumed", "rolled-back"
