@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DEMO   := build/demo
 CREDCTL := $(BIN)/credctl --project-dir $(DEMO)
 
-.PHONY: demo test lint typecheck bench install dev node-deps browser shells clean
+.PHONY: demo test faults lint typecheck bench install dev node-deps browser shells clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -89,6 +89,13 @@ test: dev node-deps browser shells lint typecheck
 	$(BIN)/pytest -n 2 --durations=10
 	@echo "== again with the clock moved a year ahead (stores that keep their own time left out)"
 	$(BIN)/pytest -n 2 -q --clock-offset 365d
+
+# The whole fault matrix (`make test` runs a sample): set, rotate and sync with every request
+# failing on AWS and Vault, killed before every write on the local store; then a summary.
+faults: dev
+	@mkdir -p build && rm -f build/faults.jsonl
+	@FAULT_MATRIX=all FAULT_MATRIX_REPORT=build/faults.jsonl $(BIN)/pytest -n 2 -q tests/test_faults.py; \
+	status=$$?; echo; $(BIN)/python -m tests.support.fault_summary build/faults.jsonl; exit $$status
 
 bench: dev
 	@for script in bench/*_bench.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from credctl import __version__
+from credctl import __version__, clock
 from credctl.errors import ConfigError, CredctlError, UsageError
 from credctl.render import FORMATS, RENDERERS
 
@@ -933,6 +933,7 @@ def rotate(
                     manual_value=manual_value,
                     abort=abort,
                     progress=lambda _: bar.update(1),
+                    started=clock.process_started(),
                 )
     finally:
         backends.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -32,6 +33,22 @@ def offset() -> timedelta:
     """How far `CREDCTL_CLOCK_OFFSET` moves this process's clock (zero when unset)."""
     text = os.environ.get(OFFSET_VARIABLE)
     return _parse_offset(text) if text else timedelta(0)
+
+
+def process_started() -> datetime:
+    """When this process started, on this clock (Linux: from /proc; elsewhere, now).
+
+    A command judges what other runs did "since it started" from here: taken from the
+    operating system, it does not depend on how long the interpreter took to get going.
+    """
+    try:
+        with open("/proc/self/stat", encoding="ascii") as stream:
+            fields = stream.read().rpartition(")")[2].split()
+        ticks = int(fields[19])  # field 22, starttime: clock ticks after boot
+        age = time.clock_gettime(time.CLOCK_BOOTTIME) - ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return now()
+    return now() - timedelta(seconds=max(0.0, age))
 
 
 @functools.lru_cache(maxsize=4)

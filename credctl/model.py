@@ -485,6 +485,8 @@ class PendingInfo:
 
     token: str
     created: datetime | None
+    # already the current value: only recording the change (and clearing the mark) is left
+    promoted: bool = False
 
 
 @dataclass

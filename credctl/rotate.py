@@ -41,8 +41,6 @@ from credctl.errors import (
 from credctl.fsutil import try_locked
 from credctl.generate import generate
 from credctl.model import (
-    META_LAST_ROTATED,
-    META_ROTATED_BY,
     CredentialTypePolicy,
     EnvironmentConfig,
     PendingInfo,
@@ -51,15 +49,16 @@ from credctl.model import (
     slugify,
 )
 from credctl.project import Project
-from credctl.schedule import format_timestamp
 from credctl.secret import Secret
 from credctl.values import (
     check_can_record,
     commit_staged,
-    host_label,
+    finish_staged,
     metadata_for,
     not_recorded_hint,
     record_audit,
+    recorded_metadata,
+    refuse_pending,
     save_table,
     staging_token,
     table_updates,
@@ -159,32 +158,6 @@ def check_value_from_stdin(project: Project, candidates: Sequence[Candidate]) ->
         )
 
 
-# ------------------------------------------------------------------ pending
-
-PendingState = Literal["abandoned", "running", "foreign"]
-
-
-def pending_state(
-    pending: PendingInfo, environment: EnvironmentConfig, now: datetime
-) -> PendingState:
-    """Whether a staged value's rotation died (abandoned), may still run, or is not credctl's."""
-    if pending.created is not None and now - pending.created > environment.lock_timeout:
-        return "abandoned"
-    parts = pending.token.split("-", 3)
-    if len(parts) != 4 or parts[0] != "r" or not parts[2].isdigit():
-        # e.g. the AWSPENDING version of an AWS rotation function at work: never take it over
-        return "foreign"
-    if parts[3] != host_label():
-        return "running"  # another machine's: only the lock timeout can tell
-    try:
-        os.kill(int(parts[2]), 0)
-    except ProcessLookupError:
-        return "abandoned"
-    except PermissionError:
-        return "running"
-    return "running"
-
-
 # ------------------------------------------------------------------ rotators
 
 
@@ -253,9 +226,11 @@ class Rotation:
     actor: str
     manual_value: Callable[[Row], Secret | None] | None
     abort: bool
+    started: datetime  # when this run started: a rotation committed since is not repeated
     name: str = ""
     secret_field: str | None = None
     committed_at: datetime | None = None
+    committed_token: str | None = None  # staged mark to clear once the change is recorded
 
     def __post_init__(self) -> None:
         self.name, self.secret_field = secret_name(self.row, self.environment, self.backend)
@@ -278,15 +253,39 @@ class Rotation:
         fresh = self.backend.secret_info(self.name)
         listed = self.info
         self.info = fresh
-        if self.abort or listed is None or fresh is None or fresh.pending is not None:
+        if self.abort or fresh is None or fresh.pending is not None:
             return
-        if fresh.current_version != listed.current_version:
+        if listed is not None and fresh.current_version != listed.current_version:
             # another run finished rotating it between our listing and our lock
-            raise RotationInProgressError(
-                f"{self.row.id}: rotated by another run (version {fresh.current_version}) "
-                "since this one started; not rotated again",
-                hint="check 'credctl audit' before rotating it once more",
-            )
+            raise self._overtaken(fresh)
+        if self._rotated_since_start(fresh):
+            raise self._overtaken(fresh)
+
+    def _rotated_since_start(self, info: SecretInfo) -> bool:
+        """Whether the store records a rotation committed after this run started."""
+        # the store keeps milliseconds: a commit within this run's first one counts too
+        started = self.started.replace(microsecond=self.started.microsecond // 1000 * 1000)
+        return info.last_rotated is not None and info.last_rotated >= started
+
+    def _overtaken(self, info: SecretInfo) -> RotationInProgressError:
+        return RotationInProgressError(
+            f"{self.row.id}: rotated by another run since this one started (version "
+            f"{info.current_version}); not rotated again",
+            hint="check 'credctl audit' before rotating it once more",
+        )
+
+    def _stage_generated(self, value: Secret, token: str) -> None:
+        """Stage a value credctl made; a race lost to another run's commit drops it again.
+
+        Nothing outside credctl has seen the value yet, so it can still be taken back: a
+        run that committed since this one started, found now that this value holds the
+        pending slot, means this run came second.
+        """
+        self.backend.put_pending(self.name, value, token, self.secret_field)
+        fresh = self.backend.secret_info(self.name)
+        if fresh is not None and self._rotated_since_start(fresh):
+            self.backend.discard_pending(self.name, token)
+            raise self._overtaken(fresh)
 
     def _run(self) -> RotationResult:
         row = self.row
@@ -295,22 +294,20 @@ class Rotation:
             if pending is None:
                 return RotationResult(row.id, "skipped", message="no pending value to discard")
             self.backend.discard_pending(self.name)
+            if pending.promoted:
+                return RotationResult(
+                    row.id,
+                    "rolled-back",
+                    message="staged mark cleared; the new value was current already and "
+                    "stays (its rotation is not recorded)",
+                )
             return RotationResult(
                 row.id, "rolled-back", message="pending value discarded; current value unchanged"
             )
         if pending is not None:
-            state = pending_state(pending, self.environment, clock.now())
-            if state == "foreign":
-                raise RotationInProgressError(
-                    f"{row.id}: the store holds a pending version that credctl did not stage "
-                    "(a rotation function still running?)",
-                    hint=f"if nothing is rotating it, discard it: credctl rotate {row.id} --abort",
-                )
-            if state == "running":
-                raise RotationInProgressError(
-                    f"{row.id}: a rotation is already in progress",
-                    hint="wait for it, or discard it with 'credctl rotate --abort'",
-                )
+            refusal = refuse_pending(row, pending, self.environment)
+            if refusal is not None:
+                raise refusal
             return self._resume(pending)
         rotator = self.policy.rotator or "manual"
         if rotator == "aws-lambda":
@@ -361,7 +358,7 @@ class Rotation:
             self.backend.put_pending(self.name, value, token, self.secret_field)
         else:
             value = self._generated()
-            self.backend.put_pending(self.name, value, token, self.secret_field)
+            self._stage_generated(value, token)
             if rotator == "command":
                 assert self.policy.command is not None
                 self._step(self.policy.command, value, "apply", token)
@@ -371,6 +368,9 @@ class Rotation:
 
     def _resume(self, pending: PendingInfo) -> RotationResult:
         """Finish a rotation whose process stopped after staging its value."""
+        if pending.promoted:
+            # current already (applied and verified before): only the recording is left
+            return self._commit(pending.token, "resumed")
         value = self.backend.read_pending(self.name, pending.token, self.secret_field)
         if value is None or not value.reveal():
             # staged but never completed: nothing outside credctl has seen it
@@ -425,14 +425,17 @@ class Rotation:
         committed = commit_staged(self.backend, self.name, token, self.row, self.actor)
         self.committed_at = committed.at
         if committed.metadata_error is not None:
+            # the staged mark stays: the next rotate records it instead of rotating again
             return RotationResult(
                 self.row.id,
                 outcome,
                 committed.version,
                 f"rotated by {self.actor}, but the store's last-rotated metadata could not "
-                f"be written: {committed.metadata_error}",
+                f"be written: {committed.metadata_error} (hint: run 'credctl rotate "
+                f"{self.row.id}' to record it; it is not rotated again)",
                 error=committed.metadata_error,
             )
+        self.committed_token = token
         done = f"rotated by {self.actor}"
         if outcome == "resumed":
             done = f"interrupted rotation finished; {done}"
@@ -466,13 +469,10 @@ class Rotation:
             )
         version = str(rotate_with_function(self.name, self.policy.lambda_arn, self._timeout()))
         self.committed_at = clock.now()
-        metadata = {
-            **metadata_for(self.row),
-            META_LAST_ROTATED: format_timestamp(self.committed_at),
-            META_ROTATED_BY: self.actor,
-        }
         try:
-            self.backend.set_metadata(self.name, metadata)
+            self.backend.set_metadata(
+                self.name, recorded_metadata(self.row, self.actor, self.committed_at)
+            )
         except BackendError as error:
             return RotationResult(
                 self.row.id,
@@ -496,9 +496,16 @@ def rotate_all(
     manual_value: Callable[[Row], Secret | None] | None = None,
     abort: bool = False,
     progress: Callable[[RotationResult], None] | None = None,
+    started: datetime | None = None,
 ) -> list[RotationResult]:
-    """Rotate each candidate, concurrently per environment; one failure stops nothing else."""
+    """Rotate each candidate, concurrently per environment; one failure stops nothing else.
+
+    `started`: when the run began (default: now). A credential whose rotation another
+    run committed after that moment is skipped, not rotated a second time.
+    """
+    started = started or clock.now()
     results: list[RotationResult] = []
+    committed: list[tuple[Rotation, RotationResult]] = []
     by_environment: dict[str, list[Row]] = {}
     for candidate in candidates:
         by_environment.setdefault(candidate.row.environment, []).append(candidate.row)
@@ -528,7 +535,16 @@ def rotate_all(
                 continue
             policy = project.policy.type_policy(row.credential_type) or CredentialTypePolicy()
             rotation = Rotation(
-                project, row, environment, backend, None, policy, actor, manual_value, abort
+                project,
+                row,
+                environment,
+                backend,
+                None,
+                policy,
+                actor,
+                manual_value,
+                abort,
+                started,
             )
             rotation.info = listing.get(rotation.name)
             work.append(rotation)
@@ -545,6 +561,8 @@ def rotate_all(
                     _record(project, item, result, updates)
                     if item.row.id in updates:
                         updated_by[item.row.id] = result
+                    if item.committed_token is not None:
+                        committed.append((item, result))
                 if progress is not None:
                     progress(result)
     if updates:
@@ -552,8 +570,33 @@ def rotate_all(
         if problem is not None:
             for result in updated_by.values():
                 _not_recorded(result, problem, project, table_missing=True)
+            # not recorded in the table: the store keeps them marked as staged for sync
+            committed = [(item, result) for item, result in committed if item.row.id not in updated_by]
+    _finish(committed)
     order = {candidate.row.id: index for index, candidate in enumerate(candidates)}
     return sorted(results, key=lambda r: order.get(r.id, 0))
+
+
+def _finish(committed: Sequence[tuple[Rotation, RotationResult]]) -> None:
+    """Clear the staged marks of rotations now recorded in the store, log and table."""
+
+    def finish(rotation: Rotation, result: RotationResult) -> None:
+        assert rotation.committed_token is not None
+        again = f"credctl rotate {rotation.row.id}"
+        try:
+            finish_staged(
+                rotation.backend, rotation.name, rotation.committed_token, rotation.row, again
+            )
+        except BackendError as error:
+            result.error = error
+            result.message = f"{result.message}; {_one_line(error)}"
+
+    if not committed:
+        return
+    workers = max(rotation.environment.concurrency for rotation, _ in committed)
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(committed)))) as pool:
+        for future in [pool.submit(finish, *pair) for pair in committed]:
+            future.result()
 
 
 def _run_safely(item: Rotation | RotationResult) -> RotationResult:

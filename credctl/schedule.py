@@ -112,6 +112,13 @@ def format_timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def format_instant(moment: datetime) -> str:
+    """ISO-8601 UTC with a Z, to the millisecond: for the moment a change was committed,
+    which a run compares with its own start (a second is too coarse for that)."""
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
 def days(duration: timedelta | None) -> int | None:
     """Whole days of a duration (None stays None)."""
     return None if duration is None else int(duration.total_seconds() // 86400)

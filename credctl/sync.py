@@ -19,13 +19,11 @@ from credctl import clock
 from credctl.audit import Backends, is_literal_config, secret_name
 from credctl.auditlog import LOG_PATH
 from credctl.backends.base import Backend, replace_field
-from credctl.errors import ConfigError, CredctlError, RotationInProgressError
+from credctl.errors import ConfigError, CredctlError, NotFoundError
 from credctl.generate import generate
 from credctl.model import (
-    META_LAST_ROTATED,
     META_MANAGED,
     META_OWNER,
-    META_ROTATED_BY,
     META_SCHEDULE,
     META_SERVICE,
     META_TYPE,
@@ -35,12 +33,16 @@ from credctl.model import (
     slugify,
 )
 from credctl.project import Project
-from credctl.schedule import days, format_timestamp, parse_timestamp
+from credctl.schedule import days, parse_timestamp
 from credctl.secret import Secret
 from credctl.values import (
     check_can_record,
+    finish_promoted,
     metadata_for,
+    pending_state,
     record_audit,
+    recorded_metadata,
+    refuse_pending,
     save_table,
     staging_token,
 )
@@ -79,6 +81,8 @@ class Change:
     metadata: dict[str, str] = field(default_factory=dict)
     table_updates: dict[str, str] = field(default_factory=dict)
     generate_value: bool = False
+    # a value a stopped run made current but did not finish: record it, clear its mark
+    finish_staged: bool = False
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -227,8 +231,14 @@ def _row_changes(
         return [change]
     drifted = {k: v for k, v in desired.items() if info.metadata.get(k) != v}
     fill_value = not info.has_value and _generates(project, row)
-    if drifted or fill_value:
+    finish = (
+        info.pending is not None
+        and info.pending.promoted
+        and pending_state(info.pending, environment, clock.now()) == "abandoned"
+    )
+    if drifted or fill_value or finish:
         fields = [FIELD_NAMES.get(k, k) for k in drifted] + (["value"] if fill_value else [])
+        fields += ["staged value"] if finish else []
         changes.append(
             Change(
                 "update",
@@ -241,6 +251,7 @@ def _row_changes(
                 row,
                 drifted,
                 generate_value=fill_value,
+                finish_staged=finish,
             )
         )
     store_date = _date(info.last_rotated)
@@ -341,7 +352,8 @@ def apply_plan(
             for change, outcome in held:
                 settle(change, outcome)
     updates: dict[str, dict[str, str]] = {}
-    for outcome in applied:
+    # a write-back from the plan's listing first: what a change wrote since is newer
+    for outcome in sorted(applied, key=lambda done: done.change.action != "write-back"):
         if outcome.change.row is not None and outcome.change.table_updates:
             updates.setdefault(outcome.change.row.id, {}).update(outcome.change.table_updates)
     table_written = False
@@ -365,30 +377,64 @@ def _apply_one(project: Project, backend: Backend, change: Change, actor: str) -
         value = None
         if change.generate_value:
             value = _first_value(project, change)
-            metadata.update({META_LAST_ROTATED: format_timestamp(now), META_ROTATED_BY: actor})
+            metadata.update(recorded_metadata(change.row, actor, now))
             change.table_updates["last_rotated"] = now.strftime("%Y-%m-%d")
         backend.create(change.name, metadata, value)
         return Applied(change)
-    # update: metadata, and a first value for a secret whose creation stopped half-way
-    version = None
-    # the plan's listing is old: a set or rotate may have given it a value since
-    now_info = backend.secret_info(change.name) if change.generate_value else None
-    if change.generate_value and not (now_info is not None and now_info.has_value):
-        if now_info is not None and now_info.pending is not None:
-            # A fill, set or rotation died after staging: rotate knows how to finish it.
-            raise RotationInProgressError(
-                f"{change.id}: a staged value is waiting in the store; finish it with "
-                f"'credctl rotate {change.id}' or discard it with '--abort'"
-            )
-        token = staging_token()
-        backend.put_pending(
-            change.name, _generated(project, change.row), token, change.secret_field
-        )
-        version = backend.promote(change.name, token)
-        change.metadata.update({META_LAST_ROTATED: format_timestamp(now), META_ROTATED_BY: actor})
-    if change.metadata:
+    return _update(project, backend, change, actor)
+
+
+def _update(project: Project, backend: Backend, change: Change, actor: str) -> Applied:
+    """Metadata; a first value for a secret whose creation stopped half-way; and what a
+    stopped run of credctl left staged on it, finished."""
+    assert change.name is not None
+    assert change.row is not None
+    if not (change.generate_value or change.finish_staged):
         backend.set_metadata(change.name, change.metadata)
-    return Applied(change, version=version)
+        return Applied(change)
+    # the plan's listing is old: a set or rotate may have given it a value since
+    fresh = backend.secret_info(change.name)
+    if fresh is None:
+        raise NotFoundError(f"{change.id}: {change.name} is gone from the store")
+    pending = fresh.pending
+    fill = change.generate_value and not fresh.has_value
+    if pending is not None:
+        environment = project.environment(change.environment)
+        refusal = refuse_pending(change.row, pending, environment)
+        if refusal is not None:
+            if fill:  # its slot is taken while it runs
+                raise refusal
+        elif pending.promoted:
+            recorded = finish_promoted(backend, fresh, change.row, actor)
+            if recorded is not None:
+                change.table_updates["last_rotated"] = recorded.strftime("%Y-%m-%d")
+        elif fill:
+            # a fill, set or rotation that stopped after staging the first value: finish it
+            staged = backend.read_pending(change.name, pending.token, change.secret_field)
+            if staged is not None and staged.reveal():
+                return Applied(change, version=_fill(backend, change, actor, pending.token))
+            backend.discard_pending(change.name, pending.token)
+    if not fill:
+        if change.metadata:
+            backend.set_metadata(change.name, change.metadata)
+        return Applied(change)
+    token = staging_token()
+    backend.put_pending(change.name, _generated(project, change.row), token, change.secret_field)
+    return Applied(change, version=_fill(backend, change, actor, token))
+
+
+def _fill(backend: Backend, change: Change, actor: str, token: str) -> str:
+    """Make a staged first value current, recorded before it is (a stop in between is
+    finished by the next sync, which finds it staged or promoted, and never fills twice)."""
+    assert change.name is not None
+    assert change.row is not None
+    now = clock.now()
+    backend.set_metadata(
+        change.name, {**change.metadata, **recorded_metadata(change.row, actor, now)}
+    )
+    version = backend.promote(change.name, token)
+    change.table_updates["last_rotated"] = now.strftime("%Y-%m-%d")
+    return version
 
 
 def _generated(project: Project, row: Row) -> Secret:

@@ -14,11 +14,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 from credctl import auditlog, clock
 from credctl.audit import Backends, env_var_name, is_literal_config, refuse_invalid, secret_name
 from credctl.backends.base import Backend
-from credctl.errors import BackendError, ConfigError, NotRecordedError, Problem, UsageError
+from credctl.errors import (
+    BackendError,
+    ConfigError,
+    NotRecordedError,
+    Problem,
+    RotationInProgressError,
+    UsageError,
+)
 from credctl.model import (
     META_LAST_ROTATED,
     META_MANAGED,
@@ -28,14 +36,16 @@ from credctl.model import (
     META_SERVICE,
     META_TYPE,
     EnvironmentConfig,
+    PendingInfo,
     Ref,
     Row,
+    SecretInfo,
     parse_reference,
     slugify,
 )
 from credctl.policy import reference_problems
 from credctl.project import Project
-from credctl.schedule import format_timestamp
+from credctl.schedule import format_instant
 from credctl.secret import Secret
 
 CI_ACTOR_VARIABLES = (
@@ -237,14 +247,65 @@ def metadata_for(row: Row) -> dict[str, str]:
 def staging_token() -> str:
     """A token for a staged value that names its process: `r-<random>-<pid>-<host>`.
 
-    The pid and host let the next run tell a crashed rotation from a running one.
+    The pid and host let the next run tell a crashed rotation from a running one. At
+    least 32 characters, so that AWS takes the token itself as the version id: a pending
+    version met without credctl's tag (another stager's, mid-race) still names its run.
     """
-    return f"r-{uuid.uuid4().hex[:16]}-{os.getpid()}-{host_label()}"
+    rest = f"-{os.getpid()}-{host_label()}"
+    return f"r-{uuid.uuid4().hex[: max(16, 30 - len(rest))]}{rest}"
 
 
 def host_label() -> str:
     """This machine's name as it appears in staging tokens."""
     return "".join(c if c.isalnum() else "-" for c in socket.gethostname())[:24] or "host"
+
+
+PendingState = Literal["abandoned", "running", "foreign"]
+
+
+def pending_state(
+    pending: PendingInfo, environment: EnvironmentConfig, now: datetime
+) -> PendingState:
+    """Whether a staged value's run died (abandoned), may still run, or is not credctl's."""
+    if pending.created is not None and now - pending.created > environment.lock_timeout:
+        return "abandoned"
+    parts = pending.token.split("-", 3)
+    if len(parts) != 4 or parts[0] != "r" or not parts[2].isdigit():
+        # e.g. the AWSPENDING version of an AWS rotation function at work: never take it over
+        return "foreign"
+    if parts[3] != host_label():
+        return "running"  # another machine's: only the lock timeout can tell
+    try:
+        os.kill(int(parts[2]), 0)
+    except ProcessLookupError:
+        return "abandoned"
+    except PermissionError:
+        return "running"
+    return "running"
+
+
+def refuse_pending(
+    row: Row, pending: PendingInfo, environment: EnvironmentConfig
+) -> RotationInProgressError | None:
+    """Why a staged value may not be taken over now; None when its run is gone."""
+    state = pending_state(pending, environment, clock.now())
+    if state == "foreign":
+        return RotationInProgressError(
+            f"{row.id}: the store holds a pending version that credctl did not stage "
+            "(a rotation function still running?)",
+            hint=f"if nothing is rotating it, discard it: credctl rotate {row.id} --abort",
+        )
+    if state == "running":
+        return RotationInProgressError(
+            f"{row.id}: a rotation is already in progress",
+            hint="wait for it, or discard it with 'credctl rotate --abort'",
+        )
+    return None
+
+
+def recorded_metadata(row: Row, actor: str, at: datetime) -> dict[str, str]:
+    """The metadata a committed change writes: the row's, last-rotated and rotated-by."""
+    return {**metadata_for(row), META_LAST_ROTATED: format_instant(at), META_ROTATED_BY: actor}
 
 
 @dataclass
@@ -259,19 +320,48 @@ class Committed:
 def commit_staged(backend: Backend, name: str, token: str, row: Row, actor: str) -> Committed:
     """Promote the staged value, then record `last-rotated`/`rotated-by` in the store.
 
-    Once the promotion succeeded the value is current whatever happens next, so a
-    failed metadata write is returned, not raised: the caller must still report it.
+    The value stays marked as staged until `finish_staged`, which the caller runs once it
+    has recorded the change itself (audit log, table): a run that stops before then leaves
+    a mark the next run finishes, instead of writing a second value. Once the promotion
+    succeeded the value is current whatever happens next, so a failed metadata write is
+    returned, not raised (the mark stays for the next run): the caller must report it.
     """
-    version = backend.promote(name, token)
+    version = backend.promote(name, token, keep_pending=True)
     now = clock.now()
     try:
-        backend.set_metadata(
-            name,
-            {**metadata_for(row), META_LAST_ROTATED: format_timestamp(now), META_ROTATED_BY: actor},
-        )
+        backend.set_metadata(name, recorded_metadata(row, actor, now))
     except BackendError as error:
         return Committed(version, now, error)
     return Committed(version, now)
+
+
+def finish_staged(backend: Backend, name: str, token: str, row: Row, again: str) -> None:
+    """Clear the staged mark of a committed, recorded value (see `commit_staged`)."""
+    try:
+        backend.discard_pending(name, token)
+    except BackendError as error:
+        raise BackendError(
+            f"{row.id}: the new value is current and recorded, but the store still marks "
+            f"it as staged: {error}",
+            hint=f"run '{again}' again to finish it (nothing is written twice)",
+        ) from None
+
+
+def finish_promoted(backend: Backend, info: SecretInfo, row: Row, actor: str) -> datetime | None:
+    """Record and clear a value that a stopped run made current but did not finish.
+
+    Its last-rotated is written (and returned) unless the store recorded it after the
+    value was staged.
+    """
+    pending = info.pending
+    assert pending is not None
+    staged_at = pending.created
+    recorded = None
+    if info.last_rotated is None or staged_at is None or info.last_rotated < staged_at:
+        recorded = clock.now()
+        backend.set_metadata(info.name, recorded_metadata(row, actor, recorded))
+    backend.discard_pending(info.name, pending.token)
+    return recorded
 
 
 def table_updates(
@@ -294,7 +384,11 @@ class Stored:
 
 
 def set_value(project: Project, row: Row, backends: Backends, value: Secret, actor: str) -> Stored:
-    """Store a new value now, staged like a rotation; the value already stored is no change."""
+    """Store a new value now, staged like a rotation; the value already stored is no change.
+
+    A value staged by a set or rotation whose process is gone is taken over: finished
+    when it is this very value (a retry after a failure), replaced otherwise.
+    """
     if is_literal_config(row, project):
         raise UsageError(
             f"{row.id} is configuration written in {row.file}:{row.line}; edit the table instead"
@@ -305,8 +399,7 @@ def set_value(project: Project, row: Row, backends: Backends, value: Secret, act
     environment = environment_of(project, row)
     backend = backends.get(environment)
     name, field = secret_name(row, environment, backend)
-    existing = {info.name: info for info in backend.list_secrets()}
-    info = existing.get(name)
+    info = backend.secret_info(name)
     if info is not None and not info.deleted and info.has_value and info.pending is None:
         reference = parse_reference(backend.reference(name, field))
         assert reference is not None
@@ -314,10 +407,14 @@ def set_value(project: Project, row: Row, backends: Backends, value: Secret, act
         # compared here, never shown; a store that will not let us read simply gets the write
         if isinstance(current, Secret) and current == value:
             return Stored(info.current_version or "", changed=False)
-    if info is None or info.deleted:
-        backend.create(name, metadata_for(row), None)
-    token = staging_token()
-    backend.put_pending(name, value, token, field)
+    token = None
+    if info is not None and info.pending is not None:
+        token = _take_over(backend, name, field, info.pending, row, environment, value)
+    if token is None:
+        if info is None or info.deleted:
+            backend.create(name, metadata_for(row), None)
+        token = staging_token()
+        backend.put_pending(name, value, token, field)
     committed = commit_staged(backend, name, token, row, actor)
     problem = committed.metadata_error
     not_recorded = record_committed(
@@ -341,7 +438,30 @@ def set_value(project: Project, row: Row, backends: Backends, value: Secret, act
                 project, "set", table_missing=table_missing, metadata_missing=problem is not None
             ),
         )
+    # recorded everywhere: the store may forget that this value was staged
+    finish_staged(backend, name, token, row, f"credctl set {row.id}")
     return Stored(committed.version)
+
+
+def _take_over(
+    backend: Backend,
+    name: str,
+    field: str | None,
+    pending: PendingInfo,
+    row: Row,
+    environment: EnvironmentConfig,
+    value: Secret,
+) -> str | None:
+    """The token of an abandoned staged value to finish (the same value), or None once
+    it is discarded; an error if its run may still be going."""
+    refusal = refuse_pending(row, pending, environment)
+    if refusal is not None:
+        raise refusal
+    if backend.read_pending(name, pending.token, field) == value:
+        return pending.token
+    # a person's explicit new value replaces what a stopped run of credctl left
+    backend.discard_pending(name, pending.token)
+    return None
 
 
 def record_committed(
@@ -403,7 +523,7 @@ def not_recorded_hint(
             "Rotated from the store"
         )
     elif metadata_missing:
-        then = "audit dates the credential from its previous rotation until the next one"
+        then = "'credctl sync' records its last rotation in the store (the value stays marked as staged until then)"
     else:
         then = "the audit log lacks this entry"
     return f"do not {command} it again, the value is in place; {then}"

@@ -123,6 +123,7 @@ class BackendContract:
         [info] = backend.list_secrets()
         assert info.pending is not None
         assert info.pending.token == "token-1"
+        assert not info.pending.promoted
         assert value_of(backend, name) == "old"
         pending = backend.read_pending(name, "token-1")
         assert pending is not None
@@ -180,6 +181,35 @@ class BackendContract:
         assert version != before.current_version
         assert backend.read_version(name, before.current_version).reveal() == "old"
         assert backend.promote(name, "token-1") == version  # idempotent on resume
+
+    def test_promote_can_keep_the_mark_until_the_change_is_recorded(
+        self, backend: Backend, name: str
+    ) -> None:
+        backend.create(name, MANAGED, Secret("old"))
+        [before] = backend.list_secrets()
+        assert before.current_version is not None
+        backend.put_pending(name, Secret("new"), "token-1")
+        version = backend.promote(name, "token-1", keep_pending=True)
+        assert value_of(backend, name) == "new"
+        [marked] = backend.list_secrets()
+        one = backend.secret_info(name)
+        for seen in (marked, one):
+            assert seen is not None
+            assert seen.current_version == version
+            assert seen.pending is not None
+            assert (seen.pending.token, seen.pending.promoted) == ("token-1", True)
+        # a resume writes nothing new; another token's discard leaves the mark alone
+        assert backend.promote(name, "token-1", keep_pending=True) == version
+        backend.discard_pending(name, "token-2")
+        pending = backend.read_pending(name, "token-1")
+        assert pending is not None
+        assert pending.reveal() == "new"
+        backend.discard_pending(name, "token-1")
+        backend.discard_pending(name, "token-1")  # idempotent
+        [after] = backend.list_secrets()
+        assert (after.current_version, after.pending) == (version, None)
+        assert value_of(backend, name) == "new"
+        assert backend.read_version(name, before.current_version).reveal() == "old"
 
     def test_rotating_twice_keeps_each_value_readable(self, backend: Backend, name: str) -> None:
         backend.create(name, MANAGED, Secret("v1"))

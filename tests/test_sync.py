@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import uuid
 from collections.abc import Callable
@@ -226,8 +227,8 @@ def test_interrupted_sync_exits_3_and_the_next_one_finishes(
         assert len(versions) <= 1  # no value written twice
 
 
-def test_a_value_staged_by_a_dead_process_is_left_to_rotate(tmp_path: Path) -> None:
-    """sync never stages over a pending value; the rest of its work still lands."""
+def test_a_first_value_staged_by_a_dead_process_is_finished_by_sync(tmp_path: Path) -> None:
+    """sync never stages over a running one's pending value; a dead one's it finishes."""
     from credctl.backends.base import BackendContext, open_backend
     from credctl.model import EnvironmentConfig
     from credctl.secret import Secret
@@ -245,25 +246,27 @@ def test_a_value_staged_by_a_dead_process_is_left_to_rotate(tmp_path: Path) -> N
     )
     backend = open_backend(environment, BackendContext(project_dir=project))
     backend.create("prod/stripe/api-key", {"credctl:managed": "true"}, None)
-    dead = f"r-{uuid.uuid4().hex[:16]}-999999-{host_label()}"  # no such process
-    backend.put_pending("prod/stripe/api-key", Secret(CANARY), dead, None)
-    backend.close()
+    running = f"r-{uuid.uuid4().hex[:16]}-{os.getpid()}-{host_label()}"  # this test: alive
+    backend.put_pending("prod/stripe/api-key", Secret(CANARY), running, None)
 
     stuck = credctl(project, "sync")
     assert stuck.exit_code == 1, stuck.output
     errors = [line for line in stuck.stderr.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1
-    assert "prod/stripe/api-key: a staged value is waiting in the store" in errors[0]
-    assert "credctl rotate prod/stripe/api-key" in errors[0]
+    assert "prod/stripe/api-key: a rotation is already in progress" in errors[0]
     assert "local://prod/twilio/api-key" in (project / "credentials.md").read_text()
 
-    resumed = credctl(project, "rotate", "prod/stripe/api-key", "--format", "json")
-    assert resumed.exit_code == 0, resumed.output
-    assert json.loads(resumed.stdout)["results"][0]["outcome"] == "resumed"
+    backend.discard_pending("prod/stripe/api-key", running)
+    dead = f"r-{uuid.uuid4().hex[:16]}-999999-{host_label()}"  # no such process
+    backend.put_pending("prod/stripe/api-key", Secret(CANARY), dead, None)
+    finished = credctl(project, "sync")
+    assert finished.exit_code == 0, finished.output
     assert credctl(project, "get", "prod/stripe/api-key").stdout == CANARY
-    assert credctl(project, "sync").exit_code == 0
+    [info] = [i for i in backend.list_secrets() if i.name == "prod/stripe/api-key"]
+    assert info.pending is None
+    assert info.current_version == "1"
     assert credctl(project, "plan", "--detailed-exitcode").exit_code == 0
-    assert CANARY not in stuck.output + resumed.output
+    assert CANARY not in stuck.output + finished.output
 
 
 def test_detailed_exitcode_keeps_2_for_changes_only(tmp_path: Path) -> None:

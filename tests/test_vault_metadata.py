@@ -29,7 +29,8 @@ def backend(openbao: OpenBao, monkeypatch: pytest.MonkeyPatch) -> VaultBackend:
 def version_created(openbao: OpenBao, name: str, version: int) -> str:
     answer = openbao.bao("kv", "metadata", "get", "-mount=secret", "-format=json", name)
     stamp: str = json.loads(answer.stdout)["data"]["versions"][str(version)]["created_time"]
-    return stamp.split(".")[0].removesuffix("Z") + "Z"  # Vault writes nanoseconds
+    head, _, tail = stamp.removesuffix("Z").partition(".")
+    return f"{head}.{tail[:6]}Z" if tail else f"{head}Z"  # Vault writes nanoseconds
 
 
 def info_of(backend: VaultBackend, name: str) -> object:

@@ -276,11 +276,29 @@ class AwsBackend:
     def close(self) -> None:
         self.client.close()
 
-    def _call(self, operation: str, action: str, *, write: bool = False, **kwargs: Any) -> Any:
-        """One API call with credctl's retry budget and error translation."""
+    def _call(
+        self,
+        operation: str,
+        action: str,
+        *,
+        write: bool = False,
+        settled: Callable[[], bool] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """One API call with credctl's retry budget and error translation.
+
+        `settled`, for a write that is not idempotent by itself: whether the store is
+        already as the write leaves it. It is asked before each repeat, since a failed
+        attempt may have been applied with only its answer lost; if so, no repeat.
+        """
         method: Callable[..., Any] = getattr(self.client, operation)
+        attempts = 0
 
         def attempt() -> Any:
+            nonlocal attempts
+            attempts += 1
+            if attempts > 1 and settled is not None and settled():
+                return None
             if write:
                 self._writes.acquire()
             return method(**kwargs)
@@ -387,7 +405,7 @@ class AwsBackend:
         pending = None
         if pending_version is not None:
             token, created = _pending_tag(metadata.get(PENDING_TAG), pending_version)
-            pending = PendingInfo(token, created)
+            pending = PendingInfo(token, created, CURRENT in stages[pending_version])
         metadata.pop(PENDING_TAG, None)
         return SecretInfo(
             name=name,
@@ -554,7 +572,13 @@ class AwsBackend:
                 hint="adopt it with 'credctl import'",
             )
         if scheduled:
-            self._call("restore_secret", f"RestoreSecret {name}", write=True, SecretId=name)
+            self._call(
+                "restore_secret",
+                f"RestoreSecret {name}",
+                write=True,
+                settled=lambda: not self._scheduled(name),
+                SecretId=name,
+            )
         return scheduled
 
     def set_metadata(
@@ -588,7 +612,8 @@ class AwsBackend:
                 hint="wait for it, or discard it with 'credctl rotate --abort'",
             )
         whole = replace_field(self._current_raw(name) if field else None, field, value, name)
-        self.set_metadata(name, {PENDING_TAG: f"{token} {format_timestamp(clock.now())}"})
+        mark = f"{token} {format_timestamp(clock.now())}"
+        self.set_metadata(name, {PENDING_TAG: mark})
         self._call(
             "put_secret_value",
             f"PutSecretValue {name} (pending)",
@@ -598,26 +623,31 @@ class AwsBackend:
             ClientRequestToken=mine,
             VersionStages=[PENDING],
         )
-        # No compare-and-set in AWS. A racing stager tags, then writes, so after our write
-        # both the stage and the tag must still be ours; checking again after a pause
-        # catches a racer whose check of "no pending" came just before our write landed.
-        self._still_ours(name, mine)
+        # No compare-and-set in AWS: of stagers racing, the last PutSecretValue holds
+        # AWSPENDING (AWS moves the label). Each stager, once a racer that found no pending
+        # value just before this write would have written too, goes on only if it holds
+        # the label, and then makes the tag name it (a loser may have tagged last). A
+        # loser's version is left with no label: it has nothing to clean up, and it never
+        # touches the tag.
+        self._holds(name, mine)
         time.sleep(STAGE_SETTLE_SECONDS)
-        self._still_ours(name, mine)
+        if not _tag_names(self._holds(name, mine), mine):
+            self.set_metadata(name, {PENDING_TAG: mark})
 
-    def _still_ours(self, name: str, mine: str) -> None:
+    def _holds(self, name: str, mine: str) -> str | None:
+        """The pending tag, if `mine` holds AWSPENDING; else the race is lost."""
         described = self._describe_secret(name)
         stages: Mapping[str, list[str]] = described.get("VersionIdsToStages") or {}
-        tags = {tag["Key"]: tag.get("Value", "") for tag in described.get("Tags", [])}
         labels = stages.get(mine, [])
         # (The first version of a secret becomes AWSCURRENT at once, as AWS documents.)
-        holds = PENDING in labels or CURRENT in labels
-        if not holds or not _tag_names(tags.get(PENDING_TAG), mine):
+        if PENDING not in labels and CURRENT not in labels:
             raise RotationInProgressError(
                 f"{name}: a rotation is already in progress (another run staged a value "
                 "at the same time)",
                 hint="wait for it, or discard it with 'credctl rotate --abort'",
             )
+        tags = {tag["Key"]: tag.get("Value", "") for tag in described.get("Tags", [])}
+        return tags.get(PENDING_TAG)
 
     def _pending_version(self, name: str) -> str | None:
         described = self._describe_secret(name)
@@ -625,11 +655,9 @@ class AwsBackend:
         tags = {tag["Key"]: tag.get("Value", "") for tag in described.get("Tags", [])}
         return _unfinished_version(stages, tags.get(PENDING_TAG))
 
-    def promote(self, name: str, token: str) -> str:
+    def promote(self, name: str, token: str, *, keep_pending: bool = False) -> str:
         mine = version_id(token)
-        stages: Mapping[str, list[str]] = (
-            self._describe_secret(name).get("VersionIdsToStages") or {}
-        )
+        stages = self._stages(name)
         labels = stages.get(mine)
         if not labels or (PENDING not in labels and CURRENT not in labels):
             # written, then superseded by another run's pending value (AWS drops a version
@@ -648,35 +676,57 @@ class AwsBackend:
                 "update_secret_version_stage",
                 f"UpdateSecretVersionStage {name} (promote)",
                 write=True,
+                settled=lambda: CURRENT in self._stages(name, raw=True).get(mine, []),
                 SecretId=name,
                 VersionStage=CURRENT,
                 **arguments,
             )
-        if PENDING in labels:
-            self._call(
-                "update_secret_version_stage",
-                f"UpdateSecretVersionStage {name} (clear pending)",
-                write=True,
-                SecretId=name,
-                VersionStage=PENDING,
-                RemoveFromVersionId=mine,
-            )
-        self.set_metadata(name, {}, remove=[PENDING_TAG])
+        if not keep_pending:
+            self.discard_pending(name, token)
         return mine
 
+    def _stages(self, name: str, *, raw: bool = False) -> Mapping[str, list[str]]:
+        """Version id -> labels; `raw`: one request, no retries (inside another call's retry)."""
+        if raw:
+            described = self.client.describe_secret(SecretId=name)
+        else:
+            described = self._describe_secret(name)
+        stages: Mapping[str, list[str]] = described.get("VersionIdsToStages") or {}
+        return stages
+
+    def _scheduled(self, name: str) -> bool:
+        """Whether the secret is scheduled for deletion (one request, inside a retry)."""
+        return self.client.describe_secret(SecretId=name).get("DeletedDate") is not None
+
     def discard_pending(self, name: str, token: str | None = None) -> None:
-        held = self._pending_version(name)
-        if held is None or (token is not None and held != version_id(token)):
-            return
-        self._call(
-            "update_secret_version_stage",
-            f"UpdateSecretVersionStage {name} (discard pending)",
-            write=True,
-            SecretId=name,
-            VersionStage=PENDING,
-            RemoveFromVersionId=held,
-        )
-        self.set_metadata(name, {}, remove=[PENDING_TAG])
+        described = self._describe_secret(name)
+        stages: Mapping[str, list[str]] = described.get("VersionIdsToStages") or {}
+        tags = {tag["Key"]: tag.get("Value", "") for tag in described.get("Tags", [])}
+        tag = tags.get(PENDING_TAG)
+        if token is None:
+            held = _unfinished_version(stages, tag)
+        else:
+            # only this token's own value: a racer's stage and tag are never touched
+            held = version_id(token)
+            if PENDING not in stages.get(held, []):
+                return
+        if held is not None:
+            version = held
+            self._call(
+                "update_secret_version_stage",
+                f"UpdateSecretVersionStage {name} (discard pending)",
+                write=True,
+                settled=lambda: PENDING not in self._stages(name, raw=True).get(version, []),
+                SecretId=name,
+                VersionStage=PENDING,
+                RemoveFromVersionId=version,
+            )
+        if tag and (token is None or _tag_names(tag, version_id(token))):
+            # Done once the label is gone: a tag naming a version that holds no AWSPENDING
+            # means nothing, and the next stager overwrites it. Failing here would send the
+            # user to retry a change that is complete.
+            with contextlib.suppress(BackendError):
+                self.set_metadata(name, {}, remove=[PENDING_TAG])
 
     def rotate_with_function(self, name: str, lambda_arn: str, timeout: float) -> str:
         """AWS's own rotation: RotateSecret with the function, then wait until it finishes."""
@@ -708,6 +758,7 @@ class AwsBackend:
             "delete_secret",
             f"DeleteSecret {name}",
             write=True,
+            settled=lambda: self._scheduled(name),
             SecretId=name,
             RecoveryWindowInDays=days,
         )

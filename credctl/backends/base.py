@@ -85,9 +85,13 @@ class Backend(Protocol):
     def read_pending(self, name: str, token: str, field: str | None = None) -> Secret | None: ...
 
     # Make the pending value current; returns the new current version id. Idempotent.
-    def promote(self, name: str, token: str) -> str: ...
+    # keep_pending: the value stays marked as staged (PendingInfo.promoted) until
+    # discard_pending(name, token), so a run that stops before recording the change
+    # leaves a mark the next run finishes instead of rotating again.
+    def promote(self, name: str, token: str, *, keep_pending: bool = False) -> str: ...
 
     # Drop the pending value of that token (any token when None); the current one stays.
+    # Idempotent; a token whose value is no longer staged is left alone.
     def discard_pending(self, name: str, token: str | None = None) -> None: ...
 
     # Schedule a recoverable deletion; returns how to undo it.

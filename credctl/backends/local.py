@@ -299,6 +299,10 @@ class LocalBackend:
     def _info(self, name: str, entry: Mapping[str, Any]) -> SecretInfo:
         metadata: dict[str, str] = dict(entry.get("metadata", {}))
         pending = entry.get("pending")
+        staged = None
+        if pending:
+            promoted = _version_of(entry, pending["token"]) is not None
+            staged = PendingInfo(pending["token"], _time(pending.get("created")), promoted)
         return SecretInfo(
             name=name,
             reference=self.reference(name),
@@ -308,9 +312,7 @@ class LocalBackend:
             last_rotated=_last_rotated(metadata),
             has_value=entry.get("current") is not None,
             current_version=entry.get("current"),
-            pending=PendingInfo(pending["token"], _time(pending.get("created")))
-            if pending
-            else None,
+            pending=staged,
             deleted=bool(entry.get("deleted")),
         )
 
@@ -427,30 +429,31 @@ class LocalBackend:
                 "data": self._encrypt(whole, f"{name}#pending:{token}"),
             }
 
-    def promote(self, name: str, token: str) -> str:
+    def promote(self, name: str, token: str, *, keep_pending: bool = False) -> str:
         with self._mutate(name) as document:
             entry = self._entry(document, name)
-            pending = entry.get("pending")
-            if not pending or pending["token"] != token:
-                for version_id, version in entry["versions"].items():
-                    if version.get("token") == token:
-                        return str(version_id)  # promoted already
-                raise NotFoundError(f"{name} has no pending value for this rotation")
-            whole = self._decrypt(pending["data"], f"{name}#pending:{token}")
-            version_ids = [int(v) for v in entry["versions"]]
-            new_id = str(max(version_ids, default=0) + 1)
-            now = format_timestamp(clock.now())
-            entry["versions"][new_id] = {
-                "created": now,
-                "token": token,
-                "data": self._encrypt(whole, f"{name}@{new_id}"),
-            }
-            for old in sorted(version_ids)[: max(0, len(version_ids) + 1 - HISTORY)]:
-                del entry["versions"][str(old)]
-            entry["current"] = new_id
-            entry["pending"] = None
-            entry["updated"] = now
-            return new_id
+            pending: dict[str, Any] | None = entry.get("pending")
+            ours = pending is not None and pending["token"] == token
+            done = _version_of(entry, token)
+            if done is None:
+                if pending is None or not ours:
+                    raise NotFoundError(f"{name} has no pending value for this rotation")
+                whole = self._decrypt(pending["data"], f"{name}#pending:{token}")
+                version_ids = [int(v) for v in entry["versions"]]
+                done = str(max(version_ids, default=0) + 1)
+                now = format_timestamp(clock.now())
+                entry["versions"][done] = {
+                    "created": now,
+                    "token": token,
+                    "data": self._encrypt(whole, f"{name}@{done}"),
+                }
+                for old in sorted(version_ids)[: max(0, len(version_ids) + 1 - HISTORY)]:
+                    del entry["versions"][str(old)]
+                entry["current"] = done
+                entry["updated"] = now
+            if ours and not keep_pending:
+                entry["pending"] = None
+            return done
 
     def discard_pending(self, name: str, token: str | None = None) -> None:
         with self._mutate(name) as document:
@@ -616,6 +619,14 @@ def _is_time(value: object) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _version_of(entry: Mapping[str, Any], token: str) -> str | None:
+    """The version a promote of that rotation token made, if any."""
+    for version_id, version in entry["versions"].items():
+        if version.get("token") == token:
+            return str(version_id)
+    return None
 
 
 def _time(text: str | None) -> datetime | None:

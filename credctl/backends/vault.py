@@ -503,14 +503,34 @@ class VaultBackend:
         return data
 
     def _write(self, name: str, data: Mapping[str, Any], cas: int) -> int:
-        answer = self._call(
-            lambda c: c.secrets.kv.v2.create_or_update_secret(
+        """Write with check-and-set; a repeat first looks whether the lost attempt landed."""
+        attempts = 0
+
+        def write(client: Any) -> int:
+            nonlocal attempts
+            attempts += 1
+            if attempts > 1:
+                # the last attempt's answer was lost: repeating a write that landed would
+                # fail its check-and-set, although the store holds exactly what was asked
+                landed = self._landed(client, name, data, cas + 1)
+                if landed:
+                    return cas + 1
+            answer = client.secrets.kv.v2.create_or_update_secret(
                 path=name, secret=dict(data), cas=cas, mount_point=self.mount
-            ),
-            f"data/{name}",
-            "create" if cas == 0 else "update",
-        )
-        return int(answer["data"]["version"])
+            )
+            return int(answer["data"]["version"])
+
+        return self._call(write, f"data/{name}", "create" if cas == 0 else "update")
+
+    def _landed(self, client: Any, name: str, data: Mapping[str, Any], version: int) -> bool:
+        """Whether `version` of `name` holds exactly `data`."""
+        try:
+            answer = client.secrets.kv.v2.read_secret_version(
+                path=name, version=version, mount_point=self.mount, raise_on_deleted_version=True
+            )
+        except hvac.exceptions.InvalidPath:
+            return False
+        return bool(answer["data"]["data"] == dict(data))
 
     def _write_metadata(self, name: str, custom: Mapping[str, str]) -> None:
         self._check_limits(name, custom)
@@ -591,20 +611,34 @@ class VaultBackend:
         for name, meta in zip(names, metadata, strict=True):
             if meta is None:
                 continue  # deleted between LIST and read
-            pending = self._pending_info(name) if name in pending_names else None
+            pending = self._pending_info(name, meta) if name in pending_names else None
             found.append(self._info(name, meta, pending))
         return found
 
     def secret_info(self, name: str) -> SecretInfo | None:
         meta = self._metadata(name)
-        return None if meta is None else self._info(name, meta, self._pending_info(name))
+        return None if meta is None else self._info(name, meta, self._pending_info(name, meta))
 
-    def _pending_info(self, name: str) -> PendingInfo | None:
+    def _pending_info(self, name: str, meta: Mapping[str, Any]) -> PendingInfo | None:
         staged = self._pending(name)
         if staged is None:
             return None
-        meta = self._metadata(name + PENDING_SUFFIX) or {}
-        return PendingInfo(str(staged.get("token", "")), _time(meta.get("created_time")))
+        staged_meta = self._metadata(name + PENDING_SUFFIX) or {}
+        token = str(staged.get("token", ""))
+        return PendingInfo(
+            token, _time(staged_meta.get("created_time")), self._is_promoted(name, meta, staged)
+        )
+
+    def _is_promoted(self, name: str, meta: Mapping[str, Any], staged: Mapping[str, Any]) -> bool:
+        """Whether the staged data is current already (a promote that was not finished)."""
+        if (meta.get("custom_metadata") or {}).get(LAST_TOKEN) == staged.get("token"):
+            return True
+        base = staged.get("base")
+        current = int(meta.get("current_version") or 0)
+        if not isinstance(base, int) or current <= base:
+            return False
+        # written, then stopped before the token was recorded
+        return self._data(name, base + 1) == (staged.get("data") or {})
 
     def _info(self, name: str, meta: Mapping[str, Any], pending: PendingInfo | None) -> SecretInfo:
         custom: dict[str, str] = {
@@ -734,12 +768,15 @@ class VaultBackend:
             # write by another tool in between makes the promote fail instead of being lost
             self._write(name + PENDING_SUFFIX, {"token": token, "data": whole, "base": base}, 0)
         except ConflictError:
+            staged = self._pending(name)
+            if staged is not None and staged.get("token") == token:
+                return  # this run's own earlier attempt
             raise RotationInProgressError(
-                f"{name}: another rotation staged a value first",
+                f"{name}: a rotation is already in progress (another run staged a value first)",
                 hint="wait for it, or discard it with 'credctl rotate --abort'",
             ) from None
 
-    def promote(self, name: str, token: str) -> str:
+    def promote(self, name: str, token: str, *, keep_pending: bool = False) -> str:
         staged = self._pending(name)
         meta = self._metadata(name)
         if meta is None:
@@ -762,8 +799,10 @@ class VaultBackend:
                 version = self._write(name, new_data, base)
             except ConflictError:
                 version = self._promoted_before(name, base, new_data)
-        self.set_metadata(name, {LAST_TOKEN: token})
-        self._delete_pending(name)
+        if custom.get(LAST_TOKEN) != token:
+            self.set_metadata(name, {LAST_TOKEN: token})
+        if not keep_pending:
+            self._delete_pending(name)
         return str(version)
 
     def _promoted_before(self, name: str, base: int, new_data: Mapping[str, Any]) -> int:
@@ -864,7 +903,10 @@ def _stamp(text: str | None) -> datetime | None:
     cleaned = text.strip()
     if "." in cleaned:  # Vault writes nanoseconds: 2026-11-24T05:12:01.123456789Z
         head, _, tail = cleaned.partition(".")
-        cleaned = head + ("Z" if tail.endswith("Z") else "")
+        digits = tail.removesuffix("Z")[:6]  # Python's datetime keeps microseconds
+        cleaned = (
+            head + (f".{digits}" if digits.isdigit() else "") + ("Z" if tail.endswith("Z") else "")
+        )
     try:
         return parse_timestamp(cleaned)
     except ValueError:

@@ -2,8 +2,10 @@
 
 moto 5 moves the `AWSCURRENT` label in `UpdateSecretVersionStage` but keeps
 answering `GetSecretValue`/`BatchGetSecretValue` with the old version; AWS
-answers with the version that holds `AWSCURRENT`. Staged rotation relies on
-AWS's behaviour, so the tests run moto with it corrected.
+answers with the version that holds `AWSCURRENT`. And a `PutSecretValue` repeated
+with the same `ClientRequestToken` and value (a retry after a lost answer) is ignored
+by AWS, as documented; moto writes an `AWSPENDING` version again, dropping its other
+labels. Staged rotation relies on AWS's behaviour, so the tests run moto corrected.
 """
 
 from __future__ import annotations
@@ -37,3 +39,30 @@ def apply() -> None:
         return answer
 
     SecretsManagerBackend.update_secret_version_stage = update_secret_version_stage  # type: ignore[method-assign]
+
+    original_put = SecretsManagerBackend.put_secret_value
+
+    def put_secret_value(
+        self: Any,
+        secret_id: str,
+        secret_string: str,
+        secret_binary: str,
+        client_request_token: str,
+        version_stages: list[str],
+    ) -> Any:
+        if client_request_token and self._is_valid_identifier(secret_id):
+            secret = self.secrets[secret_id]
+            existing = getattr(secret, "versions", {}).get(client_request_token)
+            if (
+                existing is not None
+                and existing.get("secret_string") == secret_string
+                and existing.get("secret_binary") == secret_binary
+            ):
+                return secret.to_short_dict(
+                    include_version_stages=True, version_id=client_request_token
+                )
+        return original_put(
+            self, secret_id, secret_string, secret_binary, client_request_token, version_stages
+        )
+
+    SecretsManagerBackend.put_secret_value = put_secret_value  # type: ignore[method-assign]

@@ -4,9 +4,11 @@ Put it between credctl and a real server to simulate a distant endpoint
 (`delay` seconds added to each request/response round trip) or a backend
 that fails mid-way (`fail_when` drops the connection of matching requests;
 `answer_when` answers matching requests with an HTTP status itself, such as
-429 or 503, without forwarding them; `down` drops every new request). HTTP/1.1 keep-alive is understood just
-enough to tell requests apart: a request starts when the client sends after
-the server last answered.
+429 or 503, without forwarding them; `down` drops every new request; `fault_at`
+fails the k-th request: dropped before it reaches the store, its answer lost
+after the store applied it, or the store down from it on). HTTP/1.1 keep-alive
+is understood just enough to tell requests apart: a request starts when the
+client sends after the server last answered.
 """
 
 from __future__ import annotations
@@ -18,9 +20,14 @@ import threading
 import time
 from collections.abc import Callable
 from http import HTTPStatus
+from typing import Literal
 from urllib.parse import urlsplit
 
 HEAD_END = b"\r\n\r\n"
+# drop: the request never reaches the store; lose-answer: the store applies it and the
+# answer is dropped; down: that request and every later one never reach the store
+Fault = Literal["drop", "lose-answer", "down"]
+FAULTS: tuple[Fault, ...] = ("drop", "lose-answer", "down")
 
 
 class Proxy:
@@ -29,9 +36,13 @@ class Proxy:
         self.target = (parts.hostname or "127.0.0.1", parts.port or 80)
         self.delay = delay
         self.down = False
-        self.requests = 0
+        self.requests = 0  # forwarded to the server
+        self.seen = 0  # every request that arrived, forwarded or not
         self.dropped = 0
         self.delayed = 0.0  # seconds of delay added so far (what the tests check, not a clock)
+        self.lost = 0  # answers dropped after the server applied the request
+        self.log: list[str] = []  # each request that arrived, named by `describe`
+        self._fault: tuple[Fault, int] | None = None
         self._predicates: list[Callable[[bytes], bool]] = []
         self._answers: list[_Answer] = []
         self.answered = 0
@@ -68,10 +79,29 @@ class Proxy:
         """Answer `status` to the first `times` (default: every) requests whose head matches."""
         self._answers.append(_Answer(predicate, status, times))
 
+    def fault_at(self, kind: Fault, index: int) -> None:
+        """Fail the `index`-th request from now on (1-based) the way `kind` says."""
+        with self._lock:
+            self._fault = (kind, self.seen + index)
+
     def clear_faults(self) -> None:
         self._predicates.clear()
         self._answers.clear()
         self.down = False
+        with self._lock:
+            self._fault = None
+
+    def _arrived(self, head: bytes) -> Fault | None:
+        """Count a request that arrived; the fault it meets, if any."""
+        with self._lock:
+            self.seen += 1
+            self.log.append(describe(head))
+            if self._fault is None:
+                return None
+            kind, index = self._fault
+            if self.seen == index or (kind == "down" and self.seen > index):
+                return kind
+            return None
 
     def _answer_for(self, head: bytes) -> int | None:
         with self._lock:
@@ -107,7 +137,7 @@ class Proxy:
         self._track(upstream)
         client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         upstream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        state = {"new_request": True}
+        state = {"new_request": True, "lose_answer": False}
         threading.Thread(
             target=self._pump_back, args=(upstream, client, state), daemon=True
         ).start()
@@ -128,9 +158,15 @@ class Proxy:
                             break
                         chunk += more
                     head = chunk.split(HEAD_END, 1)[0]
-                    if self.down or any(predicate(head) for predicate in list(self._predicates)):
+                    fault = self._arrived(head)
+                    if (
+                        self.down
+                        or fault in ("drop", "down")
+                        or any(predicate(head) for predicate in list(self._predicates))
+                    ):
                         self.dropped += 1
                         break
+                    state["lose_answer"] = fault == "lose-answer"
                     status = self._answer_for(head)
                     if status is not None:
                         _read_body(client, chunk, head)
@@ -156,6 +192,9 @@ class Proxy:
                 chunk = upstream.recv(65536)
                 if not chunk:
                     break
+                if state["lose_answer"]:
+                    self.lost += 1  # the server has answered, so it applied the request
+                    break
                 state["new_request"] = True
                 client.sendall(chunk)
         except OSError:
@@ -170,6 +209,17 @@ class _Answer:
         self.predicate = predicate
         self.status = status
         self.left = left
+
+
+def describe(head: bytes) -> str:
+    """A request in a few words: `PutSecretValue` (AWS), `POST /v1/secret/data/x` (Vault)."""
+    lines = head.decode("latin-1").split("\r\n")
+    for line in lines[1:]:
+        key, _, text = line.partition(":")
+        if key.strip().lower() == "x-amz-target":
+            return text.strip().rpartition(".")[2]
+    method, _, rest = lines[0].partition(" ")
+    return f"{method} {rest.partition(' ')[0].partition('?')[0]}"
 
 
 def _read_body(client: socket.socket, chunk: bytes, head: bytes) -> None:
