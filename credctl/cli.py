@@ -933,7 +933,7 @@ def rotate(
                     manual_value=manual_value,
                     abort=abort,
                     progress=lambda _: bar.update(1),
-                    started=clock.process_started(),
+                    started=clock.run_started(),
                 )
     finally:
         backends.close()
@@ -1133,6 +1133,7 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in own
     # with --detailed-exitcode, 2 means "changes pending" (as Terraform): an error is 1
     error_exit = {2: 1} if "--detailed-exitcode" in own else {}
+    clock.start_run()
     _install_log_handler()
     try:
         cli.main(args=arguments, prog_name="credctl", standalone_mode=False)

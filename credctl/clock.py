@@ -20,6 +20,7 @@ from credctl.errors import UsageError
 OFFSET_VARIABLE = "CREDCTL_CLOCK_OFFSET"
 
 _fixed: datetime | None = None
+_runs_started: list[datetime] = []  # when each command run in this process began
 
 
 def now() -> datetime:
@@ -49,6 +50,23 @@ def process_started() -> datetime:
     except (OSError, ValueError, IndexError, AttributeError):
         return now()
     return now() - timedelta(seconds=max(0.0, age))
+
+
+def start_run() -> datetime:
+    """Mark the start of a command run: the process's start for its first, now for the next.
+
+    A command judges what other runs did "since it started" from this moment. The
+    first run of a process began when the process did (the user's command line); a
+    process that runs several commands in turn (a test) starts each one now.
+    """
+    started = now() if _runs_started else process_started()
+    _runs_started.append(started)
+    return started
+
+
+def run_started() -> datetime:
+    """When the current command run began (the process's start if none was marked)."""
+    return _runs_started[-1] if _runs_started else process_started()
 
 
 @functools.lru_cache(maxsize=4)

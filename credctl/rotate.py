@@ -23,7 +23,14 @@ from datetime import datetime
 from typing import Literal
 
 from credctl import clock
-from credctl.audit import Backends, is_literal_config, refuse_invalid, run_audit, secret_name
+from credctl.audit import (
+    CLOCK_SKEW,
+    Backends,
+    is_literal_config,
+    refuse_invalid,
+    run_audit,
+    secret_name,
+)
 from credctl.auditlog import LOG_PATH
 from credctl.backends.base import Backend
 from credctl.errors import (
@@ -265,7 +272,11 @@ class Rotation:
         """Whether the store records a rotation committed after this run started."""
         # the store keeps milliseconds: a commit within this run's first one counts too
         started = self.started.replace(microsecond=self.started.microsecond // 1000 * 1000)
-        return info.last_rotated is not None and info.last_rotated >= started
+        # a date in the future is no rotation at all (audit reports it as future-date)
+        return (
+            info.last_rotated is not None
+            and started <= info.last_rotated <= clock.now() + CLOCK_SKEW
+        )
 
     def _overtaken(self, info: SecretInfo) -> RotationInProgressError:
         return RotationInProgressError(
