@@ -1133,9 +1133,9 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in own
     # with --detailed-exitcode, 2 means "changes pending" (as Terraform): an error is 1
     error_exit = {2: 1} if "--detailed-exitcode" in own else {}
-    clock.start_run()
     _install_log_handler()
     try:
+        clock.start_run()
         cli.main(args=arguments, prog_name="credctl", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Error: aborted", err=True)
