@@ -5,24 +5,24 @@ from __future__ import annotations
 import fnmatch
 import functools
 import math
-import os
 import re
 import string
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
+    PlainValidator,
     field_validator,
     model_validator,
 )
 
+from credctl.backends.config import BackendConfig
+from credctl.backends.registry import BackendType, backend_type, by_scheme, validate_config
+from credctl.fields import Strict, path_problem, prefix_problem
 from credctl.generate import expand_alphabet
 from credctl.schedule import parse_duration, seconds_duration
 
@@ -56,130 +56,7 @@ Duration = Annotated[timedelta, BeforeValidator(_duration), AfterValidator(_not_
 PositiveDuration = Annotated[timedelta, BeforeValidator(_duration), AfterValidator(_positive)]
 
 
-# ---------------------------------------------------------------- store paths
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode's category Cc
-
-
-def has_control_character(text: str) -> bool:
-    return _CONTROL.search(text) is not None
-
-
-def path_problem(path: str) -> str | None:
-    """Why a store path could escape where it is meant to live, or None when it is safe.
-
-    Stores and their HTTP clients resolve `.` and `..` (Vault reads another mount's
-    secret through `secret/../../other/data/x`), so such names are never built.
-    """
-    if has_control_character(path):
-        return "has a control character"
-    if "\\" in path:
-        return "has a backslash"
-    segments = path.split("/")
-    if "" in segments:
-        return "has an empty path segment (a leading, trailing or doubled /)"
-    for segment in segments:
-        if segment in (".", ".."):
-            return f"has a {segment!r} path segment"
-    return None
-
-
-def prefix_problem(prefix: str) -> str | None:
-    """`path_problem` for a name prefix, which may be empty or end with one `/`."""
-    if prefix == "":
-        return None
-    return path_problem(prefix.removesuffix("/"))
-
-
-def _safe_prefix(value: str | None) -> str | None:
-    if value is not None:
-        problem = prefix_problem(value)
-        if problem:
-            raise ValueError(f"{value!r} {problem}")
-    return value
-
-
-def url_problem(url: str) -> str | None:
-    """Why `url` is no http(s) URL a client can use, or None."""
-    example = "use e.g. https://vault.example.com:8200 or http://localhost:4566"
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a port out of range
-    except ValueError:
-        return f"not a valid URL ({example})"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return f"not an http:// or https:// URL ({example})"
-    if has_control_character(url) or any(character.isspace() for character in url):
-        return f"a URL cannot hold spaces or control characters ({example})"
-    return None
-
-
-def _http_url(value: str | None) -> str | None:
-    problem = None if value is None else url_problem(value)
-    if problem:
-        raise ValueError(problem)
-    return value
-
-
-SafePrefix = Annotated[str | None, AfterValidator(_safe_prefix)]
-HttpUrl = Annotated[str | None, AfterValidator(_http_url)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 # ---------------------------------------------------------------- environments
-
-
-class LocalBackendConfig(Strict):
-    type: Literal["local"]
-    path: str = ".credctl/store"
-    prefix: SafePrefix = None
-
-
-class AwsBackendConfig(Strict):
-    type: Literal["aws"]
-    region: str | None = None
-    profile: str | None = None
-    role_arn: str | None = None
-    endpoint_url: HttpUrl = None
-    prefix: SafePrefix = None
-    kms_key_id: str | None = None
-    recovery_window_days: int = Field(default=30, ge=7, le=30)
-
-
-class VaultAuthConfig(Strict):
-    method: Literal["token", "approle"] = "token"
-    token_env: str = "VAULT_TOKEN"  # noqa: S105 - a variable name
-    role_id: str | None = None
-    secret_id_env: str | None = None
-    mount: str = "approle"
-
-
-class VaultBackendConfig(Strict):
-    type: Literal["vault"]
-    url: HttpUrl = None
-    mount: str = "secret"
-    path_prefix: SafePrefix = None
-    namespace: str | None = None
-    auth: VaultAuthConfig = VaultAuthConfig()
-    ca_cert: str | None = None
-    tls_verify: bool = True
-
-    @field_validator("mount")
-    @classmethod
-    def _safe_mount(cls, value: str) -> str:
-        problem = path_problem(value.strip("/"))
-        if problem:
-            raise ValueError(f"{value!r} {problem}")
-        return value
-
-
-BackendConfig = Annotated[
-    LocalBackendConfig | AwsBackendConfig | VaultBackendConfig, Field(discriminator="type")
-]
 
 
 class RetryConfig(Strict):
@@ -255,7 +132,8 @@ class EnvironmentConfig(Strict):
     """One `environments/<name>.yaml`."""
 
     name: str
-    backend: BackendConfig
+    # its type's model from the registry (`backend.region`, not `backend.aws.region`)
+    backend: Annotated[BackendConfig, PlainValidator(validate_config)]
     naming: Annotated[str, AfterValidator(_naming)] = "{service}/{credential}"
     # Names outside the prefix that rows may reference (prefixes, or globs with * ? [).
     external: Annotated[list[str], AfterValidator(_external)] = Field(default_factory=list)
@@ -266,13 +144,15 @@ class EnvironmentConfig(Strict):
     rate_limit: Annotated[float, BeforeValidator(_rate)] = 50.0
     lock_timeout: PositiveDuration = timedelta(minutes=15)
 
+    @property
+    def backend_type(self) -> BackendType:
+        """The registry entry of this environment's store."""
+        return backend_type(self.backend)
+
     @functools.cached_property
     def prefix(self) -> str:
         """Names live under this prefix (default `<env>/`)."""
-        backend = self.backend
-        configured = (
-            backend.path_prefix if isinstance(backend, VaultBackendConfig) else backend.prefix
-        )
+        configured = self.backend.configured_prefix()
         if configured is None:
             return f"{self.name}/"
         return configured
@@ -292,32 +172,20 @@ class EnvironmentConfig(Strict):
         return name
 
     @functools.cached_property
-    def store(self) -> tuple[str | None, ...]:
+    def store(self) -> tuple[object, ...]:
         """Where the store is: environments with equal `store` share one namespace of names."""
-        backend = self.backend
-        if isinstance(backend, AwsBackendConfig):
-            return ("aws", backend.region, backend.endpoint_url, backend.profile, backend.role_arn)
-        if isinstance(backend, VaultBackendConfig):
-            url = backend.url.rstrip("/") if backend.url else None
-            return ("vault", url, backend.namespace, backend.mount.strip("/"))
-        return ("local", os.path.normpath(backend.path))
+        return self.backend.store_identity()
 
     def store_name(self, ref: Ref) -> str | None:
         """The name a reference points at in this environment's store (for Vault, inside
         the mount); None when it points into another kind of store or another mount."""
-        if REFERENCE_SCHEMES[ref.scheme] != self.backend.type:
+        if ref.scheme != self.backend_type.scheme:
             return None
-        if isinstance(self.backend, VaultBackendConfig):
-            mount = self.backend.mount.strip("/") + "/"
-            return ref.name[len(mount) :] if ref.name.startswith(mount) else None
-        return ref.name
+        return self.backend.store_name(ref.name)
 
     def reference_for(self, name: str, field: str | None = None) -> str:
         """The reference a table row writes for a store name (as the backends write it)."""
-        if isinstance(self.backend, VaultBackendConfig):
-            return str(Ref("vault", f"{self.backend.mount.strip('/')}/{name}", field))
-        scheme = "aws-sm" if isinstance(self.backend, AwsBackendConfig) else "local"
-        return str(Ref(scheme, name, field))
+        return str(Ref(self.backend_type.scheme, self.backend.reference_name(name), field))
 
     def owns(self, name: str) -> bool:
         """The name lives under this environment's prefix."""
@@ -458,14 +326,14 @@ class Ref:
         return f"{self.scheme}://{self.name}{suffix}"
 
 
-REFERENCE_SCHEMES = {"aws-sm": "aws", "vault": "vault", "local": "local"}
-_REF = re.compile(r"^(?P<scheme>aws-sm|vault|local)://(?P<name>[^#\s]+)(?:#(?P<field>[^#\s]+))?$")
+_REF = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]*)://(?P<name>[^#\s]+)(?:#(?P<field>[^#\s]+))?$")
 
 
 def parse_reference(text: str) -> Ref | None:
-    """The reference in a cell, or None when the cell is empty or a literal."""
+    """The reference in a cell (of a store type the registry knows), or None when the
+    cell is empty or a literal."""
     match = _REF.match(text.strip())
-    if not match:
+    if not match or by_scheme(match.group("scheme")) is None:
         return None
     return Ref(match.group("scheme"), match.group("name"), match.group("field"))
 

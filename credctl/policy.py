@@ -10,18 +10,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+from credctl.backends.registry import reference_forms
 from credctl.errors import Problem
+from credctl.fields import has_control_character, path_problem
 from credctl.model import (
-    REFERENCE_SCHEMES,
     CredentialTypePolicy,
     EffectivePolicy,
     EnvironmentConfig,
     EnvironmentPolicy,
     Row,
-    has_control_character,
     looks_like_reference,
     parse_reference,
-    path_problem,
     slugify,
 )
 from credctl.schedule import parse_schedule, parse_timestamp
@@ -263,7 +262,7 @@ def _target(
         except ValueError as error:
             return [Problem(*where, f"{row.id}: {error}", "invalid-reference")], None
         return [], Target(name, None, environment)
-    if REFERENCE_SCHEMES[reference.scheme] != environment.backend.type:
+    if reference.scheme != environment.backend_type.scheme:
         return [], None  # _check_value said so
     if has_control_character(value):  # never print what a terminal would obey
         return [
@@ -384,7 +383,7 @@ def _check_value(
     if reference is not None:
         if environment is not None:
             expected = environment.backend.type
-            if REFERENCE_SCHEMES[reference.scheme] != expected:
+            if reference.scheme != environment.backend_type.scheme:
                 return [
                     Problem(
                         *where,
@@ -398,8 +397,8 @@ def _check_value(
         return [
             Problem(
                 *where,
-                "Value/Reference is not a valid reference (use aws-sm://NAME, "
-                "vault://MOUNT/PATH or local://PATH, optionally #field)",
+                f"Value/Reference is not a valid reference (use {reference_forms()}, "
+                "optionally #field)",
                 "invalid-reference",
             )
         ]

@@ -198,13 +198,6 @@ def _validation_problems(
             part for part in item["loc"] if not str(part).startswith(("function-", "tagged"))
         ]
         location = location[strip:]
-        # The discriminated union adds the backend type to the path: drop it.
-        if (
-            len(location) > 1
-            and location[0] == "backend"
-            and location[1] in ("local", "aws", "vault")
-        ):
-            location = [location[0], *location[2:]]
         key = ".".join(str(part) for part in location) or "(top level)"
         message = item["msg"]
         if item["type"] == "extra_forbidden":
@@ -291,7 +284,7 @@ def _overlapping_prefixes(
             ):
                 continue
             display, node = nodes[name]
-            key = "path_prefix" if environment.backend.type == "vault" else "prefix"
+            key = environment.backend.prefix_key
             problems.append(
                 Problem(
                     display,

@@ -17,8 +17,9 @@ from moto.secretsmanager.models import secretsmanager_backends
 
 from credctl.backends import aws
 from credctl.backends.base import BackendContext, open_backend
+from credctl.backends.config import AwsBackendConfig
 from credctl.errors import BackendError, ConflictError, RotationInProgressError
-from credctl.model import AwsBackendConfig, EnvironmentConfig
+from credctl.model import EnvironmentConfig
 from credctl.secret import Secret
 from tests.backend_contract import CANARY, MANAGED
 from tests.support.canned import RawBody

@@ -23,8 +23,9 @@ from botocore.awsrequest import AWSResponse, HTTPHeaders
 from moto import mock_aws
 
 from credctl.backends import aws
+from credctl.backends.config import AwsBackendConfig
 from credctl.cli import main
-from credctl.model import AwsBackendConfig, EnvironmentConfig
+from credctl.model import EnvironmentConfig
 from credctl.values import host_label
 from tests.backend_contract import CANARY, MANAGED
 from tests.projects import Result, inherited_environment, make_project, row

@@ -29,12 +29,12 @@ from credctl.backends.base import (
     BackendContext,
     RateLimiter,
     ValueResult,
+    name_in_store,
     replace_field,
-    safe_name,
     select_field,
     with_retry,
-    wrong_store,
 )
+from credctl.backends.config import AwsBackendConfig
 from credctl.errors import (
     AccessDeniedError,
     AuthError,
@@ -50,7 +50,6 @@ from credctl.errors import (
 from credctl.model import (
     META_LAST_ROTATED,
     META_MANAGED,
-    AwsBackendConfig,
     EnvironmentConfig,
     PendingInfo,
     Ref,
@@ -251,8 +250,9 @@ class AwsBackend:
     def __init__(self, environment: EnvironmentConfig, client: Any) -> None:
         self.environment = environment
         self.client = client
-        self.config = environment.backend
-        assert isinstance(self.config, AwsBackendConfig)
+        config = environment.backend
+        assert isinstance(config, AwsBackendConfig)
+        self.config = config
         self._writes = RateLimiter(environment.rate_limit)
 
     # ------------------------------------------------------------- plumbing
@@ -262,12 +262,10 @@ class AwsBackend:
         return f"AWS Secrets Manager {region} at {self.client.meta.endpoint_url}"
 
     def reference(self, name: str, field: str | None = None) -> str:
-        return str(Ref("aws-sm", name, field))
+        return self.environment.reference_for(name, field)
 
     def name_for(self, ref: Ref) -> str:
-        if ref.scheme != "aws-sm":
-            raise wrong_store(self.environment, ref, "aws-sm://", "AWS Secrets Manager")
-        return safe_name(ref, ref.name)
+        return name_in_store(self.environment, ref)
 
     def batch(self) -> contextlib.AbstractContextManager[bool]:
         """Each write is an API call made at once: nothing to hold back."""
@@ -525,8 +523,8 @@ class AwsBackend:
             "Tags": [{"Key": key, "Value": text} for key, text in metadata.items()],
             "Description": "managed by credctl",
         }
-        if self.config.kms_key_id:  # type: ignore[union-attr]
-            arguments["KmsKeyId"] = self.config.kms_key_id  # type: ignore[union-attr]
+        if self.config.kms_key_id:
+            arguments["KmsKeyId"] = self.config.kms_key_id
         if value is not None:
             arguments["SecretString"] = value.reveal()
             # the same request retried after a lost answer must not make a second version
@@ -753,7 +751,7 @@ class AwsBackend:
             time.sleep(1)
 
     def schedule_delete(self, name: str) -> str:
-        days = self.config.recovery_window_days  # type: ignore[union-attr]
+        days = self.config.recovery_window_days
         self._call(
             "delete_secret",
             f"DeleteSecret {name}",

@@ -25,14 +25,8 @@ from credctl.errors import (
     ThrottledError,
     UsageError,
 )
-from credctl.model import (
-    EnvironmentConfig,
-    Ref,
-    RetryConfig,
-    SecretInfo,
-    has_control_character,
-    path_problem,
-)
+from credctl.fields import has_control_character, path_problem
+from credctl.model import EnvironmentConfig, Ref, RetryConfig, SecretInfo
 from credctl.secret import Secret
 
 # Value returned per reference by `read_values`: the value, or the error for that id.
@@ -152,15 +146,20 @@ def open_backend(environment: EnvironmentConfig, context: BackendContext) -> Bac
 # ------------------------------------------------------------ shared helpers
 
 
-def wrong_store(environment: EnvironmentConfig, ref: Ref, expected: str, store: str) -> ConfigError:
-    """A reference that points into another kind of store than the environment's."""
-    return ConfigError(
-        Problem(
-            f"environments/{environment.name}.yaml",
-            None,
-            f"reference {ref} is not a {expected} reference, but the environment uses {store}",
+def name_in_store(environment: EnvironmentConfig, ref: Ref) -> str:
+    """The store name a reference points at; ConfigError if it belongs to another store
+    (or, for Vault, another mount), UsageError if it could resolve to another place."""
+    name = environment.store_name(ref)
+    if name is None:
+        raise ConfigError(
+            Problem(
+                f"environments/{environment.name}.yaml",
+                None,
+                f"reference {ref} is not a {environment.reference_for('')} reference, but the "
+                f"environment uses {environment.backend.store_label()}",
+            )
         )
-    )
+    return safe_name(ref, name)
 
 
 def safe_name(ref: Ref, name: str) -> str:

@@ -31,11 +31,11 @@ from credctl import clock
 from credctl.backends.base import (
     BackendContext,
     ValueResult,
+    name_in_store,
     replace_field,
-    safe_name,
     select_field,
-    wrong_store,
 )
+from credctl.backends.config import LocalBackendConfig
 from credctl.errors import (
     BackendError,
     ConfigError,
@@ -49,7 +49,6 @@ from credctl.fsutil import locked, write_atomic
 from credctl.model import (
     META_LAST_ROTATED,
     EnvironmentConfig,
-    LocalBackendConfig,
     PendingInfo,
     Ref,
     SecretInfo,
@@ -148,12 +147,10 @@ class LocalBackend:
         return f"local store {self.display}"
 
     def reference(self, name: str, field: str | None = None) -> str:
-        return str(Ref("local", name, field))
+        return self.environment.reference_for(name, field)
 
     def name_for(self, ref: Ref) -> str:
-        if ref.scheme != "local":
-            raise wrong_store(self.environment, ref, "local://", "the local store")
-        return safe_name(ref, ref.name)
+        return name_in_store(self.environment, ref)
 
     def close(self) -> None:
         """Nothing to release."""

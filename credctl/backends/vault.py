@@ -35,11 +35,12 @@ import urllib3.exceptions
 from credctl.backends.base import (
     BackendContext,
     ValueResult,
+    name_in_store,
     replace_field,
-    safe_name,
     select_field,
     with_retry,
 )
+from credctl.backends.config import VaultBackendConfig
 from credctl.errors import (
     AccessDeniedError,
     AuthError,
@@ -52,6 +53,7 @@ from credctl.errors import (
     ThrottledError,
     UnreachableError,
 )
+from credctl.fields import url_problem
 from credctl.model import (
     META_LAST_ROTATED,
     META_MANAGED,
@@ -59,8 +61,6 @@ from credctl.model import (
     PendingInfo,
     Ref,
     SecretInfo,
-    VaultBackendConfig,
-    url_problem,
 )
 from credctl.schedule import parse_timestamp
 from credctl.secret import Secret
@@ -243,20 +243,10 @@ class VaultBackend:
         return f"Vault {self.url} mount {self.mount}/"
 
     def reference(self, name: str, field: str | None = None) -> str:
-        return str(Ref("vault", f"{self.mount}/{name}", field))
+        return self.environment.reference_for(name, field)
 
     def name_for(self, ref: Ref) -> str:
-        mount = self.mount + "/"
-        if ref.scheme != "vault" or not ref.name.startswith(mount):
-            raise ConfigError(
-                Problem(
-                    f"environments/{self.environment.name}.yaml",
-                    None,
-                    f"reference {ref} is not a vault://{mount} reference, but the environment "
-                    f"uses the Vault mount {mount}",
-                )
-            )
-        return safe_name(ref, ref.name[len(mount) :])
+        return name_in_store(self.environment, ref)
 
     def batch(self) -> contextlib.AbstractContextManager[bool]:
         """Each write is a request made at once: nothing to hold back."""
