@@ -37,7 +37,8 @@ def seed(project: Path, count: int, env: dict[str, str]) -> None:
     script = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from credctl.backends.base import BackendContext, open_backend\n"
+        "from credctl.backends.base import BackendContext\n"
+        "from credctl.backends.pool import open_backend\n"
         "from credctl.model import EnvironmentConfig\n"
         "from credctl import clock\nfrom credctl.schedule import format_timestamp\n"
         "sys.path.insert(0, 'bench')\n"

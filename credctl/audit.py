@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from credctl import clock
-from credctl.backends.base import Backend, BackendContext, open_backend
+from credctl.backends.base import Backend
+from credctl.backends.pool import Backends
 from credctl.errors import ConfigError, Problem, UsageError
 from credctl.model import (
     META_OWNER,
@@ -63,34 +63,6 @@ class AuditReport:
         for finding in self.findings:
             counts[finding.severity] += 1
         return counts
-
-
-class Backends:
-    """Opens each environment's backend on first use and closes them all at the end."""
-
-    def __init__(self, project: Project) -> None:
-        self.project = project
-        self._open: dict[str, Backend] = {}
-
-    def get(self, environment: EnvironmentConfig) -> Backend:
-        if environment.name not in self._open:
-            self._open[environment.name] = open_backend(
-                environment, BackendContext(project_dir=self.project.root)
-            )
-        return self._open[environment.name]
-
-    def close(self) -> None:
-        for backend in self._open.values():
-            backend.close()
-
-
-@contextlib.contextmanager
-def backends_for(project: Project) -> Iterator[Backends]:
-    backends = Backends(project)
-    try:
-        yield backends
-    finally:
-        backends.close()
 
 
 def secret_name(

@@ -21,7 +21,7 @@ from credctl.errors import ConfigError, CredctlError, UsageError
 from credctl.render import FORMATS, RENDERERS
 
 if TYPE_CHECKING:
-    from credctl.audit import Backends
+    from credctl.backends.pool import Backends
     from credctl.project import Project
     from credctl.secret import Secret
 
@@ -299,7 +299,7 @@ def _shown(path: Path) -> str:
 
 
 def _backends(project: Project) -> Backends:
-    from credctl.audit import Backends
+    from credctl.backends.pool import Backends
 
     return Backends(project)
 

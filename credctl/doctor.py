@@ -6,7 +6,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from credctl.audit import Backends
+from credctl.backends.pool import Backends
 from credctl.errors import AccessDeniedError, AuthError, CredctlError, UnreachableError
 from credctl.model import EnvironmentConfig
 

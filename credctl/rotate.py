@@ -25,7 +25,6 @@ from typing import Literal
 from credctl import clock
 from credctl.audit import (
     CLOCK_SKEW,
-    Backends,
     is_literal_config,
     refuse_invalid,
     run_audit,
@@ -33,6 +32,7 @@ from credctl.audit import (
 )
 from credctl.auditlog import LOG_PATH
 from credctl.backends.base import Backend
+from credctl.backends.pool import Backends
 from credctl.errors import (
     BackendError,
     ConfigError,
@@ -582,7 +582,9 @@ def rotate_all(
             for result in updated_by.values():
                 _not_recorded(result, problem, project, table_missing=True)
             # not recorded in the table: the store keeps them marked as staged for sync
-            committed = [(item, result) for item, result in committed if item.row.id not in updated_by]
+            committed = [
+                (item, result) for item, result in committed if item.row.id not in updated_by
+            ]
     _finish(committed)
     order = {candidate.row.id: index for index, candidate in enumerate(candidates)}
     return sorted(results, key=lambda r: order.get(r.id, 0))

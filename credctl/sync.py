@@ -16,9 +16,10 @@ from datetime import datetime
 from typing import Literal
 
 from credctl import clock
-from credctl.audit import Backends, is_literal_config, secret_name
+from credctl.audit import is_literal_config, secret_name
 from credctl.auditlog import LOG_PATH
 from credctl.backends.base import Backend, replace_field
+from credctl.backends.pool import Backends
 from credctl.errors import ConfigError, CredctlError, NotFoundError
 from credctl.generate import generate
 from credctl.model import (

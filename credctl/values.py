@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Literal
 
 from credctl import auditlog, clock
-from credctl.audit import Backends, env_var_name, is_literal_config, refuse_invalid, secret_name
+from credctl.audit import env_var_name, is_literal_config, refuse_invalid, secret_name
 from credctl.backends.base import Backend
+from credctl.backends.pool import Backends
 from credctl.errors import (
     BackendError,
     ConfigError,
@@ -120,9 +121,11 @@ def given_value(raw: bytes | str, credential_id: str) -> Secret:
     return Secret(text)
 
 
-def row_reference(row: Row, environment: EnvironmentConfig, backends: Backends) -> Ref:
+def row_reference(
+    project: Project, row: Row, environment: EnvironmentConfig, backends: Backends
+) -> Ref:
     # a dev row into prod's prefix would put prod's value in dev's env file
-    problems = reference_problems(row, environment, backends.project.environments.values())
+    problems = reference_problems(row, environment, project.environments.values())
     if problems:
         raise ConfigError(problems)
     backend = backends.get(environment)
@@ -184,7 +187,7 @@ def collect_env(
     if problems:
         raise ConfigError(problems)
     refs = {
-        row.line: row_reference(row, environment, backends)
+        row.line: row_reference(project, row, environment, backends)
         for row, _ in chosen
         if not is_literal_config(row, project)
     }
@@ -224,7 +227,7 @@ def get_value(project: Project, row: Row, backends: Backends) -> Secret:
     environment = environment_of(project, row)
     if is_literal_config(row, project):
         return Secret(row.reference.strip())
-    ref = row_reference(row, environment, backends)
+    ref = row_reference(project, row, environment, backends)
     result = backends.get(environment).read_values([ref])[ref]
     if isinstance(result, BackendError):
         raise result

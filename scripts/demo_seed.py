@@ -11,7 +11,8 @@ import secrets
 import sys
 from pathlib import Path
 
-from credctl.audit import backends_for, is_literal_config, secret_name
+from credctl.audit import is_literal_config, secret_name
+from credctl.backends.pool import backends_for
 from credctl.project import load_project
 from credctl.schedule import format_timestamp, parse_timestamp
 from credctl.secret import Secret

@@ -16,8 +16,9 @@ from moto import mock_aws
 from moto.secretsmanager.models import secretsmanager_backends
 
 from credctl.backends import aws
-from credctl.backends.base import BackendContext, open_backend
+from credctl.backends.base import BackendContext
 from credctl.backends.config import AwsBackendConfig
+from credctl.backends.pool import open_backend
 from credctl.errors import BackendError, ConflictError, RotationInProgressError
 from credctl.model import EnvironmentConfig
 from credctl.secret import Secret

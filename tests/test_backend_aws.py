@@ -14,7 +14,8 @@ import pytest
 from moto import mock_aws
 
 from credctl.backends.aws import AwsBackend, botocore_config
-from credctl.backends.base import BackendContext, open_backend
+from credctl.backends.base import BackendContext
+from credctl.backends.pool import open_backend
 from credctl.model import EnvironmentConfig
 from credctl.secret import Secret
 from tests.backend_contract import CANARY, MANAGED, BackendContract

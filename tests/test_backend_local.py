@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from credctl.backends.base import BackendContext, open_backend
+from credctl.backends.base import BackendContext
 from credctl.backends.local import LocalBackend
+from credctl.backends.pool import open_backend
 from credctl.errors import ConfigError, WrongKeyError
 from credctl.model import EnvironmentConfig
 from credctl.secret import Secret

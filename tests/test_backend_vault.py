@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from credctl.backends.base import BackendContext, open_backend
+from credctl.backends.base import BackendContext
+from credctl.backends.pool import open_backend
 from credctl.backends.vault import VaultBackend
 from credctl.errors import AccessDeniedError, BackendError, ConfigError
 from credctl.model import EnvironmentConfig, Ref

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from credctl.backends.base import BackendContext, open_backend
+from credctl.backends.base import BackendContext
+from credctl.backends.pool import open_backend
 from credctl.model import EnvironmentConfig
 from credctl.secret import Secret
 from tests.projects import REPO, credctl, make_project, row

@@ -25,8 +25,8 @@ from typing import Any
 
 import pytest
 
-from credctl.audit import Backends
-from credctl.backends.base import Backend, BackendContext, open_backend
+from credctl.backends.base import Backend, BackendContext
+from credctl.backends.pool import Backends, open_backend
 from credctl.model import EnvironmentConfig, SecretInfo, parse_reference
 from credctl.project import load_project
 from credctl.secret import Secret

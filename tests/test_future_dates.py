@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from credctl import clock
-from credctl.audit import Backends
+from credctl.backends.pool import Backends
 from credctl.model import META_LAST_ROTATED
 from credctl.project import load_project
 from credctl.schedule import format_timestamp, parse_timestamp

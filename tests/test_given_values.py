@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from credctl.audit import Backends
+from credctl.backends.pool import Backends
 from credctl.project import load_project
 from credctl.settings import load_settings
 from credctl.values import get_value

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from credctl import clock
-from credctl.audit import Backends
 from credctl.backends.aws import AwsBackend, version_id
-from credctl.backends.base import Backend, BackendContext, open_backend
+from credctl.backends.base import Backend, BackendContext
+from credctl.backends.pool import Backends, open_backend
 from credctl.errors import RotationInProgressError
 from credctl.model import EnvironmentConfig
 from credctl.project import Project, load_project

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from credctl.backends.aws import AwsBackend
-from credctl.backends.base import BackendContext, open_backend
+from credctl.backends.base import BackendContext
 from credctl.backends.local import LocalBackend
+from credctl.backends.pool import open_backend
 from credctl.backends.vault import VaultBackend
 from credctl.errors import UsageError
 from credctl.model import EnvironmentConfig, Ref

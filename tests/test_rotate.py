@@ -17,7 +17,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from credctl.audit import Backends
+from credctl.backends.pool import Backends
 from credctl.model import META_LAST_ROTATED
 from credctl.project import Project, load_project
 from credctl.settings import load_settings

@@ -229,7 +229,8 @@ def test_interrupted_sync_exits_3_and_the_next_one_finishes(
 
 def test_a_first_value_staged_by_a_dead_process_is_finished_by_sync(tmp_path: Path) -> None:
     """sync never stages over a running one's pending value; a dead one's it finishes."""
-    from credctl.backends.base import BackendContext, open_backend
+    from credctl.backends.base import BackendContext
+    from credctl.backends.pool import open_backend
     from credctl.model import EnvironmentConfig
     from credctl.secret import Secret
     from credctl.values import host_label
@@ -300,7 +301,7 @@ def test_a_value_set_after_planning_is_never_overwritten(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """sync fills a missing first value only if the store still has none when it writes."""
-    from credctl.audit import Backends
+    from credctl.backends.pool import Backends
     from credctl.project import load_project
     from credctl.settings import load_settings
     from credctl.sync import apply_plan, make_plan

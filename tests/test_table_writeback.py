@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from credctl import clock
-from credctl.audit import Backends
+from credctl.backends.pool import Backends
 from credctl.project import Project, load_project
 from credctl.secret import Secret
 from credctl.settings import load_settings

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from credctl.backends.base import BackendContext, open_backend
+from credctl.backends.base import BackendContext
+from credctl.backends.pool import open_backend
 from credctl.backends.vault import VaultBackend
 from credctl.model import EnvironmentConfig
 from tests.projects import credctl, make_project, row

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from credctl.backends.base import BackendContext, open_backend
+from credctl.backends.base import BackendContext
+from credctl.backends.pool import open_backend
 from credctl.backends.vault import VaultBackend
 from credctl.model import EnvironmentConfig, Ref
 from credctl.secret import Secret

@@ -1,4 +1,4 @@
-"""The backend interface every secret store implements, and the registry of stores.
+"""The backend interface every secret store implements, and the helpers stores share.
 
 A backend serves one environment. Names are full store names including the
 environment's prefix (`prod/stripe/api-key`). Values travel as `Secret`.
@@ -6,7 +6,6 @@ environment's prefix (`prod/stripe/api-key`). Values travel as `Secret`.
 
 from __future__ import annotations
 
-import importlib
 import json
 import random
 import threading
@@ -105,42 +104,6 @@ class BackendContext:
 
     project_dir: Path
     client: Any = None  # an injected vendor client (tests); built from config otherwise
-
-
-# type: -> "module:factory"; imported only when an environment needs it.
-REGISTRY: dict[str, str] = {
-    "local": "credctl.backends.local:from_config",
-    "aws": "credctl.backends.aws:from_config",
-    "vault": "credctl.backends.vault:from_config",
-}
-
-
-def open_backend(environment: EnvironmentConfig, context: BackendContext) -> Backend:
-    """Build the backend of an environment, importing its module on first use."""
-    target = REGISTRY.get(environment.backend.type)
-    if target is None:
-        raise ConfigError(
-            Problem(
-                f"environments/{environment.name}.yaml",
-                None,
-                f"unknown backend type {environment.backend.type!r}",
-            )
-        )
-    module_name, factory_name = target.split(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise ConfigError(
-            Problem(
-                f"environments/{environment.name}.yaml",
-                None,
-                f"the {environment.backend.type} backend cannot be loaded "
-                f"(missing module {error.name})",
-            ),
-            hint="reinstall credctl with its dependencies: pip install credctl",
-        ) from None
-    factory: Callable[[EnvironmentConfig, BackendContext], Backend] = getattr(module, factory_name)
-    return factory(environment, context)
 
 
 # ------------------------------------------------------------ shared helpers

@@ -77,7 +77,8 @@ class Store:
         else:
             from pathlib import Path
 
-            from credctl.backends.base import BackendContext, open_backend
+            from credctl.backends.base import BackendContext
+            from credctl.backends.pool import open_backend
             from credctl.model import EnvironmentConfig
             from credctl.secret import Secret
 

@@ -1,0 +1,78 @@
+"""Opening backends: one environment's (`open_backend`, from the registry's factory),
+and every environment's of a run, each on first use (`Backends`)."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Protocol
+
+from credctl.backends.base import Backend, BackendContext
+from credctl.backends.registry import BACKENDS
+from credctl.errors import ConfigError, Problem
+from credctl.model import EnvironmentConfig
+
+
+def open_backend(environment: EnvironmentConfig, context: BackendContext) -> Backend:
+    """Build the backend of an environment, importing its module on first use."""
+    entry = BACKENDS.get(environment.backend.type)
+    if entry is None:
+        raise ConfigError(
+            Problem(
+                f"environments/{environment.name}.yaml",
+                None,
+                f"unknown backend type {environment.backend.type!r}",
+            )
+        )
+    module_name, factory_name = entry.factory.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ConfigError(
+            Problem(
+                f"environments/{environment.name}.yaml",
+                None,
+                f"the {entry.type} backend cannot be loaded (missing module {error.name})",
+            ),
+            hint="reinstall credctl with its dependencies: pip install credctl",
+        ) from None
+    factory: Callable[[EnvironmentConfig, BackendContext], Backend] = getattr(module, factory_name)
+    return factory(environment, context)
+
+
+class ProjectFolder(Protocol):
+    """What the pool needs of a project: the folder relative store paths start from."""
+
+    @property
+    def root(self) -> Path: ...
+
+
+class Backends:
+    """Opens each environment's backend on first use and closes them all at the end."""
+
+    def __init__(self, project: ProjectFolder) -> None:
+        self.project = project
+        self._open: dict[str, Backend] = {}
+
+    def get(self, environment: EnvironmentConfig) -> Backend:
+        if environment.name not in self._open:
+            self._open[environment.name] = open_backend(
+                environment, BackendContext(project_dir=self.project.root)
+            )
+        return self._open[environment.name]
+
+    def close(self) -> None:
+        for backend in self._open.values():
+            backend.close()
+
+
+@contextlib.contextmanager
+def backends_for(project: ProjectFolder) -> Iterator[Backends]:
+    """A pool for the block, every backend it opened closed at its end."""
+    backends = Backends(project)
+    try:
+        yield backends
+    finally:
+        backends.close()
