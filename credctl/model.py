@@ -19,6 +19,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from credctl.backends.config import BackendConfig
 from credctl.backends.registry import BackendType, backend_type, by_scheme, validate_config
@@ -74,6 +75,8 @@ _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(s|sec|second|m|min|minute)\s*$")
 
 
 def _rate(value: object) -> object:
+    if value is None:  # not set is left out, not null: the store's quota applies then
+        raise PydanticCustomError("float_type", "Input should be a valid number")
     per_second = value
     if isinstance(value, str):
         match = _RATE.match(value)
@@ -141,13 +144,18 @@ class EnvironmentConfig(Strict):
     env_vars: dict[str, str] = Field(default_factory=dict)
     concurrency: int = Field(default=16, ge=1, le=256)
     retry: RetryConfig = RetryConfig()
-    rate_limit: Annotated[float, BeforeValidator(_rate)] = 50.0
+    rate_limit: Annotated[float | None, BeforeValidator(_rate)] = None
     lock_timeout: PositiveDuration = timedelta(minutes=15)
 
     @property
     def backend_type(self) -> BackendType:
         """The registry entry of this environment's store."""
         return backend_type(self.backend)
+
+    @property
+    def write_rate(self) -> float | None:
+        """Writes per second: `rate_limit`, else the store's own quota (None: no limit)."""
+        return self.rate_limit if self.rate_limit is not None else self.backend_type.write_rate
 
     @functools.cached_property
     def prefix(self) -> str:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import getpass
-import logging
 import re
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -27,13 +27,12 @@ import botocore.exceptions
 from credctl import clock
 from credctl.backends.base import (
     BackendContext,
-    RateLimiter,
     ValueResult,
     name_in_store,
     replace_field,
     select_field,
-    with_retry,
 )
+from credctl.backends.calls import Caller, CallRules
 from credctl.backends.config import AwsBackendConfig
 from credctl.errors import (
     AccessDeniedError,
@@ -57,8 +56,6 @@ from credctl.model import (
 )
 from credctl.schedule import format_timestamp, parse_timestamp
 from credctl.secret import Secret
-
-log = logging.getLogger("credctl")
 
 CURRENT = "AWSCURRENT"
 PENDING = "AWSPENDING"
@@ -244,6 +241,49 @@ def _translate(
     return BackendError(f"environment {env}: {action} failed ({type(error).__name__})")
 
 
+@dataclass(frozen=True)
+class AwsCall:
+    """One API call as messages name it: "DescribeSecret prod/x"."""
+
+    action: str
+    carries_value: bool = False  # the request holds a value, which a vendor message may echo
+
+    def __str__(self) -> str:
+        return self.action
+
+
+class AwsRules(CallRules[AwsCall]):
+    """Secrets Manager's failures: throttling and 5xx are repeated, the rest translated."""
+
+    vendor = "AWS"
+
+    def __init__(self, environment: EnvironmentConfig, client: Any) -> None:
+        self.environment = environment
+        self.client = client
+
+    def is_retryable(self, error: Exception) -> bool:
+        return _is_retryable(error)
+
+    def translate(self, error: Exception, call: AwsCall) -> BackendError:
+        endpoint = str(self.client.meta.endpoint_url)
+        return _translate(
+            error, self.environment, call.action, endpoint, carries_value=call.carries_value
+        )
+
+    def exhausted(self, error: Exception, attempts: int, call: AwsCall) -> BackendError:
+        translated = self.translate(error, call)
+        if isinstance(translated, ThrottledError) or _error_code(error) in TRANSIENT_CODES:
+            return ThrottledError(
+                f"environment {self.environment.name}: AWS still throttling {call.action} "
+                f"after {attempts} attempts",
+                hint="lower 'concurrency' or 'rate_limit', or raise 'retry.max_attempts'",
+            )
+        return translated
+
+    def outcome(self, error: Exception) -> str:
+        return _error_code(error) or type(error).__name__
+
+
 class AwsBackend:
     """One environment's secrets in AWS Secrets Manager."""
 
@@ -253,7 +293,7 @@ class AwsBackend:
         config = environment.backend
         assert isinstance(config, AwsBackendConfig)
         self.config = config
-        self._writes = RateLimiter(environment.rate_limit)
+        self._calls = Caller(environment, AwsRules(environment, client))
 
     # ------------------------------------------------------------- plumbing
 
@@ -283,75 +323,14 @@ class AwsBackend:
         settled: Callable[[], bool] | None = None,
         **kwargs: Any,
     ) -> Any:
-        """One API call with credctl's retry budget and error translation.
+        """One API call through the shared wrapper (retry, write rate, translation).
 
         `settled`, for a write that is not idempotent by itself: whether the store is
-        already as the write leaves it. It is asked before each repeat, since a failed
-        attempt may have been applied with only its answer lost; if so, no repeat.
+        already as the write leaves it (see `Caller`).
         """
         method: Callable[..., Any] = getattr(self.client, operation)
-        attempts = 0
-
-        def attempt() -> Any:
-            nonlocal attempts
-            attempts += 1
-            if attempts > 1 and settled is not None and settled():
-                return None
-            if write:
-                self._writes.acquire()
-            return method(**kwargs)
-
-        endpoint = str(self.client.meta.endpoint_url)
-        carries_value = "SecretString" in kwargs
-        started = time.perf_counter()
-        outcome = "failed"
-        try:
-            answer = with_retry(
-                attempt,
-                self.environment.retry,
-                is_retryable=_is_retryable,
-                describe=f"environment {self.environment.name}: {action}",
-                exhausted=lambda error, attempts: self._exhausted(
-                    error, attempts, action, carries_value
-                ),
-            )
-            outcome = "ok"
-            return answer
-        except BackendError as error:
-            outcome = type(error).__name__
-            raise
-        except Exception as error:
-            outcome = _error_code(error) or type(error).__name__
-            raise _translate(
-                error, self.environment, action, endpoint, carries_value=carries_value
-            ) from None
-        finally:
-            # the action names the call and the secret, never the arguments (they carry values)
-            log.debug(
-                "%s: AWS %s: %s in %.3f s",
-                self.environment.name,
-                action,
-                outcome,
-                time.perf_counter() - started,
-            )
-
-    def _exhausted(
-        self, error: Exception, attempts: int, action: str, carries_value: bool
-    ) -> BackendError:
-        translated = _translate(
-            error,
-            self.environment,
-            action,
-            str(self.client.meta.endpoint_url),
-            carries_value=carries_value,
-        )
-        if isinstance(translated, ThrottledError) or _error_code(error) in TRANSIENT_CODES:
-            return ThrottledError(
-                f"environment {self.environment.name}: AWS still throttling {action} "
-                f"after {attempts} attempts",
-                hint="lower 'concurrency' or 'rate_limit', or raise 'retry.max_attempts'",
-            )
-        return translated
+        call = AwsCall(action, carries_value="SecretString" in kwargs)
+        return self._calls(lambda: method(**kwargs), call, write=write, settled=settled)
 
     def _describe_secret(self, name: str) -> dict[str, Any]:
         answer: dict[str, Any] = self._call(

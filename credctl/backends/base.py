@@ -7,25 +7,15 @@ environment's prefix (`prod/stripe/api-key`). Values travel as `Secret`.
 from __future__ import annotations
 
 import json
-import random
-import threading
-import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
-from credctl.errors import (
-    BackendError,
-    ConfigError,
-    NotFoundError,
-    Problem,
-    ThrottledError,
-    UsageError,
-)
+from credctl.errors import BackendError, ConfigError, NotFoundError, Problem, UsageError
 from credctl.fields import has_control_character, path_problem
-from credctl.model import EnvironmentConfig, Ref, RetryConfig, SecretInfo
+from credctl.model import EnvironmentConfig, Ref, SecretInfo
 from credctl.secret import Secret
 
 # Value returned per reference by `read_values`: the value, or the error for that id.
@@ -170,69 +160,3 @@ def replace_field(raw: str | None, field: str | None, value: Secret, name: str) 
         document = loaded
     document[field] = value.reveal()
     return json.dumps(document)
-
-
-T = TypeVar("T")
-
-
-def with_retry(
-    call: Callable[[], T],
-    retry: RetryConfig,
-    *,
-    is_retryable: Callable[[Exception], bool],
-    describe: str,
-    sleep: Callable[[float], None] = time.sleep,
-    exhausted: Callable[[Exception, int], BackendError] | None = None,
-) -> T:
-    """Run `call`, retrying retryable failures with capped exponential backoff and full jitter.
-
-    When the attempts run out, `exhausted(last_error, attempts)` says what to raise
-    (default: a ThrottledError).
-    """
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            return call()
-        except Exception as error:
-            if not is_retryable(error):
-                raise
-            if attempt >= retry.max_attempts:
-                if exhausted is not None:
-                    raise exhausted(error, attempt) from None
-                raise ThrottledError(
-                    f"{describe}: still throttled or unavailable after {attempt} attempts",
-                    hint="lower 'concurrency' or 'rate_limit' in the environment file, "
-                    "or raise 'retry.max_attempts'",
-                ) from None
-            cap = min(
-                retry.max_delay.total_seconds(),
-                retry.base_delay.total_seconds() * (2 ** (attempt - 1)),
-            )
-            sleep(random.uniform(0, cap))  # noqa: S311 - jitter, not cryptography
-
-
-class RateLimiter:
-    """A token bucket shared by a backend's worker threads (writes per second)."""
-
-    def __init__(self, per_second: float, burst: int | None = None) -> None:
-        self.per_second = per_second
-        self.capacity = float(burst if burst is not None else max(1, int(per_second)))
-        self._tokens = self.capacity
-        self._stamp = time.monotonic()
-        self._lock = threading.Lock()
-
-    def acquire(self) -> None:
-        """Wait until one more call fits under the rate."""
-        while True:
-            with self._lock:
-                now = time.monotonic()
-                self._tokens = min(
-                    self.capacity, self._tokens + (now - self._stamp) * self.per_second
-                )
-                self._stamp = now
-                if self._tokens >= 1:
-                    self._tokens -= 1
-                    return
-                wait = (1 - self._tokens) / self.per_second
-            time.sleep(wait)

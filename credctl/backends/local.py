@@ -4,6 +4,8 @@ One JSON file per store folder holds every secret's metadata in the clear and
 its values encrypted with AES-256-GCM, each ciphertext bound to its secret name
 and version (associated data), so a value cannot be moved to another slot.
 Writes happen under an exclusive file lock and replace the file atomically.
+No network: its calls skip the shared wrapper (`credctl.backends.calls`); nothing
+is worth repeating and `rate_limit` has no quota to keep under here.
 """
 
 from __future__ import annotations

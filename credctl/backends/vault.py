@@ -17,10 +17,10 @@ import logging
 import os
 import re
 import threading
-import time
 import warnings
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -38,8 +38,8 @@ from credctl.backends.base import (
     name_in_store,
     replace_field,
     select_field,
-    with_retry,
 )
+from credctl.backends.calls import Caller, CallRules
 from credctl.backends.config import VaultBackendConfig
 from credctl.errors import (
     AccessDeniedError,
@@ -47,6 +47,7 @@ from credctl.errors import (
     BackendError,
     ConfigError,
     ConflictError,
+    CredctlError,
     NotFoundError,
     Problem,
     RotationInProgressError,
@@ -207,6 +208,56 @@ def _translate(
     return BackendError(f"environment {env}: {path} failed ({type(error).__name__})")
 
 
+@dataclass(frozen=True)
+class VaultCall:
+    """One request as messages name it: "read secret/data/prod/x"."""
+
+    path: str  # the full path, mount included
+    capability: str  # the policy capability it needs: read, list, create, update, delete
+
+    def __str__(self) -> str:
+        return f"{self.capability} {self.path}"
+
+
+class VaultRules(CallRules[VaultCall]):
+    """Vault's failures: 429, 5xx and lost connections are repeated, the rest translated."""
+
+    vendor = "Vault"
+
+    def __init__(self, backend: VaultBackend) -> None:
+        self.backend = backend
+
+    def is_retryable(self, error: Exception) -> bool:
+        return _retryable(error)
+
+    def translate(self, error: Exception, call: VaultCall) -> CredctlError:
+        backend = self.backend
+        if isinstance(error, hvac.exceptions.InvalidPath) and "no handler for route" in str(error):
+            return backend._mount_error("does not exist")
+        return _translate(error, backend.environment, backend.url, call.path, call.capability)
+
+    def exhausted(self, error: Exception, attempts: int, call: VaultCall) -> BackendError:
+        if isinstance(
+            error,
+            hvac.exceptions.RateLimitExceeded
+            | hvac.exceptions.InternalServerError
+            | hvac.exceptions.BadGateway,
+        ):
+            return ThrottledError(
+                f"environment {self.backend.environment.name}: Vault still failing on "
+                f"{call.path} after {attempts} attempts",
+                hint="lower 'concurrency' or raise 'retry.max_attempts'",
+            )
+        return _translate(
+            error, self.backend.environment, self.backend.url, call.path, call.capability
+        )
+
+    def outcome(self, error: Exception) -> str:
+        if isinstance(error, hvac.exceptions.InvalidPath):
+            return "not found"
+        return type(error).__name__
+
+
 class VaultBackend:
     """One environment's secrets in a Vault or OpenBao KV v2 mount."""
 
@@ -234,6 +285,7 @@ class VaultBackend:
         # one pool for the backend's life, so worker threads keep their sessions between phases
         self._executor: ThreadPoolExecutor | None = None
         self._mount_checked = False
+        self._calls = Caller(environment, VaultRules(self))
         if client is not None:
             self._local.client = client
 
@@ -334,77 +386,27 @@ class VaultBackend:
         return token
 
     def _call(self, action: Callable[[Any], T], path: str, capability: str) -> T:
-        """One request with the environment's retry budget and error translation."""
+        """One request inside the mount, through the shared wrapper (retry, write rate,
+        translation); a request needing more than read or list counts as a write."""
         self._check_mount()
-        return self._raw_call(action, path, capability)
+        return self._calls(
+            lambda: action(self._client()),
+            VaultCall(f"{self.mount}/{path}", capability),
+            write=capability not in ("read", "list"),
+        )
 
-    def _raw_call(
-        self, action: Callable[[Any], T], path: str, capability: str, *, system: bool = False
-    ) -> T:
-        full_path = path if system else f"{self.mount}/{path}"
-        started = time.perf_counter()
-        outcome = "failed"
-        try:
-            answer = with_retry(
-                lambda: action(self._client()),
-                self.environment.retry,
-                is_retryable=_retryable,
-                describe=f"environment {self.environment.name}: Vault {full_path}",
-                exhausted=lambda error, attempts: self._exhausted(
-                    error, attempts, full_path, capability
-                ),
-            )
-            outcome = "ok"
-            return answer
-        except BackendError as error:
-            outcome = type(error).__name__
-            raise
-        except hvac.exceptions.InvalidPath as error:
-            outcome = "not found"
-            if "no handler for route" in str(error):
-                raise self._mount_error("does not exist") from None
-            raise _translate(error, self.environment, self.url, full_path, capability) from None
-        except Exception as error:
-            outcome = type(error).__name__
-            raise _translate(error, self.environment, self.url, full_path, capability) from None
-        finally:
-            # names and paths only: request bodies and answers carry values
-            log.debug(
-                "%s: Vault %s %s: %s in %.3f s",
-                self.environment.name,
-                capability,
-                full_path,
-                outcome,
-                time.perf_counter() - started,
-            )
-
-    def _exhausted(
-        self, error: Exception, attempts: int, path: str, capability: str
-    ) -> BackendError:
-        translated = _translate(error, self.environment, self.url, path, capability)
-        if isinstance(
-            error,
-            hvac.exceptions.RateLimitExceeded
-            | hvac.exceptions.InternalServerError
-            | hvac.exceptions.BadGateway,
-        ):
-            return ThrottledError(
-                f"environment {self.environment.name}: Vault still failing on {path} "
-                f"after {attempts} attempts",
-                hint="lower 'concurrency' or raise 'retry.max_attempts'",
-            )
-        return translated
+    def _system(self, action: Callable[[Any], T], path: str) -> T:
+        """A read of a system path (outside the mount), before the mount is known good."""
+        return self._calls(lambda: action(self._client()), VaultCall(path, "read"))
 
     def _check_mount(self) -> None:
         """A missing mount or a KV version 1 mount is a clear error, once, up front."""
         if self._mount_checked:
             return
         try:
-            answer = self._raw_call(
+            answer = self._system(
                 lambda client: client.adapter.get(f"/v1/sys/internal/ui/mounts/{self.mount}"),
                 f"sys/internal/ui/mounts/{self.mount}",
-                "read",
-                system=True,
             )
         except AccessDeniedError:
             # not visible to this token: the first real request will tell
@@ -435,11 +437,9 @@ class VaultBackend:
     def _is_vault(self) -> bool:
         """Whether the server answers sys/health as Vault and OpenBao do (any status)."""
         try:
-            answer = self._raw_call(
+            answer = self._system(
                 lambda client: client.adapter.get("/v1/sys/health", raise_exception=False),
                 "sys/health",
-                "read",
-                system=True,
             )
         except BackendError:
             return False
@@ -493,24 +493,21 @@ class VaultBackend:
         return data
 
     def _write(self, name: str, data: Mapping[str, Any], cas: int) -> int:
-        """Write with check-and-set; a repeat first looks whether the lost attempt landed."""
-        attempts = 0
-
-        def write(client: Any) -> int:
-            nonlocal attempts
-            attempts += 1
-            if attempts > 1:
-                # the last attempt's answer was lost: repeating a write that landed would
-                # fail its check-and-set, although the store holds exactly what was asked
-                landed = self._landed(client, name, data, cas + 1)
-                if landed:
-                    return cas + 1
-            answer = client.secrets.kv.v2.create_or_update_secret(
-                path=name, secret=dict(data), cas=cas, mount_point=self.mount
-            )
-            return int(answer["data"]["version"])
-
-        return self._call(write, f"data/{name}", "create" if cas == 0 else "update")
+        """Write with check-and-set; a repeat first looks whether the lost attempt landed
+        (repeating a write that landed would fail its check-and-set, although the store
+        holds exactly what was asked)."""
+        self._check_mount()
+        version = self._calls(
+            lambda: int(
+                self._client().secrets.kv.v2.create_or_update_secret(
+                    path=name, secret=dict(data), cas=cas, mount_point=self.mount
+                )["data"]["version"]
+            ),
+            VaultCall(f"{self.mount}/data/{name}", "create" if cas == 0 else "update"),
+            write=True,
+            settled=lambda: self._landed(self._client(), name, data, cas + 1),
+        )
+        return cas + 1 if version is None else version
 
     def _landed(self, client: Any, name: str, data: Mapping[str, Any], version: int) -> bool:
         """Whether `version` of `name` holds exactly `data`."""
