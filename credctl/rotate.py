@@ -31,7 +31,7 @@ from credctl.audit import (
     secret_name,
 )
 from credctl.auditlog import LOG_PATH
-from credctl.backends.base import Backend
+from credctl.backends.base import Backend, NativeRotation
 from credctl.backends.pool import Backends
 from credctl.errors import (
     BackendError,
@@ -468,8 +468,8 @@ class Rotation:
         return self.policy.timeout.total_seconds()
 
     def _lambda(self) -> RotationResult:
-        rotate_with_function = getattr(self.backend, "rotate_with_function", None)
-        if rotate_with_function is None or not self.policy.lambda_arn:
+        backend = self.backend
+        if not isinstance(backend, NativeRotation) or not self.policy.lambda_arn:
             raise ConfigError(
                 Problem(
                     "policies",
@@ -478,7 +478,7 @@ class Rotation:
                     "'lambda_arn' in the credential type's policy",
                 )
             )
-        version = str(rotate_with_function(self.name, self.policy.lambda_arn, self._timeout()))
+        version = backend.rotate_with_function(self.name, self.policy.lambda_arn, self._timeout())
         self.committed_at = clock.now()
         try:
             self.backend.set_metadata(

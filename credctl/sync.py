@@ -18,7 +18,7 @@ from typing import Literal
 from credctl import clock
 from credctl.audit import is_literal_config, secret_name
 from credctl.auditlog import LOG_PATH
-from credctl.backends.base import Backend, replace_field
+from credctl.backends.base import Backend, batched, replace_field
 from credctl.backends.pool import Backends
 from credctl.errors import ConfigError, CredctlError, NotFoundError
 from credctl.generate import generate
@@ -326,7 +326,7 @@ def apply_plan(
         # held until the store has them: a batching store writes them all at the end
         held: list[tuple[Change, Applied | CredctlError]] = []
         try:
-            with backend.batch() as deferred, ThreadPoolExecutor(max_workers=workers) as pool:
+            with batched(backend) as deferred, ThreadPoolExecutor(max_workers=workers) as pool:
                 futures = {
                     pool.submit(_apply_one, project, backend, change, actor): change
                     for change in changes

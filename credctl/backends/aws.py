@@ -307,10 +307,6 @@ class AwsBackend:
     def name_for(self, ref: Ref) -> str:
         return name_in_store(self.environment, ref)
 
-    def batch(self) -> contextlib.AbstractContextManager[bool]:
-        """Each write is an API call made at once: nothing to hold back."""
-        return contextlib.nullcontext(False)
-
     def close(self) -> None:
         self.client.close()
 

@@ -1,4 +1,5 @@
-"""The backend interface every secret store implements, and the helpers stores share.
+"""The backend interface every secret store implements, its optional capabilities,
+and the helpers stores share.
 
 A backend serves one environment. Names are full store names including the
 environment's prefix (`prod/stripe/api-key`). Values travel as `Secret`.
@@ -6,12 +7,13 @@ environment's prefix (`prod/stripe/api-key`). Values travel as `Secret`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from credctl.errors import BackendError, ConfigError, NotFoundError, Problem, UsageError
 from credctl.fields import has_control_character, path_problem
@@ -80,12 +82,37 @@ class Backend(Protocol):
     # Schedule a recoverable deletion; returns how to undo it.
     def schedule_delete(self, name: str) -> str: ...
 
-    # Many writes as one block: yields True when they reach the store only at its end
-    # (the local store writes its one file once), False when each is made at once.
-    def batch(self) -> AbstractContextManager[bool]: ...
-
     # Release connections and pools.
     def close(self) -> None: ...
+
+
+# Optional capabilities: a store has one when it implements the method; callers ask with
+# isinstance(backend, Capability).
+
+
+@runtime_checkable
+class Batching(Protocol):
+    """A store that can hold many writes and make them at once (the local store writes
+    its one file once)."""
+
+    # Many writes as one block: yields True when they reach the store only at its end.
+    def batch(self) -> AbstractContextManager[bool]: ...
+
+
+@runtime_checkable
+class NativeRotation(Protocol):
+    """A store that rotates a secret with a function of its own (AWS `RotateSecret`)."""
+
+    # Run the store's rotation with that function and wait for it; the new version id.
+    def rotate_with_function(self, name: str, lambda_arn: str, timeout: float) -> str: ...
+
+
+def batched(backend: Backend) -> AbstractContextManager[bool]:
+    """The store's batch when it batches; else a block whose writes are made at once
+    (yields False)."""
+    if isinstance(backend, Batching):
+        return backend.batch()
+    return contextlib.nullcontext(False)
 
 
 @dataclass(frozen=True)

@@ -300,10 +300,6 @@ class VaultBackend:
     def name_for(self, ref: Ref) -> str:
         return name_in_store(self.environment, ref)
 
-    def batch(self) -> contextlib.AbstractContextManager[bool]:
-        """Each write is a request made at once: nothing to hold back."""
-        return contextlib.nullcontext(False)
-
     def close(self) -> None:
         with self._lock:
             executor, self._executor = self._executor, None
