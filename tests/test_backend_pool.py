@@ -1,0 +1,92 @@
+"""Opening backends (through the registry's factory, each environment's once per run),
+and what an opened backend can do beyond the protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import pytest
+
+from credctl.backends.base import BackendContext, Batching, NativeRotation, batched
+from credctl.backends.config import BackendConfig
+from credctl.backends.pool import Backends, backends_for, open_backend
+from credctl.backends.registry import BACKENDS, BackendType
+from credctl.errors import ConfigError
+from credctl.model import EnvironmentConfig
+from tests.support import memory_backend
+from tests.support.memory_backend import MEMORY, MemoryBackend
+
+
+class MissingBackendConfig(BackendConfig):
+    type: Literal["missing"]
+
+
+MISSING = BackendType(
+    type="missing",
+    scheme="missing",
+    config=MissingBackendConfig,
+    factory="credctl.backends.no_such_module:from_config",
+    reference_form="missing://NAME",
+)
+
+
+@pytest.fixture(autouse=True)
+def registered(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setitem(BACKENDS, MEMORY.type, MEMORY)
+    monkeypatch.setitem(BACKENDS, MISSING.type, MISSING)
+    yield
+    memory_backend.STORES.clear()
+
+
+@dataclass
+class Folder:
+    root: Path
+
+
+def environment(name: str, kind: str = "memory") -> EnvironmentConfig:
+    return EnvironmentConfig.model_validate({"name": name, "backend": {"type": kind}})
+
+
+def test_each_environment_is_opened_once_and_all_are_closed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    closed: list[str] = []
+    monkeypatch.setattr(MemoryBackend, "close", lambda self: closed.append(self.environment.name))
+    prod, dev = environment("prod"), environment("dev")
+    with backends_for(Folder(tmp_path)) as backends:
+        first = backends.get(prod)
+        assert backends.get(prod) is first
+        assert backends.get(dev) is not first
+        assert closed == []
+    assert sorted(closed) == ["dev", "prod"]
+
+
+def test_a_store_whose_module_is_missing_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Backends(Folder(tmp_path)).get(environment("prod", "missing"))
+    assert str(caught.value) == (
+        "environments/prod.yaml: the missing backend cannot be loaded "
+        "(missing module credctl.backends.no_such_module)"
+    )
+    assert caught.value.hint == "reinstall credctl with its dependencies: pip install credctl"
+
+
+def test_optional_capabilities_are_typed_protocols(tmp_path: Path) -> None:
+    from credctl.backends.aws import AwsBackend
+    from credctl.backends.local import LocalBackend
+    from credctl.backends.vault import VaultBackend
+
+    local = open_backend(environment("dev", "local"), BackendContext(project_dir=tmp_path))
+    assert isinstance(local, LocalBackend)
+    vault = VaultBackend(environment("prod", "vault"), "http://127.0.0.1:1")
+    memory = open_backend(environment("prod"), BackendContext(project_dir=tmp_path))
+    stores = [local, AwsBackend(environment("prod", "aws"), None), vault, memory]
+    assert [isinstance(store, Batching) for store in stores] == [True, False, False, False]
+    assert [isinstance(store, NativeRotation) for store in stores] == [False, True, False, False]
+    with batched(memory) as deferred:
+        assert deferred is False
+    with batched(local) as deferred:
+        assert deferred is True
