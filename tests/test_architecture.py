@@ -1,0 +1,118 @@
+"""The package's shape: no import cycles, vendor SDKs and store modules where they belong."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from tests.projects import REPO
+
+PACKAGE = REPO / "credctl"
+VENDOR_SDKS = ("boto3", "botocore", "hvac", "requests", "urllib3")
+STORE_MODULES = ("credctl.backends.aws", "credctl.backends.vault", "credctl.backends.local")
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def imported(name: str) -> set[str]:
+    """What a module imports when it runs, at its top or inside a function (imports
+    under `if TYPE_CHECKING:` are for the type checker only)."""
+    found: set[str] = set()
+    pending: list[ast.AST] = [ast.parse(MODULES[name].read_text(encoding="utf-8"))]
+    while pending:
+        node = pending.pop()
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+                pending.extend(child.orelse)
+            elif isinstance(child, ast.Import):
+                found.update(alias.name for alias in child.names)
+            elif isinstance(child, ast.ImportFrom):
+                base = child.module or ""
+                if child.level:
+                    package = name.split(".")
+                    if MODULES[name].name != "__init__.py":
+                        package = package[:-1]
+                    package = package[: len(package) - child.level + 1]
+                    base = ".".join([*package, base] if base else package)
+                found.add(base)
+                found.update(f"{base}.{alias.name}" for alias in child.names)
+            else:
+                pending.append(child)
+    return found
+
+
+def own_imports(name: str) -> set[str]:
+    """The package's modules `name` imports (a name imported from a module counts as it)."""
+    modules = set()
+    for target in imported(name):
+        while target and target not in MODULES:
+            target = target.rpartition(".")[0]
+        if target and target != name:
+            modules.add(target)
+    return modules
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    groups: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in sorted(graph[node]):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                groups.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return groups
+
+
+def test_no_import_cycles() -> None:
+    graph = {name: own_imports(name) for name in MODULES}
+    found = cycles(graph)
+    assert not found, "import cycles: " + "; ".join(" <-> ".join(group) for group in found)
+
+
+def test_the_cycle_finder_finds_cycles() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": {"e"}}
+    assert cycles(graph) == [["a", "b", "c"]]
+
+
+def test_vendor_sdks_are_imported_by_their_store_modules_only() -> None:
+    for name in MODULES:
+        vendors = {target for target in imported(name) if target.split(".")[0] in VENDOR_SDKS}
+        if name in ("credctl.backends.aws", "credctl.backends.vault"):
+            continue
+        assert not vendors, f"{name} imports {sorted(vendors)}"
+
+
+def test_only_the_backends_package_knows_the_store_modules() -> None:
+    """Everything else opens stores through the registry (`credctl.backends.pool`)."""
+    for name in MODULES:
+        if name.startswith("credctl.backends."):
+            continue
+        stores = own_imports(name) & set(STORE_MODULES)
+        assert not stores, f"{name} imports {sorted(stores)}"
