@@ -274,7 +274,7 @@ class VaultBackend:
         config = environment.backend
         assert isinstance(config, VaultBackendConfig)
         self.config = config
-        self.mount = config.mount.strip("/")
+        self.mount = config.mount_path
         self.url = url
         self.verify = verify
         self.namespace = namespace
