@@ -20,17 +20,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from credctl import clock
-from credctl.audit import (
-    CLOCK_SKEW,
-    Backends,
-    is_literal_config,
-    refuse_invalid,
-    run_audit,
-    secret_name,
-)
+from credctl.audit import CLOCK_SKEW, Backends, run_audit
 from credctl.auditlog import LOG_PATH
 from credctl.backends.base import Backend
 from credctl.errors import (
@@ -55,18 +48,21 @@ from credctl.model import (
     SecretInfo,
     slugify,
 )
+from credctl.naming import secret_name
+from credctl.policy import is_literal_config, refuse_invalid
+from credctl.progress import Progress, Silent
 from credctl.project import Project
+from credctl.recording import check_can_record, not_recorded_hint, record_audit, save_table
+from credctl.render import Styler
+from credctl.render.columns import text_table
+from credctl.results import Result, pick
 from credctl.secret import Secret
-from credctl.values import (
-    check_can_record,
+from credctl.staging import (
     commit_staged,
     finish_staged,
     metadata_for,
-    not_recorded_hint,
-    record_audit,
     recorded_metadata,
     refuse_pending,
-    save_table,
     staging_token,
     table_updates,
 )
@@ -91,12 +87,64 @@ class RotationResult:
     error: CredctlError | None = field(default=None, repr=False)
 
     def as_json(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "outcome": self.outcome,
-            "version": self.version,
-            "message": self.message,
-        }
+        return pick(self, "id", "outcome", "version", "message")
+
+
+OUTCOME_COLOURS = {
+    "rotated": "green",
+    "resumed": "green",
+    "failed": "red",
+    "needs-person": "yellow",
+}
+
+
+@dataclass
+class RotationReport(Result):
+    """What `rotate` did (or, in a dry run, would do) to each credential."""
+
+    results: list[RotationResult]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"results": [result.as_json() for result in self.results]}
+
+    def as_text(self, style: Styler) -> str:
+        if not self.results:
+            return ""
+        rows = [
+            [
+                r.id,
+                style(r.outcome, OUTCOME_COLOURS.get(r.outcome, "white")),
+                r.version or "",
+                r.message,
+            ]
+            for r in self.results
+        ]
+        return text_table(["ID", "OUTCOME", "VERSION", "MESSAGE"], rows)
+
+    def notes(self) -> list[str]:
+        if not self.results:
+            return ["Nothing to rotate."]
+        failed = [r for r in self.results if r.error is not None]
+        if self.exit_code():
+            return [f"{len(failed)} of {len(self.results)} rotations did not complete cleanly."]
+        return []
+
+    def exit_code(self) -> int:
+        return exit_code(self.results)
+
+
+def preview(project: Project, candidates: Sequence[Candidate]) -> RotationReport:
+    """A dry run: what would rotate, why, and with which rotator."""
+    return RotationReport(
+        [
+            RotationResult(
+                c.row.id,
+                "skipped",
+                message=f"dry run: would rotate ({c.reason}) with {rotator_of(project, c.row)}",
+            )
+            for c in candidates
+        ]
+    )
 
 
 # ----------------------------------------------------------------- selection
@@ -150,6 +198,74 @@ def rotator_of(project: Project, row: Row) -> str:
     """The rotator of a row's credential type (manual when the policy names none)."""
     policy = project.policy.type_policy(row.credential_type)
     return (policy.rotator if policy else None) or "manual"
+
+
+@dataclass(frozen=True)
+class RotationRequest:
+    """What `credctl rotate` was asked: which credentials, and how."""
+
+    ids: Sequence[str] = ()
+    due: bool = False
+    include_due_soon: bool = False
+    environments: Sequence[str] = ()
+    services: Sequence[str] = ()
+    types: Sequence[str] = ()
+    dry_run: bool = False
+    as_of: datetime | None = None
+    abort: bool = False
+    value_from_stdin: bool = False  # one manual credential, its value from `manual_value`
+
+
+def rotate(
+    project: Project,
+    backends: Backends,
+    request: RotationRequest,
+    actor: str,
+    *,
+    manual_value: Callable[[Row], Secret | None] | None = None,
+    progress: Progress | None = None,
+) -> RotationReport:
+    """Choose the credentials and rotate them (or, in a dry run, say what would rotate).
+
+    `manual_value` asks a person for a manual rotator's value (None: nobody to ask).
+    """
+    if request.as_of is not None and not (request.due and request.dry_run):
+        raise UsageError(
+            "--as-of only previews: use it with --due --dry-run (a rotation happens now)"
+        )
+    candidates = select(
+        project,
+        backends,
+        ids=request.ids,
+        due=request.due,
+        include_due_soon=request.include_due_soon,
+        environments=request.environments,
+        services=request.services,
+        types=request.types,
+        as_of=request.as_of,
+    )
+    if request.dry_run:
+        return preview(project, candidates)
+    if request.value_from_stdin and manual_value is not None:
+        check_value_from_stdin(project, candidates)
+        given = manual_value(candidates[0].row)  # read and checked before any store is touched
+        manual_value = lambda _row: given  # noqa: E731
+    progress = progress or Silent()
+    progress.begin(len(candidates), "rotating")
+    try:
+        results = rotate_all(
+            project,
+            candidates,
+            backends,
+            actor,
+            manual_value=manual_value,
+            abort=request.abort,
+            progress=lambda _result: progress.advance(),
+            started=clock.run_started(),
+        )
+    finally:
+        progress.end()
+    return RotationReport(results)
 
 
 def check_value_from_stdin(project: Project, candidates: Sequence[Candidate]) -> None:
@@ -582,7 +698,9 @@ def rotate_all(
             for result in updated_by.values():
                 _not_recorded(result, problem, project, table_missing=True)
             # not recorded in the table: the store keeps them marked as staged for sync
-            committed = [(item, result) for item, result in committed if item.row.id not in updated_by]
+            committed = [
+                (item, result) for item, result in committed if item.row.id not in updated_by
+            ]
     _finish(committed)
     order = {candidate.row.id: index for index, candidate in enumerate(candidates)}
     return sorted(results, key=lambda r: order.get(r.id, 0))
