@@ -204,7 +204,7 @@ def rotator_of(project: Project, row: Row) -> str:
 class RotationRequest:
     """What `credctl rotate` was asked: which credentials, and how."""
 
-    ids: Sequence[str] = ()
+    credential_ids: Sequence[str] = ()
     due: bool = False
     include_due_soon: bool = False
     environments: Sequence[str] = ()
@@ -236,7 +236,7 @@ def rotate(
     candidates = select(
         project,
         backends,
-        ids=request.ids,
+        ids=request.credential_ids,
         due=request.due,
         include_due_soon=request.include_due_soon,
         environments=request.environments,

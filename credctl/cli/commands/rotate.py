@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -46,38 +45,13 @@ if TYPE_CHECKING:
 @format_option("table", "json")
 @common_options
 @pass_state
-def rotate(
-    state: State,
-    credential_ids: tuple[str, ...],
-    due: bool,
-    include_due_soon: bool,
-    environments: tuple[str, ...],
-    services: tuple[str, ...],
-    types: tuple[str, ...],
-    dry_run: bool,
-    as_of: datetime | None,
-    abort: bool,
-    value_from_stdin: bool,
-    actor: str | None,
-    output_format: str | None,
-) -> None:
+def rotate(state: State, /, actor: str | None, output_format: str | None, **options: Any) -> None:
     """Rotate the named or due credentials: staged, verified, resumable (--abort discards)."""
     from credctl.actor import resolve_actor
     from credctl.rotate import RotationRequest, rotate
 
-    request = RotationRequest(
-        credential_ids,
-        due,
-        include_due_soon,
-        environments,
-        services,
-        types,
-        dry_run,
-        as_of,
-        abort,
-        value_from_stdin,
-    )
-    prompting = not value_from_stdin and sys.stdin is not None and sys.stdin.isatty()
+    request = RotationRequest(**options)  # the options are the request, named alike
+    prompting = not request.value_from_stdin and sys.stdin is not None and sys.stdin.isatty()
     with state.backends(actor=actor) as backends:
         project = state.project()
         report = rotate(
@@ -85,7 +59,7 @@ def rotate(
             backends,
             request,
             resolve_actor(project.settings.actor),
-            manual_value=_manual_value(value_from_stdin, prompting),
+            manual_value=_manual_value(request.value_from_stdin, prompting),
             progress=state.progress(shown=not prompting),
         )
     emit(state, report, output_format)
