@@ -26,6 +26,7 @@ from credctl.model import (
     path_problem,
     slugify,
 )
+from credctl.rotation.rotators import rotator_type
 from credctl.schedule import days, parse_schedule, parse_timestamp
 
 if TYPE_CHECKING:
@@ -226,12 +227,13 @@ def check_rows(
         problems.extend(_check_value(row, type_policy, environment))
         if environment is None:
             continue
-        if type_policy.rotator == "aws-lambda" and environment.backend.type != "aws":
+        rotator = rotator_type(type_policy)
+        if rotator.backend is not None and environment.backend.type != rotator.backend:
             problems.append(
                 Problem(
                     *where,
-                    f"{row.id}: {row.credential_type} rotates with 'aws-lambda', which needs an "
-                    f"aws environment, but {environment.name} uses the "
+                    f"{row.id}: {row.credential_type} rotates with '{rotator.name}', which needs "
+                    f"an {rotator.backend} environment, but {environment.name} uses the "
                     f"{environment.backend.type} backend; give the row a type with another rotator",
                     "invalid-rotator",
                 )

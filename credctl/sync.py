@@ -45,6 +45,7 @@ from credctl.project import Project
 from credctl.recording import check_can_record, record_audit, save_table
 from credctl.render import Styler
 from credctl.results import Result, pick
+from credctl.rotation.rotators import rotator_type
 from credctl.schedule import days, parse_timestamp
 from credctl.secret import Secret
 from credctl.staging import (
@@ -224,7 +225,7 @@ def _table_date(text: str) -> str | None:
 def _generates(project: Project, row: Row) -> bool:
     type_policy = project.policy.type_policy(row.credential_type)
     return bool(
-        type_policy and type_policy.rotator == "generate" and type_policy.generator is not None
+        type_policy and rotator_type(type_policy).first_value and type_policy.generator is not None
     )
 
 

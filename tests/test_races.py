@@ -25,7 +25,7 @@ from credctl.backends.base import Backend, BackendContext, open_backend
 from credctl.errors import RotationInProgressError
 from credctl.model import EnvironmentConfig
 from credctl.project import Project, load_project
-from credctl.rotate import Candidate, rotate_all
+from credctl.rotation.driver import Candidate, rotate_all
 from credctl.secret import Secret
 from credctl.settings import load_settings
 from credctl.staging import host_label

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 def rotate(state: State, /, actor: str | None, output_format: str | None, **options: Any) -> None:
     """Rotate the named or due credentials: staged, verified, resumable (--abort discards)."""
     from credctl.actor import resolve_actor
-    from credctl.rotate import RotationRequest, rotate
+    from credctl.rotation.driver import RotationRequest, rotate
 
     request = RotationRequest(**options)  # the options are the request, named alike
     prompting = not request.value_from_stdin and sys.stdin is not None and sys.stdin.isatty()
