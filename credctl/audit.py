@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 from credctl import clock
 from credctl.backends.base import Backend
 from credctl.backends.pool import Backends
-from credctl.errors import ConfigError, Problem, UsageError
+from credctl.errors import Problem
 from credctl.model import (
     META_OWNER,
     META_ROTATED_BY,
@@ -26,17 +25,13 @@ from credctl.model import (
     SecretInfo,
     Severity,
     Status,
-    parse_reference,
-    slugify,
 )
+from credctl.naming import env_var_name, secret_name
+from credctl.policy import FINDING_PROBLEMS, is_literal_config, refuse_invalid, schedule_warning
 from credctl.project import Project
+from credctl.render import FORMATS, RenderOptions, Styler, render
+from credctl.results import Result
 from credctl.schedule import days, parse_schedule, parse_timestamp
-
-# Problems of the table that audit reports as findings instead of refusing to run.
-FINDING_PROBLEMS: dict[str, Severity] = {
-    "missing-owner": "error",
-    "literal-secret-in-table": "error",
-}
 
 log = logging.getLogger("credctl")
 # A date up to this far ahead of this machine's clock is another machine's clock, not an error.
@@ -65,32 +60,6 @@ class AuditReport:
         return counts
 
 
-def secret_name(
-    row: Row, environment: EnvironmentConfig, backend: Backend
-) -> tuple[str, str | None]:
-    """The store name (and field) a row points at: its reference, or the naming rule."""
-    reference = parse_reference(row.reference)
-    if reference is None:
-        try:
-            return environment.secret_name(row.service, row.credential_type), None
-        except ValueError as error:
-            raise UsageError(
-                f"{row.id}: {error}", hint="'credctl validate' names the row to fix"
-            ) from None
-    return backend.name_for(reference), reference.field
-
-
-def env_var_name(row: Row, environment: EnvironmentConfig) -> str:
-    """`Env Var` column, else the environment file's mapping, else SERVICE_CREDENTIAL_TYPE."""
-    if row.env_var:
-        return row.env_var
-    relative = f"{slugify(row.service)}/{slugify(row.credential_type)}"
-    for key, name in environment.env_vars.items():
-        if key in (relative, row.id) or slugify(key) == slugify(relative):
-            return name
-    return re.sub(r"[^A-Za-z0-9]+", "_", f"{row.service}_{row.credential_type}").strip("_").upper()
-
-
 def repository_prefix(folder: Path) -> str:
     """Where `folder` sits in the git repository around it ("" at its top, or none)."""
     resolved = folder.resolve()
@@ -102,24 +71,6 @@ def repository_prefix(folder: Path) -> str:
 
 
 HIDDEN_LITERAL = "(literal hidden: it looks like a secret)"
-
-
-def is_literal_config(row: Row, project: Project) -> bool:
-    """A non-secret row whose value is written in the table (a redirect URI, a client ID)."""
-    type_policy = project.policy.type_policy(row.credential_type)
-    return (
-        type_policy is not None
-        and not type_policy.secret
-        and parse_reference(row.reference) is None
-        and row.reference.strip() != ""
-    )
-
-
-def refuse_invalid(problems: Sequence[Problem]) -> None:
-    """Stop before acting on a table with problems that are not audit findings."""
-    fatal = [problem for problem in problems if problem.code not in FINDING_PROBLEMS]
-    if fatal:
-        raise ConfigError(fatal)
 
 
 def run_audit(
@@ -221,15 +172,9 @@ def _audit_row(
         findings.append(Finding(code, severity, message, row.id, row.file, row.line))
 
     max_age_days = days(effective.max_age)
-    if effective.schedule_exceeds_policy:
-        finding(
-            "schedule-exceeds-policy",
-            "warning",
-            f"{row.id}: schedule {row.schedule!r} is longer than policy allows "
-            f"({max_age_days} days applies)"
-            if max_age_days is not None
-            else f"{row.id}: schedule {row.schedule!r} is not allowed by policy",
-        )
+    schedule_problem = schedule_warning(row, effective)
+    if schedule_problem is not None:
+        finding("schedule-exceeds-policy", "warning", schedule_problem)
     if is_literal_config(row, project):
         return CredentialStatus(
             id=row.id,
@@ -426,6 +371,9 @@ def _same_schedule(left: str, right: str) -> bool:
         return left.strip() == right.strip()
 
 
+FAIL_LEVELS = ("error", "warning", "never")
+
+
 def fail_level_reached(report: AuditReport, fail_on: str) -> bool:
     summary = report.summary()
     if fail_on == "never":
@@ -433,3 +381,20 @@ def fail_level_reached(report: AuditReport, fail_on: str) -> bool:
     if fail_on == "warning":
         return summary["error"] + summary["warning"] > 0
     return summary["error"] > 0
+
+
+@dataclass
+class ReportResult(Result):
+    """An audit or status report as a command prints it: any report format, grouped."""
+
+    report: AuditReport
+    command: str = "audit"  # or "status" (no findings listed)
+    by: str | None = None
+    fail_on: str = "never"
+    formats = FORMATS
+
+    def render(self, fmt: str, style: Styler) -> str | Iterator[str]:
+        return render(self.report, fmt, RenderOptions(self.command, style, self.by))
+
+    def exit_code(self) -> int:
+        return 1 if fail_level_reached(self.report, self.fail_on) else 0

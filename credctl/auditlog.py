@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from credctl import clock
 from credctl.errors import DamagedStateError, UsageError
 from credctl.model import slugify
+from credctl.render import Styler
+from credctl.render.columns import text_table
+from credctl.results import Result
 from credctl.schedule import format_timestamp
 
 LOG_PATH = Path(".credctl") / "audit.jsonl"
@@ -91,6 +96,45 @@ def read_log(
             continue
         entries.append(entry)
     return entries
+
+
+LOG_COLUMNS = ("time", "actor", "environment", "id", "action", "version", "outcome")
+
+
+@dataclass
+class LogView(Result):
+    """Entries of the audit log, the last `limit` of those chosen."""
+
+    entries: list[dict[str, Any]]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"entries": self.entries}
+
+    def as_text(self, style: Styler) -> str:
+        rows = [
+            [_printable(str(entry.get(c) or "")) for c in LOG_COLUMNS] for entry in self.entries
+        ]
+        return text_table([column.upper() for column in LOG_COLUMNS], rows)
+
+
+def show_log(
+    project_root: Path,
+    *,
+    environments: Sequence[str] = (),
+    credential_ids: Sequence[str] = (),
+    limit: int | None = None,
+) -> LogView:
+    """The log's entries for `credctl log`, filtered, the last `limit`."""
+    entries = read_log(project_root, environments=environments, credential_ids=credential_ids)
+    return LogView(entries[-limit:] if limit is not None else entries)
+
+
+def _printable(text: str) -> str:
+    """A cell whose control characters show as escapes: a log line cannot forge another."""
+    return "".join(
+        f"\\u{ord(c):04x}" if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c
+        for c in text
+    )
 
 
 def _damaged(number: int, what: str) -> DamagedStateError:

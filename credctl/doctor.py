@@ -5,10 +5,20 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from credctl.backends.pool import Backends
-from credctl.errors import AccessDeniedError, AuthError, CredctlError, UnreachableError
+from credctl.errors import (
+    AccessDeniedError,
+    AuthError,
+    BackendError,
+    CredctlError,
+    UnreachableError,
+)
 from credctl.model import EnvironmentConfig
+from credctl.render import Styler
+from credctl.render.columns import text_table
+from credctl.results import Result, pick
 
 _STATES: tuple[tuple[type[CredctlError], str], ...] = (
     (UnreachableError, "unreachable"),
@@ -30,18 +40,41 @@ class Check:
 
     def as_json(self) -> dict[str, object]:
         return {
-            "environment": self.environment,
-            "backend": self.backend,
-            "where": self.where,
-            "ok": self.ok,
-            "state": self.state,
-            "secrets": self.secrets,
+            **pick(self, "environment", "backend", "where", "ok", "state", "secrets"),
             "latency_ms": None if self.seconds is None else round(self.seconds * 1000, 1),
             "message": self.message,
         }
 
 
-def diagnose(environments: Sequence[EnvironmentConfig], backends: Backends) -> list[Check]:
+@dataclass
+class Diagnosis(Result):
+    """One check per environment; exit 3 when a store cannot serve credctl."""
+
+    checks: list[Check]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"checks": [check.as_json() for check in self.checks]}
+
+    def as_text(self, style: Styler) -> str:
+        rows = [
+            [
+                check.environment,
+                check.backend,
+                check.state,
+                "" if check.seconds is None else f"{check.seconds * 1000:.0f} ms",
+                check.message,
+            ]
+            for check in self.checks
+        ]
+        styles = [["", "", "green" if c.ok else "red", "", ""] for c in self.checks]
+        headers = ("ENVIRONMENT", "BACKEND", "STATE", "LATENCY", "DETAIL")
+        return text_table(headers, rows, styles, style)
+
+    def exit_code(self) -> int:
+        return 0 if all(check.ok for check in self.checks) else BackendError.exit_code
+
+
+def diagnose(environments: Sequence[EnvironmentConfig], backends: Backends) -> Diagnosis:
     """One listing per environment: reachable, authenticated, permitted, latency."""
     checks = []
     for environment in environments:
@@ -71,4 +104,4 @@ def diagnose(environments: Sequence[EnvironmentConfig], backends: Backends) -> l
                 f"listed {count} secrets under {environment.prefix!r}",
             )
         )
-    return checks
+    return Diagnosis(checks)

@@ -9,6 +9,8 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from credctl.errors import UsageError
+
 
 def write_atomic(path: Path, content: str | bytes | Iterable[str], mode: int = 0o600) -> None:
     """Write through a temporary file in the same folder, fsync, rename; never partial.
@@ -78,3 +80,19 @@ def try_locked(lock_path: Path) -> Iterator[bool]:
             fcntl.flock(handle, fcntl.LOCK_UN)
     finally:
         os.close(handle)
+
+
+def write_file(path: Path, content: str | Iterable[str], mode: int) -> None:
+    """`write_atomic`, with a failure as a one-line usage error naming the path."""
+    try:
+        write_atomic(path, content, mode=mode)
+    except OSError as error:
+        raise UsageError(f"cannot write {display_path(path)}: {error.strerror}") from None
+
+
+def display_path(path: Path) -> str:
+    """A path as the user would write it: relative to the current folder when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

@@ -25,6 +25,8 @@ from credctl.backends.config import BackendConfig
 from credctl.backends.registry import BackendType, backend_type, by_scheme, validate_config
 from credctl.fields import Strict, path_problem, prefix_problem
 from credctl.generate import expand_alphabet
+from credctl.rotation.rotators import DEFAULT as DEFAULT_ROTATOR
+from credctl.rotation.rotators import ROTATORS
 from credctl.schedule import parse_duration, seconds_duration
 
 
@@ -239,7 +241,7 @@ def _argv(value: list[str] | None) -> list[str] | None:
 class CredentialTypePolicy(Strict):
     secret: bool = True
     max_age: PositiveDuration | None = None
-    rotator: Literal["generate", "command", "aws-lambda", "manual"] | None = None
+    rotator: str | None = None
     generator: GeneratorSpec | None = None
     command: Annotated[list[str] | None, AfterValidator(_argv)] = None
     verify: Annotated[list[str] | None, AfterValidator(_argv)] = None
@@ -247,17 +249,20 @@ class CredentialTypePolicy(Strict):
     lambda_arn: str | None = None
     allow_never: bool = False
 
+    @field_validator("rotator")
+    @classmethod
+    def _known_rotator(cls, value: str | None) -> str | None:
+        if value is not None and value not in ROTATORS:
+            raise ValueError(f"unknown rotator {value!r} (choose from {', '.join(ROTATORS)})")
+        return value
+
     @model_validator(mode="after")
     def _rotator_has_what_it_needs(self) -> CredentialTypePolicy:
-        needs = {"generate": "generator", "command": "command", "aws-lambda": "lambda_arn"}
-        key = needs.get(self.rotator or "manual")
-        if key is not None and not getattr(self, key):
-            example = {
-                "generator": "generator: {kind: token, bytes: 32}",
-                "command": "command: [./rotate.sh]",
-                "lambda_arn": "lambda_arn: arn:aws:lambda:…",
-            }[key]
-            raise ValueError(f"rotator {self.rotator!r} needs {key!r} (e.g. {example})")
+        rotator = ROTATORS[self.rotator or DEFAULT_ROTATOR]
+        if rotator.needs is not None and not getattr(self, rotator.needs):
+            raise ValueError(
+                f"rotator {self.rotator!r} needs {rotator.needs!r} (e.g. {rotator.example})"
+            )
         return self
 
 

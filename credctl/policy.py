@@ -9,9 +9,10 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from credctl.backends.registry import reference_forms
-from credctl.errors import Problem
+from credctl.errors import ConfigError, Problem
 from credctl.fields import has_control_character, path_problem
 from credctl.model import (
     CredentialTypePolicy,
@@ -19,11 +20,16 @@ from credctl.model import (
     EnvironmentConfig,
     EnvironmentPolicy,
     Row,
+    Severity,
     looks_like_reference,
     parse_reference,
     slugify,
 )
-from credctl.schedule import parse_schedule, parse_timestamp
+from credctl.rotation.rotators import rotator_type
+from credctl.schedule import days, parse_schedule, parse_timestamp
+
+if TYPE_CHECKING:
+    from credctl.project import Project
 
 DEFAULT_MAX_AGE = timedelta(days=90)
 DEFAULT_WARN_BEFORE = timedelta(days=14)
@@ -73,6 +79,18 @@ class Policy:
             type_policy=type_policy,
             schedule_exceeds_policy=exceeds,
         )
+
+
+def schedule_warning(row: Row, effective: EffectivePolicy) -> str | None:
+    """What is wrong with a row's schedule against policy (the policy's maximum applies)."""
+    if not effective.schedule_exceeds_policy:
+        return None
+    allowed = days(effective.max_age)
+    if allowed is None:
+        return f"{row.id}: schedule {row.schedule!r} is not allowed by policy"
+    return (
+        f"{row.id}: schedule {row.schedule!r} is longer than policy allows ({allowed} days applies)"
+    )
 
 
 def _first_bool(*values: bool | None) -> bool:
@@ -208,12 +226,13 @@ def check_rows(
         problems.extend(_check_value(row, type_policy, environment))
         if environment is None:
             continue
-        if type_policy.rotator == "aws-lambda" and environment.backend.type != "aws":
+        rotator = rotator_type(type_policy)
+        if rotator.backend is not None and environment.backend.type != rotator.backend:
             problems.append(
                 Problem(
                     *where,
-                    f"{row.id}: {row.credential_type} rotates with 'aws-lambda', which needs an "
-                    f"aws environment, but {environment.name} uses the "
+                    f"{row.id}: {row.credential_type} rotates with '{rotator.name}', which needs "
+                    f"an {rotator.backend} environment, but {environment.name} uses the "
                     f"{environment.backend.type} backend; give the row a type with another rotator",
                     "invalid-rotator",
                 )
@@ -423,3 +442,28 @@ def _check_value(
             )
         ]
     return []
+
+
+def is_literal_config(row: Row, project: Project) -> bool:
+    """A non-secret row whose value is written in the table (a redirect URI, a client ID)."""
+    type_policy = project.policy.type_policy(row.credential_type)
+    return (
+        type_policy is not None
+        and not type_policy.secret
+        and parse_reference(row.reference) is None
+        and row.reference.strip() != ""
+    )
+
+
+# Problems of the table that audit reports as findings instead of refusing to run.
+FINDING_PROBLEMS: dict[str, Severity] = {
+    "missing-owner": "error",
+    "literal-secret-in-table": "error",
+}
+
+
+def refuse_invalid(problems: Sequence[Problem]) -> None:
+    """Stop before acting on a table with problems that are not audit findings."""
+    fatal = [problem for problem in problems if problem.code not in FINDING_PROBLEMS]
+    if fatal:
+        raise ConfigError(fatal)

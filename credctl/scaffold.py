@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+
+from credctl.results import Result
 
 FILES = {
     "credentials.md": """# Credentials reference
@@ -34,8 +37,18 @@ environments:
 GITIGNORE_LINES = (".credctl/", ".env", ".env.*")
 
 
-def scaffold(folder: Path) -> list[str]:
-    """Create what is missing; never overwrite. Returns one line per action."""
+@dataclass
+class Scaffolded(Result):
+    """What `init` created or kept, one line per file."""
+
+    actions: list[str]
+
+    def notes(self) -> list[str]:
+        return self.actions
+
+
+def scaffold(folder: Path) -> Scaffolded:
+    """Create what is missing; never overwrite."""
     said = []
     for relative, content in FILES.items():
         path = folder / relative
@@ -55,4 +68,4 @@ def scaffold(folder: Path) -> list[str]:
             stream.write("# credctl: local state and generated env files\n")
             stream.write("".join(f"{line}\n" for line in missing))
         said.append(f"added {', '.join(missing)} to .gitignore")
-    return said
+    return Scaffolded(said)

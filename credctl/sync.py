@@ -9,18 +9,23 @@ state the next sync completes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from credctl import clock
-from credctl.audit import is_literal_config, secret_name
 from credctl.auditlog import LOG_PATH
 from credctl.backends.base import Backend, batched, replace_field
 from credctl.backends.pool import Backends
-from credctl.errors import ConfigError, CredctlError, NotFoundError
+from credctl.errors import (
+    BackendError,
+    ConfigError,
+    CredctlError,
+    NotFoundError,
+    NotRecordedError,
+)
 from credctl.generate import generate
 from credctl.model import (
     META_MANAGED,
@@ -33,18 +38,22 @@ from credctl.model import (
     SecretInfo,
     slugify,
 )
+from credctl.naming import secret_name
+from credctl.policy import is_literal_config
+from credctl.progress import Progress, Silent
 from credctl.project import Project
+from credctl.recording import check_can_record, record_audit, save_table
+from credctl.render import Styler
+from credctl.results import Result, pick
+from credctl.rotation.rotators import rotator_type
 from credctl.schedule import days, parse_timestamp
 from credctl.secret import Secret
-from credctl.values import (
-    check_can_record,
+from credctl.staging import (
     finish_promoted,
     metadata_for,
     pending_state,
-    record_audit,
     recorded_metadata,
     refuse_pending,
-    save_table,
     staging_token,
 )
 
@@ -57,14 +66,16 @@ FIELD_NAMES = {
     META_TYPE: "type",
     META_SCHEDULE: "schedule",
 }
-SYMBOLS = {
-    "create": "+",
-    "update": "~",
-    "write-back": "<",
-    "orphan": "!",
-    "unmanaged": "?",
-    "prune": "-",
+# action -> (symbol, colour) as a plan shows it, Terraform-style
+ACTIONS: dict[str, tuple[str, str]] = {
+    "create": ("+", "green"),
+    "update": ("~", "yellow"),
+    "write-back": ("<", "cyan"),
+    "orphan": ("!", "red"),
+    "unmanaged": ("?", "bright_black"),
+    "prune": ("-", "red"),
 }
+REPORTED_ONLY = ("orphan", "unmanaged")  # never changed by sync
 
 
 @dataclass
@@ -86,21 +97,42 @@ class Change:
     finish_staged: bool = False
 
     def as_json(self) -> dict[str, object]:
-        return {
-            "action": self.action,
-            "id": self.id,
-            "environment": self.environment,
-            "fields": self.fields,
-        }
+        return pick(self, "action", "id", "environment", "fields")
 
 
 @dataclass
-class Plan:
+class Plan(Result):
+    """What sync would change; with `detailed_exitcode`, exit 2 when that is anything."""
+
     changes: list[Change]
+    detailed_exitcode: bool = False
 
     @property
     def actionable(self) -> list[Change]:
-        return [c for c in self.changes if c.action not in ("orphan", "unmanaged")]
+        return [c for c in self.changes if c.action not in REPORTED_ONLY]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"changes": [change.as_json() for change in self.changes]}
+
+    def as_text(self, style: Styler) -> str:
+        """Terraform-style lines, grouped by environment, then the summary."""
+        lines = []
+        current = None
+        for change in self.changes:
+            if change.environment != current:
+                current = change.environment
+                lines.append(f"{current}:")
+            symbol, colour = ACTIONS[change.action]
+            mark = style(f"{symbol} {change.action:<11}", colour)
+            detail = f"  ({', '.join(change.fields)})" if change.fields else ""
+            lines.append(f"  {mark} {change.id}{detail}")
+        if not self.changes:
+            lines.append("No changes: the table and the stores agree.")
+        lines.append(self.summary())
+        return "\n".join(lines) + "\n"
+
+    def exit_code(self) -> int:
+        return 2 if self.detailed_exitcode and self.actionable else 0
 
     def count(self, action: Action) -> int:
         return sum(1 for change in self.changes if change.action == action)
@@ -123,11 +155,60 @@ class Applied:
 
 
 @dataclass
-class SyncResult:
+class SyncResult(Result):
+    """What sync applied, what failed, and whether the table and log recorded it."""
+
+    plan: Plan
     applied: list[Applied]
     failed: list[tuple[Change, CredctlError]]
     table_written: bool
     not_recorded: list[str] = field(default_factory=list)  # what of the records was not written
+    table: str = "credentials.md"
+
+    def as_json(self) -> dict[str, Any]:
+        reported = [c for c in self.plan.changes if c.action in REPORTED_ONLY]
+        done = [applied.change for applied in self.applied]
+        return {
+            "changes": [change.as_json() for change in done + reported],
+            "failed": [{**change.as_json(), "error": str(error)} for change, error in self.failed],
+        }
+
+    def as_text(self, style: Styler) -> str:
+        return self.plan.as_text(style)
+
+    def notes(self) -> list[str]:
+        table_note = f"; wrote {self.table}" if self.table_written else ""
+        total = len(self.plan.actionable)
+        return [applied.note for applied in self.applied if applied.note] + [
+            f"Applied {len(self.applied)} of {total} changes{table_note}."
+        ]
+
+    def failure(self, fmt: str) -> CredctlError | None:
+        if self.failed:
+            return _stopped(self.failed, len(self.plan.actionable))
+        if self.not_recorded:
+            return NotRecordedError(
+                f"the {len(self.applied)} changes are made in the stores, but "
+                f"{' and '.join(self.not_recorded)} could not be written",
+                hint="once the files are writable, 'credctl sync' writes the table from the stores",
+            )
+        return None
+
+
+def _stopped(failed: list[tuple[Change, CredctlError]], total: int) -> CredctlError:
+    """One error for a sync whose changes failed, with the exit code of the worst."""
+    change, error = failed[0]
+    more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+    stopped = CredctlError(
+        f"sync stopped: {len(failed)} of {total} changes failed{more}; first: {change.id}: {error}",
+        hint="the changes that succeeded are recorded; run 'credctl sync' again to finish",
+    )
+    # A store that failed is exit 3 whatever else happened; otherwise the highest code,
+    # so the order the failures came back in never changes the exit code.
+    backend_failed = any(isinstance(e, BackendError) for _, e in failed)
+    highest = max(e.exit_code for _, e in failed)
+    stopped.exit_code = BackendError.exit_code if backend_failed else highest
+    return stopped
 
 
 def _date(moment: datetime | None) -> str | None:
@@ -144,7 +225,7 @@ def _table_date(text: str) -> str | None:
 def _generates(project: Project, row: Row) -> bool:
     type_policy = project.policy.type_policy(row.credential_type)
     return bool(
-        type_policy and type_policy.rotator == "generate" and type_policy.generator is not None
+        type_policy and rotator_type(type_policy).first_value and type_policy.generator is not None
     )
 
 
@@ -154,6 +235,7 @@ def make_plan(
     backends: Backends,
     *,
     prune: bool = False,
+    detailed_exitcode: bool = False,
 ) -> Plan:
     """What sync would change in each store and in the table; one listing per store."""
     problems = project.problems()
@@ -193,7 +275,7 @@ def make_plan(
                         reference=info.reference,
                     )
                 )
-    return Plan(changes)
+    return Plan(changes, detailed_exitcode)
 
 
 def _row_changes(
@@ -281,9 +363,20 @@ def apply_plan(
     backends: Backends,
     actor: str,
     *,
-    progress: Callable[[Change], None] | None = None,
+    progress: Progress | None = None,
 ) -> SyncResult:
     """Apply every change; store writes in parallel, the table written once at the end."""
+    progress = progress or Silent()
+    progress.begin(len(plan.actionable), "syncing")
+    try:
+        return _apply(project, plan, backends, actor, progress)
+    finally:
+        progress.end()
+
+
+def _apply(
+    project: Project, plan: Plan, backends: Backends, actor: str, progress: Progress
+) -> SyncResult:
     applied: list[Applied] = []
     failed: list[tuple[Change, CredctlError]] = []
     not_recorded: list[str] = []
@@ -341,8 +434,7 @@ def apply_plan(
                         held.append((change, outcome))
                     else:
                         settle(change, outcome)
-                    if progress is not None:
-                        progress(change)
+                    progress.advance()
         except CredctlError as error:
             # the store could not be opened or written: none of the held changes reached it
             settled = {id(change) for change, _ in failed} | {id(a.change) for a in applied}
@@ -362,7 +454,7 @@ def apply_plan(
         table_written, problem = save_table(project, updates)
         if problem is not None:
             not_recorded.append(problem)
-    return SyncResult(applied, failed, table_written, not_recorded)
+    return SyncResult(plan, applied, failed, table_written, not_recorded, project.table.display)
 
 
 def _apply_one(project: Project, backend: Backend, change: Change, actor: str) -> Applied:
@@ -509,6 +601,49 @@ def plan_import(
             existing_ids.add(imported.id)
             found.append(imported)
     return found
+
+
+@dataclass
+class ImportResult(Result):
+    """The rows found for unmanaged secrets, and those added (None for a dry run)."""
+
+    found: list[Imported]
+    added: list[Imported] | None
+    table: str
+
+    def as_text(self, style: Styler) -> str:
+        return "".join(
+            f"+ {item.id}  {item.reference}  ({item.values['owner'] or 'no owner: set one'})\n"
+            for item in self.found
+        )
+
+    def notes(self) -> list[str]:
+        if not self.found:
+            return ["Nothing to import: every secret under the prefixes has a row."]
+        if self.added is None:
+            return [f"{_rows(len(self.found))} would be added to {self.table}."]
+        return [
+            f"Added {_rows(len(self.added))} to {self.table}; fill in the owners, then run "
+            "'credctl validate'."
+        ]
+
+
+def _rows(count: int) -> str:
+    return f"{count} row{'s' if count != 1 else ''}"
+
+
+def import_rows(
+    project: Project,
+    environments: Sequence[EnvironmentConfig],
+    backends: Backends,
+    actor: str,
+    *,
+    dry_run: bool = False,
+) -> ImportResult:
+    """Rows for the secrets under each prefix that no row names, appended unless a dry run."""
+    found = plan_import(project, environments, backends)
+    added = None if dry_run or not found else apply_import(project, found, actor)
+    return ImportResult(found, added, project.table.display)
 
 
 def apply_import(project: Project, rows: Sequence[Imported], actor: str) -> list[Imported]:

@@ -11,13 +11,14 @@ import secrets
 import sys
 from pathlib import Path
 
-from credctl.audit import is_literal_config, secret_name
 from credctl.backends.pool import backends_for
+from credctl.naming import secret_name
+from credctl.policy import is_literal_config
 from credctl.project import load_project
 from credctl.schedule import format_timestamp, parse_timestamp
 from credctl.secret import Secret
 from credctl.settings import load_settings
-from credctl.values import metadata_for
+from credctl.staging import metadata_for
 
 
 def main(project_dir: Path, environment_name: str) -> None:

@@ -26,7 +26,7 @@ from credctl.backends import aws
 from credctl.backends.config import AwsBackendConfig
 from credctl.cli import main
 from credctl.model import EnvironmentConfig
-from credctl.values import host_label
+from credctl.staging import host_label
 from tests.backend_contract import CANARY, MANAGED
 from tests.projects import Result, inherited_environment, make_project, row
 from tests.support.canned import RawBody

@@ -246,7 +246,7 @@ def test_version() -> None:
 
 
 def test_every_command_has_help_text() -> None:
-    from credctl.cli import cli
+    from credctl.cli.group import cli
 
     for name, command in cli.commands.items():
         assert command.help, f"{name} has no help text"

@@ -31,8 +31,8 @@ from credctl.model import EnvironmentConfig, SecretInfo, parse_reference
 from credctl.project import load_project
 from credctl.secret import Secret
 from credctl.settings import load_settings
+from credctl.staging import metadata_for
 from credctl.sync import make_plan
-from credctl.values import metadata_for
 from tests.projects import Result, credctl, make_project, row
 from tests.support.crashpoint import VARIABLE as CRASH_AT_WRITE
 from tests.support.fixtures import Store

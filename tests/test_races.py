@@ -25,10 +25,10 @@ from credctl.backends.pool import Backends, open_backend
 from credctl.errors import RotationInProgressError
 from credctl.model import EnvironmentConfig
 from credctl.project import Project, load_project
-from credctl.rotate import Candidate, rotate_all
+from credctl.rotation.driver import Candidate, rotate_all
 from credctl.secret import Secret
 from credctl.settings import load_settings
-from credctl.values import host_label
+from credctl.staging import host_label
 from tests.backend_contract import MANAGED
 from tests.projects import REPO, credctl, make_project, row
 from tests.support.fixtures import Store

@@ -691,7 +691,7 @@ def test_a_listing_outdated_by_another_run_never_rotates_twice(
     tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two overlapping `rotate --due` runs: the one that lists first but locks last stops."""
-    from credctl.rotate import Candidate, exit_code, rotate_all
+    from credctl.rotation.driver import Candidate, exit_code, rotate_all
 
     project, _ = setup(tmp_path, store, ["API Key"])
     loaded, backends = open_project(project, store, monkeypatch)

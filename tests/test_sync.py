@@ -233,7 +233,7 @@ def test_a_first_value_staged_by_a_dead_process_is_finished_by_sync(tmp_path: Pa
     from credctl.backends.pool import open_backend
     from credctl.model import EnvironmentConfig
     from credctl.secret import Secret
-    from credctl.values import host_label
+    from credctl.staging import host_label
 
     store = Store("local")
     project = make_project(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from credctl.audit import AuditReport
 from credctl.render import RenderOptions, Styler, plain
+from credctl.render.columns import text_table
 from credctl.render.common import (
     STATUS_HEADERS,
     finding_line,
@@ -11,7 +12,6 @@ from credctl.render.common import (
     grouped,
     status_rows,
     summary_line,
-    text_table,
 )
 
 

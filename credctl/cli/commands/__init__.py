@@ -1,0 +1,16 @@
+"""One module per command; importing this package adds them all to the `credctl` group."""
+
+from credctl.cli.commands import (  # noqa: F401
+    doctor,
+    env,
+    get,
+    import_rows,
+    init,
+    log,
+    plan,
+    reports,
+    rotate,
+    run,
+    set_value,
+    validate,
+)

@@ -1,0 +1,60 @@
+"""credctl env"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from credctl.cli.group import cli
+from credctl.cli.options import State, common_options, one_env_option, pass_state, selection_options
+from credctl.cli.output import emit
+from credctl.envfile import FORMATS
+
+
+@cli.command()
+@one_env_option
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(FORMATS),
+    default=None,
+    help="File format (default: the environment file's, else dotenv).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+    default=None,
+    help="Path to write (default: env_file.path of the environment; '-' for stdout).",
+)
+@selection_options
+@click.option("--check", is_flag=True, help="Compare an existing file; exit 1 listing stale names.")
+@common_options
+@pass_state
+def env(
+    state: State,
+    environments: tuple[str, ...],
+    output_format: str | None,
+    output: Path | None,
+    services: tuple[str, ...],
+    types: tuple[str, ...],
+    only: tuple[str, ...],
+    include_config: bool,
+    check: bool,
+) -> None:
+    """Write an environment-variable file for one environment."""
+    from credctl.envvars import Selection, env_file
+
+    selection = Selection(services, types, only, include_config)
+    with state.backends() as backends:
+        result = env_file(
+            state.project(),
+            environments,
+            backends,
+            selection,
+            fmt=output_format,
+            output=output,
+            check=check,
+        )
+    emit(state, result)

@@ -1,0 +1,94 @@
+"""credctl audit, credctl status"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from credctl.cli.group import cli
+from credctl.cli.options import (
+    State,
+    as_of_option,
+    by_option,
+    common_options,
+    env_option,
+    format_option,
+    output_option,
+    pass_state,
+)
+from credctl.cli.output import emit
+from credctl.render import FORMATS
+
+if TYPE_CHECKING:
+    from credctl.audit import ReportResult
+
+
+def _report(
+    state: State,
+    environments: tuple[str, ...],
+    as_of: datetime | None,
+    command: str,
+    by: str | None,
+    fail_on: str = "never",
+) -> ReportResult:
+    from credctl.audit import ReportResult, run_audit
+
+    with state.backends() as backends:
+        project = state.project()
+        report = run_audit(project, project.select(environments), backends, as_of=as_of)
+    return ReportResult(report, command, by, fail_on)
+
+
+@cli.command()
+@env_option
+@format_option(*FORMATS)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["error", "warning", "never"]),
+    default="error",
+    show_default=True,
+    help="Exit 1 when findings reach this severity.",
+)
+@by_option
+@as_of_option
+@output_option
+@common_options
+@pass_state
+def audit(
+    state: State,
+    environments: tuple[str, ...],
+    output_format: str | None,
+    fail_on: str,
+    by: str | None,
+    as_of: datetime | None,
+    output: Path | None,
+) -> None:
+    """Findings per credential: owner, last rotated, age, max age, due date, status.
+
+    Formats for CI: junit, sarif (code scanning), github (annotations).
+    """
+    result = _report(state, environments, as_of, "audit", by, fail_on)
+    emit(state, result, output_format, output)
+
+
+@cli.command()
+@env_option
+@format_option(*FORMATS)
+@by_option
+@as_of_option
+@output_option
+@common_options
+@pass_state
+def status(
+    state: State,
+    environments: tuple[str, ...],
+    output_format: str | None,
+    by: str | None,
+    as_of: datetime | None,
+    output: Path | None,
+) -> None:
+    """The credential status report for people: --format html -o report.html for a page."""
+    emit(state, _report(state, environments, as_of, "status", by), output_format, output)

@@ -1,0 +1,29 @@
+"""credctl set"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from credctl.cli.group import cli
+from credctl.cli.options import State, actor_option, common_options, pass_state
+from credctl.cli.output import emit
+from credctl.cli.values import value_from_person
+
+
+@cli.command("set")
+@click.argument("credential_id", metavar="ID")
+@actor_option
+@common_options
+@pass_state
+def set_command(state: State, credential_id: str, actor: str | None) -> None:
+    """Store a new value now, from standard input or a hidden prompt (never argv)."""
+    from credctl.actor import resolve_actor
+    from credctl.values import set_value
+
+    project = state.project(actor=actor)
+    row = project.find_row(credential_id)
+    value = value_from_person(row.id, prompt=sys.stdin is not None and sys.stdin.isatty())
+    with state.backends() as backends:
+        emit(state, set_value(project, row, backends, value, resolve_actor(project.settings.actor)))

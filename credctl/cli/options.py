@@ -1,0 +1,306 @@
+"""Options every command shares, as decorators, and the state they gather."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from credctl.backends.pool import Backends
+    from credctl.progress import Progress
+    from credctl.project import Project
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class State:
+    """Options every command shares, gathered from the group and the command."""
+
+    def __init__(self) -> None:
+        self.project_dir: Path | None = None
+        self.table: str | None = None
+        self.debug = False
+        self.quiet = False
+        self.verbose = 0
+        self.no_color = False
+        self._project: Project | None = None
+
+    @property
+    def color(self) -> bool:
+        return not self.no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
+
+    def style(self, text: str, colour: str) -> str:
+        return click.style(text, fg=colour) if self.color else text
+
+    def project(self, **settings: Any) -> Project:
+        if self._project is None:
+            from credctl.project import load_project
+            from credctl.settings import load_settings
+
+            self._project = load_project(
+                load_settings(self.project_dir, table=self.table, **settings)
+            )
+            logging.getLogger("credctl").debug(
+                "project %s: %d credentials in %s; environments %s",
+                self._project.root,
+                len(self._project.rows),
+                self._project.table.display,
+                ", ".join(sorted(self._project.environments)) or "none",
+            )
+        return self._project
+
+    def say(self, text: str) -> None:
+        if not self.quiet:
+            click.echo(text, err=True)
+
+    def format(self, chosen: str | None, choices: tuple[str, ...]) -> str:
+        """The --format given, else the project's setting where this command has it, else table."""
+        if chosen or len(choices) == 1:
+            return chosen or choices[0]
+        configured = self.project().settings.format
+        return configured if configured in choices else "table"
+
+    def backends(self, **settings: Any) -> contextlib.AbstractContextManager[Backends]:
+        """The project's stores, each opened on first use, all closed at the end of the block."""
+        from credctl.backends.pool import backends_for
+
+        return backends_for(self.project(**settings))
+
+    def progress(self, shown: bool = True) -> Progress:
+        """A progress bar on a terminal's standard error; none when piped, with -q, or asked."""
+        from credctl.progress import Silent
+
+        if shown and sys.stderr.isatty() and not self.quiet:
+            return TerminalProgress()
+        return Silent()
+
+
+class TerminalProgress:
+    """Click's progress bar on standard error, for work of more than one step."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+
+    def begin(self, total: int, label: str) -> None:
+        if total > 1:
+            self._bar = click.progressbar(length=total, label=label, file=sys.stderr)
+            self._bar.__enter__()
+
+    def advance(self, count: int = 1) -> None:
+        if self._bar is not None:
+            self._bar.update(count)
+
+    def end(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
+
+
+def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    def callback(context: click.Context, parameter: click.Parameter, value: Any) -> Any:
+        state = context.ensure_object(State)
+        if value not in (None, False, 0):
+            setattr(state, name, value)
+            if name in ("quiet", "verbose"):
+                _log_level(state)
+        return value
+
+    return callback
+
+
+class _StderrHandler(logging.Handler):
+    """The library's log lines as `warning: …`, `info: …` on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            click.echo(f"{record.levelname.lower()}: {record.getMessage()}", err=True)
+        except Exception:  # a log line must never take the command down
+            self.handleError(record)
+
+
+def install_log_handler() -> None:
+    logger = logging.getLogger("credctl")
+    if not any(isinstance(handler, _StderrHandler) for handler in logger.handlers):
+        logger.addHandler(_StderrHandler())
+        logger.propagate = False
+    logger.setLevel(logging.WARNING)
+
+
+def _log_level(state: State) -> None:
+    """-q: errors only; default: warnings; -v: what was read and how long it took; -vv: debug."""
+    if state.quiet:
+        level = logging.ERROR
+    else:
+        level = {0: logging.WARNING, 1: logging.INFO}.get(state.verbose, logging.DEBUG)
+    logging.getLogger("credctl").setLevel(level)
+
+
+def common_options(function: F) -> F:
+    """-q, -v, --no-color, --debug, --project-dir: on the group and on every command."""
+    options = [
+        click.option(
+            "--project-dir",
+            type=click.Path(path_type=Path, file_okay=False),
+            expose_value=False,
+            callback=_store("project_dir"),
+            help="Project folder (default: nearest folder with environments/).",
+        ),
+        click.option(
+            "--table",
+            expose_value=False,
+            callback=_store("table"),
+            help="Reference table path (default: credentials.md).",
+        ),
+        click.option(
+            "-q",
+            "--quiet",
+            is_flag=True,
+            expose_value=False,
+            callback=_store("quiet"),
+            help="Print only errors and data.",
+        ),
+        click.option(
+            "-v",
+            "--verbose",
+            count=True,
+            expose_value=False,
+            callback=_store("verbose"),
+            help="Say more.",
+        ),
+        click.option(
+            "--no-color",
+            is_flag=True,
+            expose_value=False,
+            callback=_store("no_color"),
+            help="No colours (NO_COLOR is honoured too).",
+        ),
+        click.option(
+            "--debug",
+            is_flag=True,
+            expose_value=False,
+            callback=_store("debug"),
+            help="Show tracebacks.",
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def env_option(function: F) -> F:
+    return click.option(
+        "--env",
+        "environments",
+        multiple=True,
+        metavar="NAME",
+        help="Environment (repeatable; default: all).",
+    )(function)
+
+
+def one_env_option(function: F) -> F:
+    return click.option(
+        "--env",
+        "environments",
+        multiple=True,
+        metavar="NAME",
+        help="The environment (one; may be left out when the project has only one).",
+    )(function)
+
+
+def format_option(*choices: str, default: str = "table") -> Callable[[F], F]:
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(choices),
+        default=None,
+        help=f"Output format (default: {default}).",
+    )
+
+
+def output_option(function: F) -> F:
+    return click.option(
+        "-o",
+        "--output",
+        type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+        default=None,
+        help="Write to FILE atomically instead of standard output.",
+    )(function)
+
+
+def selection_options(function: F) -> F:
+    """Which credentials go into an env file or a command's environment."""
+    options = [
+        click.option(
+            "--service", "services", multiple=True, help="Only this service (repeatable)."
+        ),
+        click.option(
+            "--type", "types", multiple=True, help="Only this credential type (repeatable)."
+        ),
+        click.option(
+            "--only", "only", multiple=True, metavar="NAME", help="Only this variable (repeatable)."
+        ),
+        click.option(
+            "--include-config/--no-include-config",
+            default=True,
+            show_default=True,
+            help="Include literal configuration rows (redirect URIs, client IDs).",
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _moment(context: click.Context, parameter: click.Parameter, value: str | None) -> Any:
+    """An ISO date (the end of that day, UTC) or date-time (UTC unless it says otherwise)."""
+    if value is None:
+        return None
+    from datetime import timedelta
+
+    from credctl.schedule import parse_timestamp
+
+    try:
+        moment = parse_timestamp(value)
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise click.BadParameter(f"{value!r} is not an ISO date or date-time (e.g. 2027-03-31)")
+    if len(value.strip()) == 10:  # a day: findings as they stand at its end
+        moment += timedelta(days=1, seconds=-1)
+    return moment
+
+
+def as_of_option(function: F) -> F:
+    return click.option(
+        "--as-of",
+        metavar="DATE|DATETIME",
+        callback=_moment,
+        default=None,
+        help="Evaluate ages, due dates and findings as of this moment (a date means its end, "
+        "UTC); nothing is changed.",
+    )(function)
+
+
+def actor_option(function: F) -> F:
+    return click.option(
+        "--actor", help="Who is doing this (default: CREDCTL_ACTOR, the CI's actor, the OS user)."
+    )(function)
+
+
+pass_state = click.make_pass_decorator(State, ensure=True)
+
+
+def by_option(function: F) -> F:
+    return click.option(
+        "--by",
+        type=click.Choice(["owner", "environment", "service"]),
+        default=None,
+        help="Group the report by owner, environment or service.",
+    )(function)

@@ -1,0 +1,266 @@
+"""Environment variables from the credentials: the entries of one environment, the files
+`credctl env` writes and checks, and the environment `credctl run` gives a command."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from credctl import envfile
+from credctl.backends.pool import Backends
+from credctl.errors import BackendError, ConfigError, CredctlError, Problem, StaleError, UsageError
+from credctl.fsutil import display_path, write_file
+from credctl.model import EnvironmentConfig, Row, slugify
+from credctl.naming import env_var_name
+from credctl.policy import is_literal_config
+from credctl.project import Project
+from credctl.render import Styler
+from credctl.results import Result
+from credctl.secret import Secret
+from credctl.values import row_reference
+
+log = logging.getLogger("credctl")
+
+
+@dataclass
+class EnvEntry:
+    name: str
+    value: Secret
+    credential_id: str
+
+
+def collect_env(
+    project: Project,
+    environment: EnvironmentConfig,
+    backends: Backends,
+    *,
+    services: Sequence[str] = (),
+    types: Sequence[str] = (),
+    only: Sequence[str] = (),
+    include_config: bool = True,
+) -> list[EnvEntry]:
+    """The variables of one environment, all read before anything is written."""
+    service_slugs = {slugify(s) for s in services}
+    type_slugs = {slugify(t) for t in types}
+    chosen: list[tuple[Row, str]] = []
+    for row in project.rows_in(environment):
+        if service_slugs and slugify(row.service) not in service_slugs:
+            continue
+        if type_slugs and slugify(row.credential_type) not in type_slugs:
+            continue
+        name = env_var_name(row, environment)
+        if only and name not in only:
+            continue
+        if is_literal_config(row, project) and not include_config:
+            continue
+        chosen.append((row, name))
+    unknown = sorted(set(only) - {name for _, name in chosen})
+    if unknown:
+        raise UsageError(f"--only names no credential of {environment.name}: {', '.join(unknown)}")
+    first_by_name: dict[str, Row] = {}
+    problems = []
+    for row, name in chosen:
+        if name in first_by_name:
+            problems.append(
+                Problem(
+                    row.file,
+                    row.line,
+                    f"{row.id} and {first_by_name[name].id} (line {first_by_name[name].line}) "
+                    f"both map to the variable {name}",
+                    "duplicate-env-var",
+                )
+            )
+        first_by_name.setdefault(name, row)
+    if problems:
+        raise ConfigError(problems)
+    refs = {
+        row.line: row_reference(project, row, environment, backends)
+        for row, _ in chosen
+        if not is_literal_config(row, project)
+    }
+    started = time.perf_counter()
+    results = backends.get(environment).read_values(list(refs.values())) if refs else {}
+    log.info(
+        "%s: read %d values in %.2f s",
+        environment.name,
+        len(results),
+        time.perf_counter() - started,
+    )
+    failures = []
+    entries = []
+    for row, name in chosen:
+        if row.line not in refs:
+            entries.append(EnvEntry(name, Secret(row.reference.strip()), row.id))
+            continue
+        result = results[refs[row.line]]
+        if isinstance(result, BackendError):
+            failures.append(f"{row.id} ({result})")
+            continue
+        entries.append(EnvEntry(name, result, row.id))
+    if failures:
+        raise BackendError(
+            f"cannot read {len(failures)} credential(s) of {environment.name}, no file written: "
+            + "; ".join(failures[:5])
+            + (f"; and {len(failures) - 5} more" if len(failures) > 5 else "")
+        )
+    return entries
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which credentials of an environment go into a file or a command's environment."""
+
+    services: Sequence[str] = ()
+    types: Sequence[str] = ()
+    only: Sequence[str] = ()
+    include_config: bool = True
+
+    def options(self) -> list[str]:
+        """The command-line options that make this selection (for hints)."""
+        words = []
+        for option, values in (("--service", self.services), ("--type", self.types)):
+            for value in values:
+                words += [option, value]
+        for value in self.only:
+            words += ["--only", value]
+        return words + ([] if self.include_config else ["--no-include-config"])
+
+
+def one_environment(project: Project, names: Sequence[str]) -> EnvironmentConfig:
+    """The one environment a file or a command is for."""
+    chosen = project.select(names)
+    if len(chosen) != 1:
+        available = ", ".join(environment.name for environment in chosen)
+        raise UsageError(f"choose one environment with --env (available: {available})")
+    return chosen[0]
+
+
+def entries_for(
+    project: Project, names: Sequence[str], backends: Backends, selection: Selection
+) -> list[EnvEntry]:
+    """The variables of the one environment named, all read before anything is written."""
+    environment = one_environment(project, names)
+    return collect_env(
+        project,
+        environment,
+        backends,
+        services=selection.services,
+        types=selection.types,
+        only=selection.only,
+        include_config=selection.include_config,
+    )
+
+
+@dataclass
+class EnvWritten(Result):
+    """An env file written (or, to stdout, its text: the one output that holds values)."""
+
+    count: int
+    path: Path | None  # None: standard output
+    text: str = field(repr=False)
+    tracked_by_git: bool = False
+
+    def as_text(self, style: Styler) -> str:
+        return self.text if self.path is None else ""
+
+    def notes(self) -> list[str]:
+        if self.path is None:
+            return []
+        shown = display_path(self.path)
+        warning = [f"warning: git would track {shown}; add it to .gitignore"]
+        return (warning if self.tracked_by_git else []) + [
+            f"wrote {self.count} variables to {shown} (mode 0600)"
+        ]
+
+
+@dataclass
+class EnvChecked(Result):
+    """An existing env file compared with what `credctl env` would write (no value shown)."""
+
+    count: int
+    path: Path
+    stale: StaleError | None
+
+    def notes(self) -> list[str]:
+        if self.stale is not None:
+            return []
+        return [f"{display_path(self.path)} is up to date ({self.count} variables)"]
+
+    def failure(self, fmt: str) -> CredctlError | None:
+        return self.stale
+
+
+def env_file(
+    project: Project,
+    names: Sequence[str],
+    backends: Backends,
+    selection: Selection,
+    *,
+    fmt: str | None,
+    output: Path | None,
+    check: bool = False,
+) -> EnvWritten | EnvChecked:
+    """Write one environment's variables to a file (0600, atomic) or stdout, or check one."""
+    environment = one_environment(project, names)
+    chosen_format = fmt or (environment.env_file.format if environment.env_file else "dotenv")
+    path = output
+    if path is None:
+        if environment.env_file is None:
+            raise UsageError(
+                f"no output path for {environment.name}: pass -o PATH (or -o - for stdout), "
+                f"or set env_file in environments/{environment.name}.yaml"
+            )
+        path = project.root / environment.env_file.path
+    entries = entries_for(project, [environment.name], backends, selection)
+    pairs = [(entry.name, entry.value.reveal()) for entry in entries]
+    if check:
+        if str(path) == "-":
+            raise UsageError("--check needs a file: pass -o PATH")
+        again = ["credctl", "env", "--env", environment.name]
+        again += (["--format", fmt] if fmt else []) + (
+            ["-o", display_path(output)] if output else []
+        )
+        return EnvChecked(
+            len(pairs), path, _stale(path, pairs, chosen_format, again + selection.options())
+        )
+    text = envfile.render(pairs, chosen_format)
+    if str(path) == "-":
+        return EnvWritten(len(pairs), None, text)
+    write_file(path, text, 0o600)
+    return EnvWritten(len(pairs), path, "", envfile.git_tracks_or_would_track(path))
+
+
+def _stale(
+    path: Path, pairs: Sequence[tuple[str, str]], fmt: str, again: list[str]
+) -> StaleError | None:
+    """Why the file at `path` is not what credctl would write, naming variables only."""
+    shown = display_path(path)
+    try:
+        existing = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return StaleError(f"{shown} does not exist")
+    except OSError as error:
+        raise UsageError(f"cannot read {shown}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        return StaleError(f"{shown} is not UTF-8 text")
+    stale = envfile.compare(existing, pairs, fmt)
+    if not stale:
+        return None
+    return StaleError(
+        f"{shown} is stale: {stale.describe()}", hint=f"regenerate it with '{shlex.join(again)}'"
+    )
+
+
+def process_environment(
+    project: Project, names: Sequence[str], backends: Backends, selection: Selection
+) -> dict[str, str]:
+    """The environment for `credctl run`: this process's, with the credentials added."""
+    environment = dict(os.environ)
+    for entry in entries_for(project, names, backends, selection):
+        environment[entry.name] = entry.value.reveal()
+    return environment

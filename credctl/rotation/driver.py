@@ -1,0 +1,445 @@
+"""`credctl rotate`: which credentials rotate (named, or due), each through the staged
+protocol, concurrently per environment; what happened to each, and the exit code.
+
+A credential whose rotation another run committed since this one started is not
+rotated again; one store out of reach fails its own credentials only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from credctl import clock
+from credctl.audit import run_audit
+from credctl.auditlog import LOG_PATH
+from credctl.backends.pool import Backends
+from credctl.errors import (
+    BackendError,
+    CredctlError,
+    NotRecordedError,
+    RotationInProgressError,
+    UsageError,
+)
+from credctl.model import (
+    CredentialTypePolicy,
+    Row,
+    slugify,
+)
+from credctl.policy import is_literal_config, refuse_invalid
+from credctl.progress import Progress, Silent
+from credctl.project import Project
+from credctl.recording import check_can_record, not_recorded_hint, record_audit, save_table
+from credctl.render import Styler
+from credctl.render.columns import text_table
+from credctl.results import Result
+from credctl.rotation.protocol import Rotation, RotationResult
+from credctl.rotation.rotators import DEFAULT, ROTATORS
+from credctl.secret import Secret
+from credctl.staging import (
+    finish_staged,
+    table_updates,
+)
+
+
+@dataclass
+class Candidate:
+    row: Row
+    reason: str  # why it is chosen: "overdue", "due soon", "requested"
+
+
+OUTCOME_COLOURS = {
+    "rotated": "green",
+    "resumed": "green",
+    "failed": "red",
+    "needs-person": "yellow",
+}
+
+
+@dataclass
+class RotationReport(Result):
+    """What `rotate` did (or, in a dry run, would do) to each credential."""
+
+    results: list[RotationResult]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"results": [result.as_json() for result in self.results]}
+
+    def as_text(self, style: Styler) -> str:
+        if not self.results:
+            return ""
+        rows = [
+            [
+                r.id,
+                style(r.outcome, OUTCOME_COLOURS.get(r.outcome, "white")),
+                r.version or "",
+                r.message,
+            ]
+            for r in self.results
+        ]
+        return text_table(["ID", "OUTCOME", "VERSION", "MESSAGE"], rows)
+
+    def notes(self) -> list[str]:
+        if not self.results:
+            return ["Nothing to rotate."]
+        failed = [r for r in self.results if r.error is not None]
+        if self.exit_code():
+            return [f"{len(failed)} of {len(self.results)} rotations did not complete cleanly."]
+        return []
+
+    def exit_code(self) -> int:
+        return exit_code(self.results)
+
+
+def preview(project: Project, candidates: Sequence[Candidate]) -> RotationReport:
+    """A dry run: what would rotate, why, and with which rotator."""
+    return RotationReport(
+        [
+            RotationResult(
+                c.row.id,
+                "skipped",
+                message=f"dry run: would rotate ({c.reason}) with {rotator_of(project, c.row)}",
+            )
+            for c in candidates
+        ]
+    )
+
+
+# ----------------------------------------------------------------- selection
+
+
+def select(
+    project: Project,
+    backends: Backends,
+    *,
+    ids: Sequence[str],
+    due: bool,
+    include_due_soon: bool,
+    environments: Sequence[str],
+    services: Sequence[str],
+    types: Sequence[str],
+    as_of: datetime | None = None,
+) -> list[Candidate]:
+    """The credentials to rotate: those named, or those due (as of now, or `as_of`)."""
+    if not ids and not due:
+        raise UsageError("name the credentials to rotate (ENV/SERVICE/TYPE) or pass --due")
+    chosen_environments = {e.name for e in project.select(environments)}
+    service_slugs = {slugify(s) for s in services}
+    type_slugs = {slugify(t) for t in types}
+
+    def wanted(row: Row) -> bool:
+        return (
+            row.environment in chosen_environments
+            and (not service_slugs or slugify(row.service) in service_slugs)
+            and (not type_slugs or slugify(row.credential_type) in type_slugs)
+        )
+
+    if ids:
+        refuse_invalid(project.problems())  # as --due does through the audit
+        rows = [project.find_row(credential_id) for credential_id in dict.fromkeys(ids)]
+        return [Candidate(row, "requested") for row in rows if wanted(row)]
+    report = run_audit(project, project.select(environments), backends, as_of=as_of)
+    statuses = {"overdue"} | ({"due-soon"} if include_due_soon else set())
+    chosen = []
+    for status in report.credentials:
+        if not status.secret or not wanted(status.row):
+            continue
+        if status.status in statuses:
+            chosen.append(Candidate(status.row, status.status.replace("-", " ")))
+        elif any(f.code == "rotation-in-progress" for f in status.findings):
+            # a rotation that died after staging its value: finish or roll it back
+            chosen.append(Candidate(status.row, "interrupted rotation"))
+    return chosen
+
+
+def rotator_of(project: Project, row: Row) -> str:
+    """The rotator of a row's credential type (manual when the policy names none)."""
+    policy = project.policy.type_policy(row.credential_type)
+    return (policy.rotator if policy else None) or DEFAULT
+
+
+@dataclass(frozen=True)
+class RotationRequest:
+    """What `credctl rotate` was asked: which credentials, and how."""
+
+    credential_ids: Sequence[str] = ()
+    due: bool = False
+    include_due_soon: bool = False
+    environments: Sequence[str] = ()
+    services: Sequence[str] = ()
+    types: Sequence[str] = ()
+    dry_run: bool = False
+    as_of: datetime | None = None
+    abort: bool = False
+    value_from_stdin: bool = False  # one manual credential, its value from `manual_value`
+
+
+def rotate(
+    project: Project,
+    backends: Backends,
+    request: RotationRequest,
+    actor: str,
+    *,
+    manual_value: Callable[[Row], Secret | None] | None = None,
+    progress: Progress | None = None,
+) -> RotationReport:
+    """Choose the credentials and rotate them (or, in a dry run, say what would rotate).
+
+    `manual_value` asks a person for a manual rotator's value (None: nobody to ask).
+    """
+    if request.as_of is not None and not (request.due and request.dry_run):
+        raise UsageError(
+            "--as-of only previews: use it with --due --dry-run (a rotation happens now)"
+        )
+    candidates = select(
+        project,
+        backends,
+        ids=request.credential_ids,
+        due=request.due,
+        include_due_soon=request.include_due_soon,
+        environments=request.environments,
+        services=request.services,
+        types=request.types,
+        as_of=request.as_of,
+    )
+    if request.dry_run:
+        return preview(project, candidates)
+    if request.value_from_stdin and manual_value is not None:
+        check_value_from_stdin(project, candidates)
+        given = manual_value(candidates[0].row)  # read and checked before any store is touched
+        manual_value = lambda _row: given  # noqa: E731
+    progress = progress or Silent()
+    progress.begin(len(candidates), "rotating")
+    try:
+        results = rotate_all(
+            project,
+            candidates,
+            backends,
+            actor,
+            manual_value=manual_value,
+            abort=request.abort,
+            progress=lambda _result: progress.advance(),
+            started=clock.run_started(),
+        )
+    finally:
+        progress.end()
+    return RotationReport(results)
+
+
+def check_value_from_stdin(project: Project, candidates: Sequence[Candidate]) -> None:
+    """`--value-from-stdin` gives one value to one credential that a person rotates."""
+    if len(candidates) != 1:
+        raise UsageError("--value-from-stdin rotates exactly one credential")
+    row = candidates[0].row
+    rotator = rotator_of(project, row)
+    if not ROTATORS[rotator].person:
+        raise UsageError(
+            f"--value-from-stdin is for the manual rotator; {row.id} rotates with "
+            f"'{rotator}' (to store a value of your choice, use 'credctl set {row.id}')"
+        )
+
+
+# ------------------------------------------------------------------ rotators
+
+
+# ------------------------------------------------------------------- driver
+
+
+def rotate_all(
+    project: Project,
+    candidates: Sequence[Candidate],
+    backends: Backends,
+    actor: str,
+    *,
+    manual_value: Callable[[Row], Secret | None] | None = None,
+    abort: bool = False,
+    progress: Callable[[RotationResult], None] | None = None,
+    started: datetime | None = None,
+) -> list[RotationResult]:
+    """Rotate each candidate, concurrently per environment; one failure stops nothing else.
+
+    `started`: when the run began (default: now). A credential whose rotation another
+    run committed after that moment is skipped, not rotated a second time.
+    """
+    started = started or clock.now()
+    results: list[RotationResult] = []
+    committed: list[tuple[Rotation, RotationResult]] = []
+    by_environment: dict[str, list[Row]] = {}
+    for candidate in candidates:
+        by_environment.setdefault(candidate.row.environment, []).append(candidate.row)
+    if by_environment:
+        check_can_record(project, "rotate")
+    updates: dict[str, dict[str, str]] = {}
+    updated_by: dict[str, RotationResult] = {}
+    for environment_name, rows in by_environment.items():
+        environment = project.environment(environment_name)
+        try:
+            backend = backends.get(environment)
+            listing = {info.name: info for info in backend.list_secrets()}
+        except CredctlError as error:
+            # this store is out of reach: its credentials fail, the other stores go on
+            for row in rows:
+                failed = RotationResult(row.id, "failed", message=str(error), error=error)
+                results.append(failed)
+                if progress is not None:
+                    progress(failed)
+            continue
+        work: list[Rotation | RotationResult] = []
+        for row in rows:
+            if is_literal_config(row, project):
+                work.append(
+                    RotationResult(row.id, "skipped", message="configuration, not a secret")
+                )
+                continue
+            policy = project.policy.type_policy(row.credential_type) or CredentialTypePolicy()
+            rotation = Rotation(
+                project,
+                row,
+                environment,
+                backend,
+                None,
+                policy,
+                actor,
+                manual_value,
+                abort,
+                started,
+            )
+            rotation.info = listing.get(rotation.name)
+            work.append(rotation)
+        workers = max(1, min(environment.concurrency, len(work)))
+        if manual_value is not None:
+            workers = 1  # a person answers prompts one at a time
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = {pool.submit(_run_safely, item): item for item in work}
+            for future in as_completed(futures):
+                result = future.result()
+                item = futures[future]
+                results.append(result)
+                if isinstance(item, Rotation):
+                    _record(project, item, result, updates)
+                    if item.row.id in updates:
+                        updated_by[item.row.id] = result
+                    if item.committed_token is not None:
+                        committed.append((item, result))
+                if progress is not None:
+                    progress(result)
+    if updates:
+        _, problem = save_table(project, updates)
+        if problem is not None:
+            for result in updated_by.values():
+                _not_recorded(result, problem, project, table_missing=True)
+            # not recorded in the table: the store keeps them marked as staged for sync
+            committed = [
+                (item, result) for item, result in committed if item.row.id not in updated_by
+            ]
+    _finish(committed)
+    order = {candidate.row.id: index for index, candidate in enumerate(candidates)}
+    return sorted(results, key=lambda r: order.get(r.id, 0))
+
+
+def _finish(committed: Sequence[tuple[Rotation, RotationResult]]) -> None:
+    """Clear the staged marks of rotations now recorded in the store, log and table."""
+
+    def finish(rotation: Rotation, result: RotationResult) -> None:
+        assert rotation.committed_token is not None
+        again = f"credctl rotate {rotation.row.id}"
+        try:
+            finish_staged(
+                rotation.backend, rotation.name, rotation.committed_token, rotation.row, again
+            )
+        except BackendError as error:
+            result.error = error
+            result.message = f"{result.message}; {_one_line(error)}"
+
+    if not committed:
+        return
+    workers = max(rotation.environment.concurrency for rotation, _ in committed)
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(committed)))) as pool:
+        for future in [pool.submit(finish, *pair) for pair in committed]:
+            future.result()
+
+
+def _run_safely(item: Rotation | RotationResult) -> RotationResult:
+    if isinstance(item, RotationResult):
+        return item
+    try:
+        return item.run()
+    except RotationInProgressError as error:
+        return RotationResult(item.row.id, "skipped", message=_one_line(error), error=error)
+    except CredctlError as error:
+        return RotationResult(item.row.id, "failed", message=_one_line(error), error=error)
+
+
+def _one_line(error: CredctlError) -> str:
+    hint = getattr(error, "hint", None)
+    return f"{error} (hint: {hint})" if hint else str(error)
+
+
+def _record(
+    project: Project,
+    rotation: Rotation,
+    result: RotationResult,
+    updates: dict[str, dict[str, str]],
+) -> None:
+    """The audit log entry and table cells of one finished rotation."""
+    if result.outcome == "needs-person" or (result.outcome == "skipped" and result.error is None):
+        return
+    completed = result.outcome in ("rotated", "resumed", "rolled-back")
+    try:
+        record_audit(
+            project,
+            actor=rotation.actor,
+            environment=rotation.environment.name,
+            credential_id=rotation.row.id,
+            action="abort" if rotation.abort else "rotate",
+            version=result.version,
+            outcome="ok" if completed else result.outcome,
+            message=result.message,
+        )
+    except OSError as error:
+        _not_recorded(
+            result,
+            f"the audit log entry ({LOG_PATH}: {error.strerror})",
+            project,
+            table_missing=False,
+        )
+    if result.outcome in ("rotated", "resumed") and rotation.committed_at is not None:
+        updates[rotation.row.id] = table_updates(
+            rotation.row,
+            rotation.backend,
+            rotation.name,
+            rotation.secret_field,
+            rotation.committed_at,
+        )
+
+
+def _not_recorded(
+    result: RotationResult, what: str, project: Project, *, table_missing: bool
+) -> None:
+    """A finished rotation whose record could not be written: say so, never as a failure."""
+    hint = not_recorded_hint(project, "rotate", table_missing=table_missing)
+    result.message = f"{result.message}; but {what} could not be written ({hint})"
+    if result.error is None:
+        done = (
+            f"rotated (version {result.version})"
+            if result.outcome in ("rotated", "resumed")
+            else result.outcome
+        )
+        result.error = NotRecordedError(
+            f"{result.id}: {done}, but {what} could not be written", hint=hint
+        )
+
+
+def exit_code(results: Sequence[RotationResult]) -> int:
+    """4 if a rotation failed (rolled back), 3 for a store failure, 1 if one was in progress."""
+    codes = {r.error.exit_code for r in results if r.error is not None}
+    if 4 in codes:
+        return 4
+    if 3 in codes:
+        return 3
+    if codes:
+        return max(codes)
+    return 0

@@ -1,0 +1,314 @@
+"""The staged protocol, the same whatever the rotator: (1) the new value is stored as
+pending in the store before anything outside credctl changes; (2) the rotator applies it
+and the type's verify command checks it; (3) it is promoted to current; (4) the rotation
+is recorded (store metadata, table, audit log). A pending value left by a run that
+stopped is resumed by the next; `--abort` discards it. See docs/rotation.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Literal
+
+from credctl import clock
+from credctl.audit import CLOCK_SKEW
+from credctl.backends.base import Backend
+from credctl.errors import (
+    BackendError,
+    ConfigError,
+    CredctlError,
+    Problem,
+    RotationFailedError,
+    RotationInProgressError,
+    RotationInterruptedError,
+    StepTimedOutError,
+)
+from credctl.fsutil import try_locked
+from credctl.model import (
+    CredentialTypePolicy,
+    EnvironmentConfig,
+    PendingInfo,
+    Row,
+    SecretInfo,
+    slugify,
+)
+from credctl.naming import secret_name
+from credctl.project import Project
+from credctl.results import pick
+from credctl.rotation.rotators import NewValue, RotatorType, rotator_type
+from credctl.rotation.steps import run_step
+from credctl.secret import Secret
+from credctl.staging import (
+    commit_staged,
+    metadata_for,
+    recorded_metadata,
+    refuse_pending,
+    staging_token,
+)
+
+Outcome = Literal[
+    "rotated", "skipped", "not-due", "needs-person", "failed", "resumed", "rolled-back"
+]
+
+
+@dataclass
+class RotationResult:
+    id: str
+    outcome: Outcome
+    version: str | None = None
+    message: str = ""
+    error: CredctlError | None = field(default=None, repr=False)
+
+    def as_json(self) -> dict[str, object]:
+        return pick(self, "id", "outcome", "version", "message")
+
+
+@dataclass
+class Rotation:
+    """One credential's rotation, carried through the protocol."""
+
+    project: Project
+    row: Row
+    environment: EnvironmentConfig
+    backend: Backend
+    info: SecretInfo | None
+    policy: CredentialTypePolicy
+    actor: str
+    manual_value: Callable[[Row], Secret | None] | None
+    abort: bool
+    started: datetime  # when this run started: a rotation committed since is not repeated
+    name: str = ""
+    secret_field: str | None = None
+    committed_at: datetime | None = None
+    committed_token: str | None = None  # staged mark to clear once the change is recorded
+    token: str = ""  # of the value this rotation staged or resumes
+    created: bool = False  # the secret was created by this rotation
+
+    def __post_init__(self) -> None:
+        self.name, self.secret_field = secret_name(self.row, self.environment, self.backend)
+
+    def run(self) -> RotationResult:
+        """The protocol, under this machine's lock for the credential."""
+        lock = self.project.root / ".credctl" / "locks" / f"{slugify(self.row.id)}.lock"
+        with try_locked(lock) as taken:
+            if not taken:
+                raise RotationInProgressError(
+                    f"{self.row.id}: a rotation is already in progress (another credctl "
+                    "process on this machine)",
+                    hint="wait for it to finish",
+                )
+            self._refresh()
+            return self._run()
+
+    def _refresh(self) -> None:
+        """Decide from the store as it is now, under the lock, not from the earlier listing."""
+        fresh = self.backend.secret_info(self.name)
+        listed = self.info
+        self.info = fresh
+        if self.abort or fresh is None or fresh.pending is not None:
+            return
+        if listed is not None and fresh.current_version != listed.current_version:
+            # another run finished rotating it between our listing and our lock
+            raise self._overtaken(fresh)
+        if self._rotated_since_start(fresh):
+            raise self._overtaken(fresh)
+
+    def _rotated_since_start(self, info: SecretInfo) -> bool:
+        """Whether the store records a rotation committed after this run started."""
+        # the store keeps milliseconds: a commit within this run's first one counts too
+        started = self.started.replace(microsecond=self.started.microsecond // 1000 * 1000)
+        # a date in the future is no rotation at all (audit reports it as future-date)
+        return (
+            info.last_rotated is not None
+            and started <= info.last_rotated <= clock.now() + CLOCK_SKEW
+        )
+
+    def _overtaken(self, info: SecretInfo) -> RotationInProgressError:
+        return RotationInProgressError(
+            f"{self.row.id}: rotated by another run since this one started (version "
+            f"{info.current_version}); not rotated again",
+            hint="check 'credctl audit' before rotating it once more",
+        )
+
+    def _ensure_secret(self) -> None:
+        """Create the secret (metadata only) when the store does not have it yet."""
+        if (self.info is None or self.info.deleted) and not self.created:
+            self.backend.create(self.name, metadata_for(self.row), None)
+            self.created = True
+
+    def _stage(self, new: NewValue, token: str) -> None:
+        """Stage the new value; a value credctl made is dropped again if a race was lost.
+
+        Nothing outside credctl has seen a value it made, so it can still be taken back:
+        a run that committed since this one started, found now that this value holds
+        the pending slot, means this run came second.
+        """
+        self.backend.put_pending(self.name, new.value, token, self.secret_field)
+        if not new.retractable:
+            return
+        fresh = self.backend.secret_info(self.name)
+        if fresh is not None and self._rotated_since_start(fresh):
+            self.backend.discard_pending(self.name, token)
+            raise self._overtaken(fresh)
+
+    def _run(self) -> RotationResult:
+        row = self.row
+        pending = self.info.pending if self.info else None
+        if self.abort:
+            if pending is None:
+                return RotationResult(row.id, "skipped", message="no pending value to discard")
+            self.backend.discard_pending(self.name)
+            if pending.promoted:
+                return RotationResult(
+                    row.id,
+                    "rolled-back",
+                    message="staged mark cleared; the new value was current already and "
+                    "stays (its rotation is not recorded)",
+                )
+            return RotationResult(
+                row.id, "rolled-back", message="pending value discarded; current value unchanged"
+            )
+        if pending is not None:
+            refusal = refuse_pending(row, pending, self.environment)
+            if refusal is not None:
+                raise refusal
+            return self._resume(pending)
+        kind = rotator_type(self.policy)
+        if kind.native:
+            return self._natively(kind)
+        if self.info is not None and self.info.rotated_by_store:
+            # AWS's rotation function would race credctl's staged value for AWSPENDING
+            raise ConfigError(
+                Problem(
+                    self.row.file,
+                    self.row.line,
+                    f"{row.id}: AWS rotates this secret itself (RotationEnabled), so credctl's "
+                    f"'{kind.name}' rotator would race its rotation function; use the "
+                    "'aws-lambda' rotator for this type, or turn AWS's rotation off",
+                )
+            )
+        rotator = kind.load()
+        if not kind.person:
+            # before the value: a provider that issued one must find a place to keep it
+            self._ensure_secret()
+        new = rotator.obtain(self)
+        if new is None:
+            return RotationResult(
+                row.id,
+                "needs-person",
+                message="manual rotator: run 'credctl rotate "
+                f"{row.id} --value-from-stdin' or rotate it on a terminal",
+            )
+        self._ensure_secret()
+        token = staging_token()
+        self._stage(new, token)
+        self.token = token
+        rotator.apply(self, new.value)
+        self._verify(new.value)
+        return self._commit(token, "rotated")
+
+    def _resume(self, pending: PendingInfo) -> RotationResult:
+        """Finish a rotation whose process stopped after staging its value."""
+        if pending.promoted:
+            # current already (applied and verified before): only the recording is left
+            return self._commit(pending.token, "resumed")
+        value = self.backend.read_pending(self.name, pending.token, self.secret_field)
+        if value is None or not value.reveal():
+            # staged but never completed: nothing outside credctl has seen it
+            self.backend.discard_pending(self.name, pending.token)
+            return self._again("discarded an incomplete pending value")
+        # the provider may or may not have received it before the stop: apply it again
+        self.token = pending.token
+        rotator_type(self.policy).load().apply(self, value)
+        self._verify(value)
+        return self._commit(pending.token, "resumed")
+
+    def _again(self, note: str) -> RotationResult:
+        if self.info is not None:
+            self.info = replace(self.info, pending=None)
+        result = self._run()
+        result.message = f"{note}; {result.message}" if result.message else note
+        return result
+
+    def step(self, argv: Sequence[str], value: Secret | None, what: str) -> str:
+        """Run a rotator's command; a failure after staging rolls back or keeps the value."""
+        try:
+            return run_step(argv, value, self._timeout(), what, self.row.id)
+        except StepTimedOutError as failure:
+            if what == "issue":
+                raise  # nothing staged yet: the rotator says what it means
+            applied_here = what == "apply" or self.policy.rotator == "command"
+            if not applied_here:
+                raise self._rolled_back(failure, self.token) from None
+            # The provider may have the new value (applied, or taken before the command
+            # was stopped): dropping it could leave the store with a value that no longer works.
+            raise RotationInterruptedError(
+                f"{failure}; the new value is kept as pending, as the provider may already use it",
+                hint=f"run 'credctl rotate {self.row.id}' to apply, verify and promote it "
+                "again, or add --abort to drop it",
+            ) from None
+        except RotationFailedError as failure:
+            if what == "issue":
+                raise
+            raise self._rolled_back(failure, self.token) from None
+
+    def _verify(self, value: Secret) -> None:
+        if self.policy.verify:
+            self.step(self.policy.verify, value, "verify")
+
+    def _rolled_back(self, failure: RotationFailedError, token: str) -> CredctlError:
+        """Discard the staged value after a failed step; the current one was never touched."""
+        try:
+            self.backend.discard_pending(self.name, token)
+        except BackendError:
+            # not rolled back: the value is still pending, so this is no exit 4
+            return RotationInterruptedError(
+                f"{failure}; the pending value could not be discarded (the next rotate "
+                "resumes it, or 'credctl rotate --abort' drops it); current value unchanged"
+            )
+        return RotationFailedError(
+            f"{failure}; rolled back: pending value discarded, current value unchanged"
+        )
+
+    def _commit(self, token: str, outcome: Outcome) -> RotationResult:
+        committed = commit_staged(self.backend, self.name, token, self.row, self.actor)
+        self.committed_at = committed.at
+        if committed.metadata_error is not None:
+            # the staged mark stays: the next rotate records it instead of rotating again
+            return RotationResult(
+                self.row.id,
+                outcome,
+                committed.version,
+                f"rotated by {self.actor}, but the store's last-rotated metadata could not "
+                f"be written: {committed.metadata_error} (hint: run 'credctl rotate "
+                f"{self.row.id}' to record it; it is not rotated again)",
+                error=committed.metadata_error,
+            )
+        self.committed_token = token
+        done = f"rotated by {self.actor}"
+        if outcome == "resumed":
+            done = f"interrupted rotation finished; {done}"
+        return RotationResult(self.row.id, outcome, committed.version, done)
+
+    def _timeout(self) -> float:
+        return self.policy.timeout.total_seconds()
+
+    def _natively(self, kind: RotatorType) -> RotationResult:
+        """The store rotates it (AWS's rotation function); credctl records it."""
+        version = kind.load_native().rotate_natively(self, self.backend, self.name, self._timeout())
+        self.committed_at = clock.now()
+        try:
+            self.backend.set_metadata(
+                self.name, recorded_metadata(self.row, self.actor, self.committed_at)
+            )
+        except BackendError as error:
+            return RotationResult(
+                self.row.id,
+                "rotated",
+                version,
+                f"rotated by its function, but the store's metadata could not be written: {error}",
+                error=error,
+            )
+        return RotationResult(self.row.id, "rotated", version, "rotated by its function")

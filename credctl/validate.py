@@ -1,0 +1,62 @@
+"""`credctl validate`: every problem of the table, environments and policies; no network."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from credctl.errors import ConfigError, CredctlError, Problem
+from credctl.policy import schedule_warning
+from credctl.project import Project
+from credctl.results import Result
+
+
+@dataclass
+class Validation(Result):
+    """The problems found (each with file and line) and the warnings."""
+
+    project: Project
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "valid": not self.problems,
+            "problems": [
+                {"file": p.file, "line": p.line, "code": p.code, "message": p.message}
+                for p in self.problems
+            ],
+            "warnings": self.warnings,
+        }
+
+    def notes(self) -> list[str]:
+        if self.problems:
+            return []
+        project = self.project
+        return [f"warning: {warning}" for warning in self.warnings] + [
+            f"OK: {len(project.rows)} credentials, {len(project.environments)} environments "
+            f"({', '.join(sorted(project.environments))}), "
+            f"{len(project.policy.credential_types)} credential types in {project.table.display}"
+        ]
+
+    def exit_code(self) -> int:
+        return ConfigError.exit_code if self.problems else 0
+
+    def failure(self, fmt: str) -> CredctlError | None:
+        # the JSON document lists the problems itself
+        return ConfigError(self.problems) if self.problems and fmt != "json" else None
+
+
+def validate(project: Project, environments: Sequence[str] = ()) -> Validation:
+    """Check everything that needs no network; unknown environment names are usage errors."""
+    for name in environments:
+        project.environment(name)
+    warnings = []
+    for row in project.rows:
+        if project.policy.type_policy(row.credential_type) is None:
+            continue
+        warning = schedule_warning(row, project.policy.effective(row))
+        if warning is not None:
+            warnings.append(f"{row.file}:{row.line}: {warning}")
+    return Validation(project, project.problems(), warnings)
