@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from credctl import __version__, clock
+from credctl.envfile import DEFAULT_FORMAT, ENV_FORMATS
 from credctl.errors import ConfigError, CredctlError, UsageError
 from credctl.render import FORMATS, RENDERERS
 
@@ -471,9 +472,9 @@ def status(
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["dotenv", "json", "shell", "docker", "github", "yaml"]),
+    type=click.Choice(tuple(ENV_FORMATS)),
     default=None,
-    help="File format (default: the environment file's, else dotenv).",
+    help=f"File format (default: the environment file's, else {DEFAULT_FORMAT}).",
 )
 @click.option(
     "-o",
@@ -499,12 +500,14 @@ def env(
 ) -> None:
     """Write an environment-variable file for one environment."""
     from credctl import envfile
+    from credctl.envfile.check import compare
+    from credctl.envfile.git import git_tracks_or_would_track
     from credctl.errors import StaleError
     from credctl.values import collect_env
 
     project = state.project()
     environment = _one_environment(project, environments)
-    fmt = output_format or (environment.env_file.format if environment.env_file else "dotenv")
+    fmt = output_format or (environment.env_file.format if environment.env_file else DEFAULT_FORMAT)
     given_output = output
     if output is None:
         if environment.env_file is None:
@@ -538,7 +541,7 @@ def env(
             raise UsageError(f"cannot read {_shown(output)}: {error.strerror}") from None
         except UnicodeDecodeError:
             raise StaleError(f"{_shown(output)} is not UTF-8 text") from None
-        stale = envfile.compare(existing, pairs, fmt)
+        stale = compare(existing, pairs, fmt)
         if stale:
             command = _env_command(
                 environment.name, output_format, given_output, services, types, only
@@ -556,7 +559,7 @@ def env(
         click.echo(text, nl=False)
         return
     _write_file(output, text, 0o600)
-    if envfile.git_tracks_or_would_track(output):
+    if git_tracks_or_would_track(output):
         state.say(f"warning: git would track {_shown(output)}; add it to .gitignore")
     state.say(f"wrote {len(pairs)} variables to {_shown(output)} (mode 0600)")
 
