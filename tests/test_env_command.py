@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import shutil
 import stat
 import subprocess
@@ -12,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from credctl import envfile
-from credctl.envfile import github as github_format
 from tests.projects import credctl, make_project, row
 from tests.test_commands import CANARY, seed
 
@@ -197,7 +197,7 @@ def test_github_value_containing_the_delimiter_cannot_break_out(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     draws = iter(["a" * 32, "b" * 32])
-    monkeypatch.setattr(github_format.secrets, "token_hex", lambda _: next(draws))
+    monkeypatch.setattr(secrets, "token_hex", lambda _: next(draws))
     value = f"x\nghadelimiter_{'a' * 32}\nEVIL=injected"
     text = envfile.render([("KEY", value)], "github")
     assert text == f"KEY<<ghadelimiter_{'b' * 32}\n{value}\nghadelimiter_{'b' * 32}\n"

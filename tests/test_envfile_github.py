@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import secrets
+
 import pytest
 
-from credctl.envfile import github
 from credctl.envfile.github import parse, render
 from credctl.errors import EnvFileError
 
@@ -12,7 +13,7 @@ from credctl.errors import EnvFileError
 def test_one_line_values_as_they_are_and_multi_line_in_a_heredoc(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(github.secrets, "token_hex", lambda size: "0" * 2 * size)
+    monkeypatch.setattr(secrets, "token_hex", lambda size: "0" * 2 * size)
     entries = [("A", "it's $HOME"), ("B", "one\ntwo"), ("C", "cr\ronly")]
     delimiter = "ghadelimiter_" + "0" * 32
     assert render(entries) == (
