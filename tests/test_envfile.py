@@ -103,7 +103,7 @@ def test_environment_files_accept_exactly_the_registered_formats() -> None:
 
 
 def test_the_env_command_offers_exactly_the_registered_formats() -> None:
-    from credctl.cli import env
+    from credctl.cli.commands.env import env
 
     option = next(param for param in env.params if param.name == "output_format")
     assert isinstance(option.type, click.Choice)
