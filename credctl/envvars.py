@@ -13,6 +13,8 @@ from pathlib import Path
 
 from credctl import envfile
 from credctl.backends.pool import Backends
+from credctl.envfile.check import compare
+from credctl.envfile.git import git_tracks_or_would_track
 from credctl.errors import BackendError, ConfigError, CredctlError, Problem, StaleError, UsageError
 from credctl.fsutil import display_path, write_file
 from credctl.model import EnvironmentConfig, Row, slugify
@@ -207,7 +209,9 @@ def env_file(
 ) -> EnvWritten | EnvChecked:
     """Write one environment's variables to a file (0600, atomic) or stdout, or check one."""
     environment = one_environment(project, names)
-    chosen_format = fmt or (environment.env_file.format if environment.env_file else "dotenv")
+    chosen_format = fmt or (
+        environment.env_file.format if environment.env_file else envfile.DEFAULT_FORMAT
+    )
     path = output
     if path is None:
         if environment.env_file is None:
@@ -232,7 +236,7 @@ def env_file(
     if str(path) == "-":
         return EnvWritten(len(pairs), None, text)
     write_file(path, text, 0o600)
-    return EnvWritten(len(pairs), path, "", envfile.git_tracks_or_would_track(path))
+    return EnvWritten(len(pairs), path, "", git_tracks_or_would_track(path))
 
 
 def _stale(
@@ -248,7 +252,7 @@ def _stale(
         raise UsageError(f"cannot read {shown}: {error.strerror}") from None
     except UnicodeDecodeError:
         return StaleError(f"{shown} is not UTF-8 text")
-    stale = envfile.compare(existing, pairs, fmt)
+    stale = compare(existing, pairs, fmt)
     if not stale:
         return None
     return StaleError(

@@ -1,4 +1,4 @@
-"""credctl's own error types; each carries the exit code DESIGN 3 gives it.
+"""credctl's own error types; each carries its exit code (docs/exit-codes.md).
 
 Messages never contain a secret value: they name files, lines, keys, paths and
 credential ids only.

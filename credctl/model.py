@@ -23,6 +23,7 @@ from pydantic_core import PydanticCustomError
 
 from credctl.backends.config import BackendConfig
 from credctl.backends.registry import BackendType, backend_type, by_scheme, validate_config
+from credctl.envfile import DEFAULT_FORMAT, ENV_FORMATS
 from credctl.fields import Strict, path_problem, prefix_problem
 from credctl.generate import expand_alphabet
 from credctl.rotation.rotators import DEFAULT as DEFAULT_ROTATOR
@@ -68,9 +69,16 @@ class RetryConfig(Strict):
     max_delay: Duration = timedelta(seconds=20)
 
 
+def _env_file_format(value: object) -> object:
+    """One of the registered env-file formats (credctl/envfile), named in the message."""
+    if not (isinstance(value, str) and value in ENV_FORMATS):
+        raise ValueError(f"unknown format {value!r} (choose from {', '.join(ENV_FORMATS)})")
+    return value
+
+
 class EnvFileConfig(Strict):
     path: str
-    format: Literal["dotenv", "json", "shell", "docker", "github", "yaml"] = "dotenv"
+    format: Annotated[str, BeforeValidator(_env_file_format)] = DEFAULT_FORMAT
 
 
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(s|sec|second|m|min|minute)\s*$")

@@ -150,7 +150,8 @@ def check_rows(
     environments: Mapping[str, EnvironmentConfig],
     policy: Policy,
 ) -> list[Problem]:
-    """Every rule of DESIGN 1.1 that needs only the files, each located by file and line."""
+    """Every rule of the table that needs only the files (README: the reference table), each
+    located by file and line."""
     problems: list[Problem] = []
     seen: dict[tuple[str, str, str], Row] = {}
     targets: dict[tuple[object, str], list[tuple[Row, Target]]] = {}
@@ -269,7 +270,7 @@ class Target:
 def _target(
     row: Row, environment: EnvironmentConfig, environments: Sequence[EnvironmentConfig]
 ) -> tuple[list[Problem], Target | None]:
-    """The row's secret, and why its reference may not point there (DESIGN 1.2 prefixes)."""
+    """The row's secret, and why its reference may not point there (README: names, prefixes)."""
     where = (row.file, row.line)
     value = row.reference.strip()
     reference = parse_reference(value)

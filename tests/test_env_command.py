@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import shutil
 import stat
 import subprocess
@@ -142,7 +143,7 @@ def test_check_after_the_environment_changed_format_names_no_value(project: Path
     assert "hint: regenerate it with 'credctl env --env prod --format github')" in as_github.stderr
 
 
-@pytest.mark.parametrize("fmt", ["dotenv", "json", "shell", "docker", "github", "yaml"])
+@pytest.mark.parametrize("fmt", envfile.FORMATS)
 def test_every_format_checks_fresh_after_writing(project: Path, fmt: str) -> None:
     out = project / f"out.{fmt}"
     written = credctl(project, "env", "--env", "prod", "--format", fmt, "-o", str(out))
@@ -196,7 +197,7 @@ def test_github_value_containing_the_delimiter_cannot_break_out(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     draws = iter(["a" * 32, "b" * 32])
-    monkeypatch.setattr(envfile.secrets, "token_hex", lambda _: next(draws))
+    monkeypatch.setattr(secrets, "token_hex", lambda _: next(draws))
     value = f"x\nghadelimiter_{'a' * 32}\nEVIL=injected"
     text = envfile.render([("KEY", value)], "github")
     assert text == f"KEY<<ghadelimiter_{'b' * 32}\n{value}\nghadelimiter_{'b' * 32}\n"

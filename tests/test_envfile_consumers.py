@@ -23,54 +23,9 @@ from hypothesis import strategies as st
 
 from credctl.envfile import parse, render
 from credctl.errors import EnvFileError
+from tests.support.tricky_values import TRICKY
 
 NODE_DIR = Path(__file__).parent / "node"
-
-TRICKY = [
-    "plain",
-    "",
-    " leading space",
-    "trailing space ",
-    "  both  ",
-    "tab\there",
-    "it's",
-    'say "hi"',
-    "both ' and \"",
-    "back\\slash",
-    "double \\\\ backslash",
-    "ends with backslash\\",
-    "\\n literal backslash n",
-    "$HOME",
-    "${HOME}",
-    "cost $5",
-    "#hash",
-    "a #comment-like",
-    "a#b",
-    "key=value=more",
-    "=starts with equals",
-    "multi\nline",
-    "multi\nline\nwith 'quote'",
-    "crlf\r\nline",
-    "cr\ronly",
-    "ünïcödé",
-    "emoji 🔑🚀",
-    "中文密钥",
-    "x" * 5000,
-    "very long " + "0123456789abcdef" * 4200,  # 67,210 bytes: over docker's 64 KiB line
-    "`backticks`",
-    "semi;colon && ampersand | pipe",
-    "(parens) [brackets] {braces}",
-    "!bang and ~tilde",
-    "*glob?",
-    "'",
-    '"',
-    "'single-quoted'",
-    '"double-quoted"',
-    "line1\n",
-    "\nleading newline",
-    "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----",
-    '{"json": "blob", "n": 1}',
-]
 
 
 def accepted(values: list[str], fmt: str = "dotenv") -> tuple[dict[str, str], list[str]]:

@@ -230,7 +230,7 @@ STATUSES = {"ok", "due-soon", "overdue", "never-rotated", "missing", "unknown"}
 
 
 def test_json_documents_keep_the_design_contract(project: Path) -> None:
-    """CI jobs parse these: every key of DESIGN is there, with its type."""
+    """CI jobs parse these: every key of docs/json.md is there, with its type."""
     document = json.loads(audit(project, "--format", "json"))
     assert set(document) == {
         "schema_version",

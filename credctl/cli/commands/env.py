@@ -9,7 +9,7 @@ import click
 from credctl.cli.group import cli
 from credctl.cli.options import State, common_options, one_env_option, pass_state, selection_options
 from credctl.cli.output import emit
-from credctl.envfile import FORMATS
+from credctl.envfile import DEFAULT_FORMAT, FORMATS
 
 
 @cli.command()
@@ -19,7 +19,7 @@ from credctl.envfile import FORMATS
     "output_format",
     type=click.Choice(FORMATS),
     default=None,
-    help="File format (default: the environment file's, else dotenv).",
+    help=f"File format (default: the environment file's, else {DEFAULT_FORMAT}).",
 )
 @click.option(
     "-o",
