@@ -1,4 +1,4 @@
-"""Audit: what each credential's row, policy and store say, and the findings."""
+"""Audit: what each credential's credential, policy and store say, and the findings."""
 
 from __future__ import annotations
 
@@ -12,30 +12,46 @@ from pathlib import Path
 from credctl import clock
 from credctl.backends.base import Backend
 from credctl.backends.pool import Backends
+from credctl.credential import Credential
 from credctl.errors import Problem
 from credctl.model import (
     META_OWNER,
     META_ROTATED_BY,
     META_SCHEDULE,
-    CredentialStatus,
     EffectivePolicy,
     EnvironmentConfig,
     Finding,
-    Row,
     SecretInfo,
     Severity,
     Status,
 )
-from credctl.naming import env_var_name, secret_name
-from credctl.policy import FINDING_PROBLEMS, is_literal_config, refuse_invalid, schedule_warning
+from credctl.policy import FINDING_PROBLEMS, refuse_invalid, schedule_warning
 from credctl.project import Project
 from credctl.render import FORMATS, RenderOptions, Styler, render
 from credctl.results import Result
-from credctl.schedule import days, parse_schedule, parse_timestamp
+from credctl.schedule import days, parse_schedule
 
 log = logging.getLogger("credctl")
 # A date up to this far ahead of this machine's clock is another machine's clock, not an error.
 CLOCK_SKEW = timedelta(minutes=5)
+
+
+@dataclass
+class CredentialStatus:
+    """One audited credential: the row, what the store says, and the verdict."""
+
+    id: str
+    credential: Credential
+    reference: str
+    env_var: str
+    last_rotated: datetime | None
+    rotated_by: str | None
+    age_days: int | None
+    max_age_days: int | None
+    due_on: datetime | None
+    status: Status
+    findings: list[Finding] = field(default_factory=list)
+    secret: bool = True
 
 
 @dataclass
@@ -94,7 +110,7 @@ def run_audit(
         as_of=as_of,
     )
     for environment in environments:
-        rows = project.rows_in(environment)
+        credentials = project.credentials_in(environment)
         backend = backends.get(environment)
         started = time.perf_counter()
         listing = {info.name: info for info in backend.list_secrets()}
@@ -106,17 +122,17 @@ def run_audit(
             time.perf_counter() - started,
         )
         matched: set[str] = set()
-        for row in rows:
-            status = _audit_row(row, environment, backend, listing, matched, project, now)
-            for problem in row_problems.get(row.line, []):
+        for credential in credentials:
+            status = _audit_row(credential, environment, backend, listing, matched, project, now)
+            for problem in row_problems.get(credential.line, []):
                 status.findings.append(
                     Finding(
                         problem.code,
                         FINDING_PROBLEMS[problem.code],
                         problem.message,
-                        row.id,
-                        row.file,
-                        row.line,
+                        credential.id,
+                        credential.file,
+                        credential.line,
                     )
                 )
             if any(f.code == "literal-secret-in-table" for f in status.findings):
@@ -132,8 +148,8 @@ def run_audit(
                     Finding(
                         "orphan",
                         "warning",
-                        f"{info.reference} is managed by credctl but no row of "
-                        f"{project.table.display} names it (add a row, or 'credctl sync --prune')",
+                        f"{info.reference} is managed by credctl but no credential of "
+                        f"{project.table.display} names it (add a credential, or 'credctl sync --prune')",
                         None,
                         project.table.display,
                         None,
@@ -155,7 +171,7 @@ def run_audit(
 
 
 def _audit_row(
-    row: Row,
+    credential: Credential,
     environment: EnvironmentConfig,
     backend: Backend,
     listing: dict[str, SecretInfo],
@@ -163,24 +179,26 @@ def _audit_row(
     project: Project,
     now: datetime,
 ) -> CredentialStatus:
-    effective = project.policy.effective(row)
+    effective = credential.policy
     findings: list[Finding] = []
     # a date after both the moment evaluated (--as-of) and the real now is one no rotation has
     future_after = max(now, clock.now()) + CLOCK_SKEW
 
     def finding(code: str, severity: Severity, message: str) -> None:
-        findings.append(Finding(code, severity, message, row.id, row.file, row.line))
+        findings.append(
+            Finding(code, severity, message, credential.id, credential.file, credential.line)
+        )
 
     max_age_days = days(effective.max_age)
-    schedule_problem = schedule_warning(row, effective)
+    schedule_problem = schedule_warning(credential, effective)
     if schedule_problem is not None:
         finding("schedule-exceeds-policy", "warning", schedule_problem)
-    if is_literal_config(row, project):
+    if credential.is_config:
         return CredentialStatus(
-            id=row.id,
-            row=row,
-            reference=row.reference,
-            env_var=env_var_name(row, environment),
+            id=credential.id,
+            credential=credential,
+            reference=credential.reference,
+            env_var=credential.variable,
             last_rotated=None,
             rotated_by=None,
             age_days=None,
@@ -190,30 +208,30 @@ def _audit_row(
             findings=findings,
             secret=False,
         )
-    name, field_name = secret_name(row, environment, backend)
+    name, field_name = credential.target(environment)
     matched.add(name)
     reference = backend.reference(name, field_name)
     info = listing.get(name)
-    table_last_rotated = _table_time(row.last_rotated)
+    table_last_rotated = credential.rotated_on
     if table_last_rotated is not None and table_last_rotated > future_after:
         finding(
             "future-date",
             "error",
-            f"{row.id}: the table's Last Rotated {table_last_rotated:%Y-%m-%d} is in the future "
+            f"{credential.id}: the table's Last Rotated {table_last_rotated:%Y-%m-%d} is in the future "
             "(write the store's date back with 'credctl sync')",
         )
     if info is None or info.deleted:
         finding(
             "missing-in-backend",
             "error",
-            f"{row.id}: {reference} does not exist in {backend.describe()} "
+            f"{credential.id}: {reference} does not exist in {backend.describe()} "
             "(create it with 'credctl sync')",
         )
         return CredentialStatus(
-            id=row.id,
-            row=row,
+            id=credential.id,
+            credential=credential,
             reference=reference,
-            env_var=env_var_name(row, environment),
+            env_var=credential.variable,
             last_rotated=table_last_rotated,
             rotated_by=None,
             age_days=None,
@@ -226,7 +244,7 @@ def _audit_row(
         finding(
             "no-value",
             "warning",
-            f"{row.id}: {reference} has no value yet (set it with 'credctl set {row.id}')",
+            f"{credential.id}: {reference} has no value yet (set it with 'credctl set {credential.id}')",
         )
     rotated_on = info.last_rotated
     if rotated_on is not None and rotated_on > future_after:
@@ -234,8 +252,8 @@ def _audit_row(
         finding(
             "future-date",
             "error",
-            f"{row.id}: the store's last-rotated {rotated_on:%Y-%m-%d} is in the future; aged "
-            f"from the secret's creation instead (record a true date: 'credctl rotate {row.id}')",
+            f"{credential.id}: the store's last-rotated {rotated_on:%Y-%m-%d} is in the future; aged "
+            f"from the secret's creation instead (record a true date: 'credctl rotate {credential.id}')",
         )
         rotated_on = None
     status, age_days, due_on = _age(info, rotated_on, effective, now, future_after)
@@ -243,24 +261,24 @@ def _audit_row(
         finding(
             "overdue",
             "error",
-            f"{row.id}: last rotated {age_days} days ago, max age {max_age_days} days "
+            f"{credential.id}: last rotated {age_days} days ago, max age {max_age_days} days "
             f"(was due {due_on:%Y-%m-%d})"
             if due_on
-            else f"{row.id} is overdue",
+            else f"{credential.id} is overdue",
         )
     elif status == "due-soon":
         finding(
             "due-soon",
             "warning",
-            f"{row.id}: due for rotation on {due_on:%Y-%m-%d} ({age_days} of {max_age_days} days)"
+            f"{credential.id}: due for rotation on {due_on:%Y-%m-%d} ({age_days} of {max_age_days} days)"
             if due_on
-            else f"{row.id} is due soon",
+            else f"{credential.id} is due soon",
         )
     if info.last_rotated is None:  # not when its date is in the future: that is its finding
         finding(
             "never-rotated",
             "warning",
-            f"{row.id}: never rotated (aged from its creation, {age_days} days ago)",
+            f"{credential.id}: never rotated (aged from its creation, {age_days} days ago)",
         )
     if info.pending is not None and (
         info.pending.created is None or now - info.pending.created > environment.lock_timeout
@@ -268,16 +286,16 @@ def _audit_row(
         finding(
             "rotation-in-progress",
             "warning",
-            f"{row.id}: a pending value has waited longer than the lock timeout "
+            f"{credential.id}: a pending value has waited longer than the lock timeout "
             f"({days(environment.lock_timeout) or environment.lock_timeout}); "
             "resume with 'credctl rotate' or discard with 'credctl rotate --abort'",
         )
-    _drift(row, info, reference, table_last_rotated, finding)
+    _drift(credential, info, reference, table_last_rotated, finding)
     return CredentialStatus(
-        id=row.id,
-        row=row,
+        id=credential.id,
+        credential=credential,
         reference=reference,
-        env_var=env_var_name(row, environment),
+        env_var=credential.variable,
         last_rotated=info.last_rotated,
         rotated_by=info.metadata.get(META_ROTATED_BY),
         age_days=age_days,
@@ -318,15 +336,8 @@ def _store_date(info: SecretInfo, future_after: datetime) -> datetime | None:
     return None
 
 
-def _table_time(text: str) -> datetime | None:
-    try:
-        return parse_timestamp(text)
-    except ValueError:
-        return None
-
-
 def _drift(
-    row: Row,
+    credential: Credential,
     info: SecretInfo,
     reference: str,
     table_last_rotated: datetime | None,
@@ -339,36 +350,37 @@ def _drift(
         drifted.append(
             f"Last Rotated (table {table_date or 'never'}, store {store_date or 'never'})"
         )
-    if row.reference.strip() != reference:
-        drifted.append("Value/Reference" + (" (empty)" if not row.reference.strip() else ""))
+    if credential.reference.strip() != reference:
+        drifted.append("Value/Reference" + (" (empty)" if not credential.reference.strip() else ""))
     if drifted:
         finding(
             "table-drift",
             "warning",
-            f"{row.id}: the table's {' and '.join(drifted)} differs from the store "
+            f"{credential.id}: the table's {' and '.join(drifted)} differs from the store "
             "('credctl sync' writes the store's truth back)",
         )
     store_owner = info.metadata.get(META_OWNER)
     store_schedule = info.metadata.get(META_SCHEDULE)
     metadata_drift = []
-    if store_owner is not None and store_owner != row.owner:
+    if store_owner is not None and store_owner != credential.owner:
         metadata_drift.append("owner")
-    if store_schedule is not None and not _same_schedule(store_schedule, row.schedule):
+    if store_schedule is not None and not _same_schedule(store_schedule, credential):
         metadata_drift.append("schedule")
     if metadata_drift:
         finding(
             "metadata-drift",
             "warning",
-            f"{row.id}: the store's {' and '.join(metadata_drift)} differs from the table "
+            f"{credential.id}: the store's {' and '.join(metadata_drift)} differs from the table "
             "('credctl sync' updates the store)",
         )
 
 
-def _same_schedule(left: str, right: str) -> bool:
+def _same_schedule(stored: str, credential: Credential) -> bool:
+    """The store's `credctl:schedule` says what the row's schedule says (90d = quarterly)."""
     try:
-        return parse_schedule(left) == parse_schedule(right)
+        return "schedule" not in credential.errors and parse_schedule(stored) == credential.every
     except ValueError:
-        return left.strip() == right.strip()
+        return stored.strip() == credential.schedule.strip()
 
 
 FAIL_LEVELS = ("error", "warning", "never")

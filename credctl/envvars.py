@@ -13,18 +13,17 @@ from pathlib import Path
 
 from credctl import envfile
 from credctl.backends.pool import Backends
+from credctl.credential import Credential
 from credctl.envfile.check import compare
 from credctl.envfile.git import git_tracks_or_would_track
 from credctl.errors import BackendError, ConfigError, CredctlError, Problem, StaleError, UsageError
 from credctl.fsutil import display_path, write_file
-from credctl.model import EnvironmentConfig, Row, slugify
-from credctl.naming import env_var_name
-from credctl.policy import is_literal_config
+from credctl.model import EnvironmentConfig, slugify
 from credctl.project import Project
 from credctl.render import Styler
 from credctl.results import Result
 from credctl.secret import Secret
-from credctl.values import row_reference
+from credctl.values import value_reference
 
 log = logging.getLogger("credctl")
 
@@ -49,41 +48,41 @@ def collect_env(
     """The variables of one environment, all read before anything is written."""
     service_slugs = {slugify(s) for s in services}
     type_slugs = {slugify(t) for t in types}
-    chosen: list[tuple[Row, str]] = []
-    for row in project.rows_in(environment):
-        if service_slugs and slugify(row.service) not in service_slugs:
+    chosen: list[tuple[Credential, str]] = []
+    for credential in project.credentials_in(environment):
+        if service_slugs and slugify(credential.service) not in service_slugs:
             continue
-        if type_slugs and slugify(row.credential_type) not in type_slugs:
+        if type_slugs and slugify(credential.credential_type) not in type_slugs:
             continue
-        name = env_var_name(row, environment)
+        name = credential.variable
         if only and name not in only:
             continue
-        if is_literal_config(row, project) and not include_config:
+        if credential.is_config and not include_config:
             continue
-        chosen.append((row, name))
+        chosen.append((credential, name))
     unknown = sorted(set(only) - {name for _, name in chosen})
     if unknown:
         raise UsageError(f"--only names no credential of {environment.name}: {', '.join(unknown)}")
-    first_by_name: dict[str, Row] = {}
+    first_by_name: dict[str, Credential] = {}
     problems = []
-    for row, name in chosen:
+    for credential, name in chosen:
         if name in first_by_name:
             problems.append(
                 Problem(
-                    row.file,
-                    row.line,
-                    f"{row.id} and {first_by_name[name].id} (line {first_by_name[name].line}) "
+                    credential.file,
+                    credential.line,
+                    f"{credential.id} and {first_by_name[name].id} (line {first_by_name[name].line}) "
                     f"both map to the variable {name}",
                     "duplicate-env-var",
                 )
             )
-        first_by_name.setdefault(name, row)
+        first_by_name.setdefault(name, credential)
     if problems:
         raise ConfigError(problems)
     refs = {
-        row.line: row_reference(project, row, environment, backends)
-        for row, _ in chosen
-        if not is_literal_config(row, project)
+        credential.line: value_reference(project, credential, environment)
+        for credential, _ in chosen
+        if not credential.is_config
     }
     started = time.perf_counter()
     results = backends.get(environment).read_values(list(refs.values())) if refs else {}
@@ -95,15 +94,15 @@ def collect_env(
     )
     failures = []
     entries = []
-    for row, name in chosen:
-        if row.line not in refs:
-            entries.append(EnvEntry(name, Secret(row.reference.strip()), row.id))
+    for credential, name in chosen:
+        if credential.line not in refs:
+            entries.append(EnvEntry(name, Secret(credential.reference.strip()), credential.id))
             continue
-        result = results[refs[row.line]]
+        result = results[refs[credential.line]]
         if isinstance(result, BackendError):
-            failures.append(f"{row.id} ({result})")
+            failures.append(f"{credential.id} ({result})")
             continue
-        entries.append(EnvEntry(name, result, row.id))
+        entries.append(EnvEntry(name, result, credential.id))
     if failures:
         raise BackendError(
             f"cannot read {len(failures)} credential(s) of {environment.name}, no file written: "

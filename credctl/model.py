@@ -203,7 +203,11 @@ class EnvironmentConfig(Strict):
 
     def reference_for(self, name: str, field: str | None = None) -> str:
         """The reference a table row writes for a store name (as the backends write it)."""
-        return str(Ref(self.backend_type.scheme, self.backend.reference_name(name), field))
+        return str(self.ref_for(name, field))
+
+    def ref_for(self, name: str, field: str | None = None) -> Ref:
+        """The parsed reference to a store name (and field) in this environment's store."""
+        return Ref(self.backend_type.scheme, self.backend.reference_name(name), field)
 
     def owns(self, name: str) -> bool:
         """The name lives under this environment's prefix."""
@@ -432,21 +436,3 @@ class Finding:
             "file": self.file,
             "line": self.line,
         }
-
-
-@dataclass
-class CredentialStatus:
-    """One audited credential: the row, what the store says, and the verdict."""
-
-    id: str
-    row: Row
-    reference: str
-    env_var: str
-    last_rotated: datetime | None
-    rotated_by: str | None
-    age_days: int | None
-    max_age_days: int | None
-    due_on: datetime | None
-    status: Status
-    findings: list[Finding] = field(default_factory=list)
-    secret: bool = True

@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from credctl.checks import check_rows
+from credctl.credential import Credential, parse_credentials
 from credctl.errors import ConfigError, Problem, UsageError
 from credctl.model import (
     EnvironmentConfig,
     EnvironmentPolicy,
     PolicyFile,
-    Row,
     slugify,
 )
-from credctl.policy import Policy, check_rows
+from credctl.policy import Policy
 from credctl.settings import Settings
 from credctl.table import LOCK_FILE, Table, read_table
 
@@ -32,10 +33,7 @@ class Project:
     environments: dict[str, EnvironmentConfig]
     policy: Policy
     table: Table
-
-    @property
-    def rows(self) -> list[Row]:
-        return self.table.rows
+    credentials: list[Credential] = field(default_factory=list)  # the table's rows, parsed
 
     def environment(self, name: str) -> EnvironmentConfig:
         for known_name, config in self.environments.items():
@@ -51,11 +49,11 @@ class Project:
             return [self.environments[name] for name in sorted(self.environments)]
         return [self.environment(name) for name in chosen]
 
-    def rows_in(self, environment: EnvironmentConfig) -> list[Row]:
-        return [row for row in self.rows if slugify(row.environment) == slugify(environment.name)]
+    def credentials_in(self, environment: EnvironmentConfig) -> list[Credential]:
+        return [c for c in self.credentials if slugify(c.environment) == slugify(environment.name)]
 
-    def find_row(self, credential_id: str) -> Row:
-        """A row by `ENV/SERVICE/CREDENTIAL TYPE` or its slug form."""
+    def find(self, credential_id: str) -> Credential:
+        """A credential by `ENV/SERVICE/CREDENTIAL TYPE` or its slug form."""
         parts = credential_id.split("/")
         if len(parts) != 3:
             raise UsageError(
@@ -63,13 +61,13 @@ class Project:
                 "(use ENV/SERVICE/CREDENTIAL TYPE, e.g. prod/stripe/api-key)"
             )
         wanted = tuple(slugify(part) for part in parts)
-        for row in self.rows:
-            if row.key == wanted:
-                return row
+        for credential in self.credentials:
+            if credential.key == wanted:
+                return credential
         raise UsageError(f"no credential {credential_id!r} in {self.table.display}")
 
     def problems(self) -> list[Problem]:
-        return check_rows(self.rows, self.environments, self.policy)
+        return check_rows(self.credentials, self.environments)
 
 
 def load_project(settings: Settings) -> Project:
@@ -88,7 +86,8 @@ def load_project(settings: Settings) -> Project:
         hint = error.hint
     if problems or table is None:
         raise ConfigError(problems, hint=hint)
-    return Project(root, settings, environments, policy, table)
+    credentials = parse_credentials(table.rows, environments, policy)
+    return Project(root, settings, environments, policy, table, credentials)
 
 
 def _table_path(root: Path, settings: Settings) -> tuple[Path, str]:

@@ -15,6 +15,7 @@ from typing import Literal
 
 from credctl import clock
 from credctl.backends.base import Backend
+from credctl.credential import Credential
 from credctl.errors import BackendError, RotationInProgressError
 from credctl.model import (
     META_LAST_ROTATED,
@@ -26,22 +27,21 @@ from credctl.model import (
     META_TYPE,
     EnvironmentConfig,
     PendingInfo,
-    Row,
     SecretInfo,
 )
 from credctl.schedule import format_instant
 
 
-def metadata_for(row: Row) -> dict[str, str]:
-    """The credctl metadata a row puts on its secret."""
+def metadata_for(credential: Credential) -> dict[str, str]:
+    """The credctl metadata a credential puts on its secret."""
     metadata = {
         META_MANAGED: "true",
-        META_SERVICE: row.service,
-        META_TYPE: row.credential_type,
-        META_SCHEDULE: row.schedule,
+        META_SERVICE: credential.service,
+        META_TYPE: credential.credential_type,
+        META_SCHEDULE: credential.schedule,
     }
-    if row.owner:
-        metadata[META_OWNER] = row.owner
+    if credential.owner:
+        metadata[META_OWNER] = credential.owner
     return metadata
 
 
@@ -83,27 +83,31 @@ def pending_state(
 
 
 def refuse_pending(
-    row: Row, pending: PendingInfo, environment: EnvironmentConfig
+    credential: Credential, pending: PendingInfo, environment: EnvironmentConfig
 ) -> RotationInProgressError | None:
     """Why a staged value may not be taken over now; None when its run is gone."""
     state = pending_state(pending, environment, clock.now())
     if state == "foreign":
         return RotationInProgressError(
-            f"{row.id}: the store holds a pending version that credctl did not stage "
+            f"{credential.id}: the store holds a pending version that credctl did not stage "
             "(a rotation function still running?)",
-            hint=f"if nothing is rotating it, discard it: credctl rotate {row.id} --abort",
+            hint=f"if nothing is rotating it, discard it: credctl rotate {credential.id} --abort",
         )
     if state == "running":
         return RotationInProgressError(
-            f"{row.id}: a rotation is already in progress",
+            f"{credential.id}: a rotation is already in progress",
             hint="wait for it, or discard it with 'credctl rotate --abort'",
         )
     return None
 
 
-def recorded_metadata(row: Row, actor: str, at: datetime) -> dict[str, str]:
-    """The metadata a committed change writes: the row's, last-rotated and rotated-by."""
-    return {**metadata_for(row), META_LAST_ROTATED: format_instant(at), META_ROTATED_BY: actor}
+def recorded_metadata(credential: Credential, actor: str, at: datetime) -> dict[str, str]:
+    """The metadata a committed change writes: the credential's, last-rotated and rotated-by."""
+    return {
+        **metadata_for(credential),
+        META_LAST_ROTATED: format_instant(at),
+        META_ROTATED_BY: actor,
+    }
 
 
 @dataclass
@@ -115,7 +119,9 @@ class Committed:
     metadata_error: BackendError | None = None
 
 
-def commit_staged(backend: Backend, name: str, token: str, row: Row, actor: str) -> Committed:
+def commit_staged(
+    backend: Backend, name: str, token: str, credential: Credential, actor: str
+) -> Committed:
     """Promote the staged value, then record `last-rotated`/`rotated-by` in the store.
 
     The value stays marked as staged until `finish_staged`, which the caller runs once it
@@ -127,25 +133,29 @@ def commit_staged(backend: Backend, name: str, token: str, row: Row, actor: str)
     version = backend.promote(name, token, keep_pending=True)
     now = clock.now()
     try:
-        backend.set_metadata(name, recorded_metadata(row, actor, now))
+        backend.set_metadata(name, recorded_metadata(credential, actor, now))
     except BackendError as error:
         return Committed(version, now, error)
     return Committed(version, now)
 
 
-def finish_staged(backend: Backend, name: str, token: str, row: Row, again: str) -> None:
+def finish_staged(
+    backend: Backend, name: str, token: str, credential: Credential, again: str
+) -> None:
     """Clear the staged mark of a committed, recorded value (see `commit_staged`)."""
     try:
         backend.discard_pending(name, token)
     except BackendError as error:
         raise BackendError(
-            f"{row.id}: the new value is current and recorded, but the store still marks "
+            f"{credential.id}: the new value is current and recorded, but the store still marks "
             f"it as staged: {error}",
             hint=f"run '{again}' again to finish it (nothing is written twice)",
         ) from None
 
 
-def finish_promoted(backend: Backend, info: SecretInfo, row: Row, actor: str) -> datetime | None:
+def finish_promoted(
+    backend: Backend, info: SecretInfo, credential: Credential, actor: str
+) -> datetime | None:
     """Record and clear a value that a stopped run made current but did not finish.
 
     Its last-rotated is written (and returned) unless the store recorded it after the
@@ -157,18 +167,18 @@ def finish_promoted(backend: Backend, info: SecretInfo, row: Row, actor: str) ->
     recorded = None
     if info.last_rotated is None or staged_at is None or info.last_rotated < staged_at:
         recorded = clock.now()
-        backend.set_metadata(info.name, recorded_metadata(row, actor, recorded))
+        backend.set_metadata(info.name, recorded_metadata(credential, actor, recorded))
     backend.discard_pending(info.name, pending.token)
     return recorded
 
 
 def table_updates(
-    row: Row, backend: Backend, name: str, field: str | None, at: datetime
+    credential: Credential, backend: Backend, name: str, field: str | None, at: datetime
 ) -> dict[str, str]:
     """The table cells a committed value changes: Last Rotated, and the reference if empty."""
     updates = {"last_rotated": at.strftime("%Y-%m-%d")}
     reference = backend.reference(name, field)
-    if row.reference.strip() != reference:
+    if credential.reference.strip() != reference:
         updates["reference"] = reference
     return updates
 

@@ -19,6 +19,7 @@ from credctl import clock
 from credctl.auditlog import LOG_PATH
 from credctl.backends.base import Backend, batched, replace_field
 from credctl.backends.pool import Backends
+from credctl.credential import Credential
 from credctl.errors import (
     BackendError,
     ConfigError,
@@ -34,19 +35,16 @@ from credctl.model import (
     META_SERVICE,
     META_TYPE,
     EnvironmentConfig,
-    Row,
     SecretInfo,
     slugify,
 )
-from credctl.naming import secret_name
-from credctl.policy import is_literal_config
 from credctl.progress import Progress, Silent
 from credctl.project import Project
 from credctl.recording import check_can_record, record_audit, save_table
 from credctl.render import Styler
 from credctl.results import Result, pick
 from credctl.rotation.rotators import rotator_type
-from credctl.schedule import days, parse_timestamp
+from credctl.schedule import days
 from credctl.secret import Secret
 from credctl.staging import (
     finish_promoted,
@@ -89,7 +87,7 @@ class Change:
     name: str | None = None  # store name
     secret_field: str | None = None
     reference: str = ""
-    row: Row | None = None
+    credential: Credential | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     table_updates: dict[str, str] = field(default_factory=dict)
     generate_value: bool = False
@@ -215,15 +213,8 @@ def _date(moment: datetime | None) -> str | None:
     return moment.strftime("%Y-%m-%d") if moment else None
 
 
-def _table_date(text: str) -> str | None:
-    try:
-        return _date(parse_timestamp(text))
-    except ValueError:
-        return None
-
-
-def _generates(project: Project, row: Row) -> bool:
-    type_policy = project.policy.type_policy(row.credential_type)
+def _generates(project: Project, credential: Credential) -> bool:
+    type_policy = credential.type_policy
     return bool(
         type_policy and rotator_type(type_policy).first_value and type_policy.generator is not None
     )
@@ -246,13 +237,13 @@ def make_plan(
         backend = backends.get(environment)
         listing = {info.name: info for info in backend.list_secrets()}
         named: set[str] = set()
-        for row in project.rows_in(environment):
-            if is_literal_config(row, project):
+        for credential in project.credentials_in(environment):
+            if credential.is_config:
                 continue
-            name, field_name = secret_name(row, environment, backend)
+            name, field_name = credential.target(environment)
             named.add(name)
             changes.extend(
-                _row_changes(project, row, environment, backend, name, field_name, listing)
+                _row_changes(project, credential, environment, backend, name, field_name, listing)
             )
         for name, info in sorted(listing.items()):
             if name in named or info.deleted:
@@ -280,7 +271,7 @@ def make_plan(
 
 def _row_changes(
     project: Project,
-    row: Row,
+    credential: Credential,
     environment: EnvironmentConfig,
     backend: Backend,
     name: str,
@@ -288,32 +279,32 @@ def _row_changes(
     listing: dict[str, SecretInfo],
 ) -> list[Change]:
     reference = backend.reference(name, field_name)
-    desired = metadata_for(row)
+    desired = metadata_for(credential)
     info = listing.get(name)
     changes: list[Change] = []
     table_updates: dict[str, str] = {}
-    if row.reference.strip() != reference:
+    if credential.reference.strip() != reference:
         table_updates["reference"] = reference
     if info is None or info.deleted:
-        generated = _generates(project, row)
-        if not generated and _table_date(row.last_rotated) is not None:
+        generated = _generates(project, credential)
+        if not generated and _date(credential.rotated_on) is not None:
             table_updates["last_rotated"] = "never"  # the store's truth: no value yet
         change = Change(
             "create",
-            row.id,
+            credential.id,
             environment.name,
             ["metadata", "value"] if generated else ["metadata"],
             name,
             field_name,
             reference,
-            row,
+            credential,
             desired,
             table_updates,
             generated,
         )
         return [change]
     drifted = {k: v for k, v in desired.items() if info.metadata.get(k) != v}
-    fill_value = not info.has_value and _generates(project, row)
+    fill_value = not info.has_value and _generates(project, credential)
     finish = (
         info.pending is not None
         and info.pending.promoted
@@ -325,32 +316,32 @@ def _row_changes(
         changes.append(
             Change(
                 "update",
-                row.id,
+                credential.id,
                 environment.name,
                 fields,
                 name,
                 field_name,
                 reference,
-                row,
+                credential,
                 drifted,
                 generate_value=fill_value,
                 finish_staged=finish,
             )
         )
     store_date = _date(info.last_rotated)
-    if store_date != _table_date(row.last_rotated):
+    if store_date != _date(credential.rotated_on):
         table_updates["last_rotated"] = store_date or "never"
     if table_updates:
         changes.append(
             Change(
                 "write-back",
-                row.id,
+                credential.id,
                 environment.name,
                 ["Value/Reference" if k == "reference" else "Last Rotated" for k in table_updates],
                 name,
                 field_name,
                 reference,
-                row,
+                credential,
                 table_updates=table_updates,
             )
         )
@@ -447,8 +438,10 @@ def _apply(
     updates: dict[str, dict[str, str]] = {}
     # a write-back from the plan's listing first: what a change wrote since is newer
     for outcome in sorted(applied, key=lambda done: done.change.action != "write-back"):
-        if outcome.change.row is not None and outcome.change.table_updates:
-            updates.setdefault(outcome.change.row.id, {}).update(outcome.change.table_updates)
+        if outcome.change.credential is not None and outcome.change.table_updates:
+            updates.setdefault(outcome.change.credential.id, {}).update(
+                outcome.change.table_updates
+            )
     table_written = False
     if updates:
         table_written, problem = save_table(project, updates)
@@ -463,14 +456,14 @@ def _apply_one(project: Project, backend: Backend, change: Change, actor: str) -
         return Applied(change, note=backend.schedule_delete(change.name))
     if change.action == "write-back":
         return Applied(change)
-    assert change.row is not None
+    assert change.credential is not None
     now = clock.now()
     if change.action == "create":
         metadata = dict(change.metadata)
         value = None
         if change.generate_value:
             value = _first_value(project, change)
-            metadata.update(recorded_metadata(change.row, actor, now))
+            metadata.update(recorded_metadata(change.credential, actor, now))
             change.table_updates["last_rotated"] = now.strftime("%Y-%m-%d")
         backend.create(change.name, metadata, value)
         return Applied(change)
@@ -481,7 +474,7 @@ def _update(project: Project, backend: Backend, change: Change, actor: str) -> A
     """Metadata; a first value for a secret whose creation stopped half-way; and what a
     stopped run of credctl left staged on it, finished."""
     assert change.name is not None
-    assert change.row is not None
+    assert change.credential is not None
     if not (change.generate_value or change.finish_staged):
         backend.set_metadata(change.name, change.metadata)
         return Applied(change)
@@ -493,12 +486,12 @@ def _update(project: Project, backend: Backend, change: Change, actor: str) -> A
     fill = change.generate_value and not fresh.has_value
     if pending is not None:
         environment = project.environment(change.environment)
-        refusal = refuse_pending(change.row, pending, environment)
+        refusal = refuse_pending(change.credential, pending, environment)
         if refusal is not None:
             if fill:  # its slot is taken while it runs
                 raise refusal
         elif pending.promoted:
-            recorded = finish_promoted(backend, fresh, change.row, actor)
+            recorded = finish_promoted(backend, fresh, change.credential, actor)
             if recorded is not None:
                 change.table_updates["last_rotated"] = recorded.strftime("%Y-%m-%d")
         elif fill:
@@ -512,7 +505,9 @@ def _update(project: Project, backend: Backend, change: Change, actor: str) -> A
             backend.set_metadata(change.name, change.metadata)
         return Applied(change)
     token = staging_token()
-    backend.put_pending(change.name, _generated(project, change.row), token, change.secret_field)
+    backend.put_pending(
+        change.name, _generated(project, change.credential), token, change.secret_field
+    )
     return Applied(change, version=_fill(backend, change, actor, token))
 
 
@@ -520,27 +515,27 @@ def _fill(backend: Backend, change: Change, actor: str, token: str) -> str:
     """Make a staged first value current, recorded before it is (a stop in between is
     finished by the next sync, which finds it staged or promoted, and never fills twice)."""
     assert change.name is not None
-    assert change.row is not None
+    assert change.credential is not None
     now = clock.now()
     backend.set_metadata(
-        change.name, {**change.metadata, **recorded_metadata(change.row, actor, now)}
+        change.name, {**change.metadata, **recorded_metadata(change.credential, actor, now)}
     )
     version = backend.promote(change.name, token)
     change.table_updates["last_rotated"] = now.strftime("%Y-%m-%d")
     return version
 
 
-def _generated(project: Project, row: Row) -> Secret:
-    type_policy = project.policy.type_policy(row.credential_type)
+def _generated(project: Project, credential: Credential) -> Secret:
+    type_policy = credential.type_policy
     assert type_policy is not None
     assert type_policy.generator is not None
     return generate(type_policy.generator)
 
 
 def _first_value(project: Project, change: Change) -> Secret:
-    assert change.row is not None
+    assert change.credential is not None
     assert change.name is not None
-    value = _generated(project, change.row)
+    value = _generated(project, change.credential)
     if change.secret_field is None:
         return value
     return Secret(replace_field(None, change.secret_field, value, change.name))
@@ -565,16 +560,16 @@ class Imported:
 def plan_import(
     project: Project, environments: Sequence[EnvironmentConfig], backends: Backends
 ) -> list[Imported]:
-    """Rows for the secrets under each prefix that no row names."""
+    """Rows for the secrets under each prefix that no credential names."""
     known_types = {slugify(name): name for name in project.policy.type_names()}
     found: list[Imported] = []
-    existing_ids = {row.id for row in project.rows}
+    existing_ids = {credential.id for credential in project.credentials}
     for environment in environments:
         backend = backends.get(environment)
         named = {
-            secret_name(row, environment, backend)[0]
-            for row in project.rows_in(environment)
-            if not is_literal_config(row, project)
+            credential.target(environment)[0]
+            for credential in project.credentials_in(environment)
+            if not credential.is_config
         }
         for info in sorted(backend.list_secrets(), key=lambda i: i.name):
             if info.name in named or info.deleted:
@@ -597,7 +592,7 @@ def plan_import(
                 },
             )
             if imported.id in existing_ids:
-                continue  # a row already claims that identity under another name
+                continue  # a credential already claims that identity under another name
             existing_ids.add(imported.id)
             found.append(imported)
     return found
@@ -605,7 +600,7 @@ def plan_import(
 
 @dataclass
 class ImportResult(Result):
-    """The rows found for unmanaged secrets, and those added (None for a dry run)."""
+    """The credentials found for unmanaged secrets, and those added (None for a dry run)."""
 
     found: list[Imported]
     added: list[Imported] | None
@@ -619,7 +614,7 @@ class ImportResult(Result):
 
     def notes(self) -> list[str]:
         if not self.found:
-            return ["Nothing to import: every secret under the prefixes has a row."]
+            return ["Nothing to import: every secret under the prefixes has a credential."]
         if self.added is None:
             return [f"{_rows(len(self.found))} would be added to {self.table}."]
         return [
@@ -629,7 +624,7 @@ class ImportResult(Result):
 
 
 def _rows(count: int) -> str:
-    return f"{count} row{'s' if count != 1 else ''}"
+    return f"{count} credential{'s' if count != 1 else ''}"
 
 
 def import_rows(
@@ -640,26 +635,30 @@ def import_rows(
     *,
     dry_run: bool = False,
 ) -> ImportResult:
-    """Rows for the secrets under each prefix that no row names, appended unless a dry run."""
+    """Rows for the secrets under each prefix that no credential names, appended unless a dry run."""
     found = plan_import(project, environments, backends)
     added = None if dry_run or not found else apply_import(project, found, actor)
     return ImportResult(found, added, project.table.display)
 
 
-def apply_import(project: Project, rows: Sequence[Imported], actor: str) -> list[Imported]:
-    """Append the rows onto the table as it is now; the rows added (not added meanwhile)."""
+def apply_import(project: Project, credentials: Sequence[Imported], actor: str) -> list[Imported]:
+    """Append the credentials onto the table as it is now; the credentials added (not added meanwhile)."""
     check_can_record(project, "import")
-    result = project.table.append([row.values for row in rows])
+    result = project.table.append([credential.values for credential in credentials])
     already = {skipped.id for skipped in result.skipped}
-    added = [row for row in rows if row.id not in already] if result.written else []
-    for row in added:
+    added = (
+        [credential for credential in credentials if credential.id not in already]
+        if result.written
+        else []
+    )
+    for credential in added:
         record_audit(
             project,
             actor=actor,
-            environment=row.environment,
-            credential_id=row.id,
+            environment=credential.environment,
+            credential_id=credential.id,
             action="import",
-            message=row.reference,
+            message=credential.reference,
         )
     return added
 

@@ -35,7 +35,7 @@ class Validation(Result):
             return []
         project = self.project
         return [f"warning: {warning}" for warning in self.warnings] + [
-            f"OK: {len(project.rows)} credentials, {len(project.environments)} environments "
+            f"OK: {len(project.credentials)} credentials, {len(project.environments)} environments "
             f"({', '.join(sorted(project.environments))}), "
             f"{len(project.policy.credential_types)} credential types in {project.table.display}"
         ]
@@ -53,10 +53,10 @@ def validate(project: Project, environments: Sequence[str] = ()) -> Validation:
     for name in environments:
         project.environment(name)
     warnings = []
-    for row in project.rows:
-        if project.policy.type_policy(row.credential_type) is None:
+    for credential in project.credentials:
+        if credential.type_policy is None:
             continue
-        warning = schedule_warning(row, project.policy.effective(row))
+        warning = schedule_warning(credential, credential.policy)
         if warning is not None:
-            warnings.append(f"{row.file}:{row.line}: {warning}")
+            warnings.append(f"{credential.file}:{credential.line}: {warning}")
     return Validation(project, project.problems(), warnings)

@@ -7,21 +7,16 @@ from dataclasses import dataclass
 
 from credctl.backends.base import Backend
 from credctl.backends.pool import Backends
+from credctl.checks import reference_problems
+from credctl.credential import Credential
 from credctl.errors import (
     BackendError,
     ConfigError,
     NotRecordedError,
     UsageError,
 )
-from credctl.model import (
-    EnvironmentConfig,
-    PendingInfo,
-    Ref,
-    Row,
-    parse_reference,
-)
-from credctl.naming import secret_name
-from credctl.policy import is_literal_config, reference_problems, refuse_invalid
+from credctl.model import EnvironmentConfig, PendingInfo, Ref
+from credctl.policy import refuse_invalid
 from credctl.project import Project
 from credctl.recording import check_can_record, not_recorded_hint, record_committed
 from credctl.results import Result
@@ -70,29 +65,26 @@ def given_value(raw: bytes | str, credential_id: str) -> Secret:
     return Secret(text)
 
 
-def row_reference(
-    project: Project, row: Row, environment: EnvironmentConfig, backends: Backends
+def value_reference(
+    project: Project, credential: Credential, environment: EnvironmentConfig
 ) -> Ref:
-    # a dev row into prod's prefix would put prod's value in dev's env file
-    problems = reference_problems(row, environment, project.environments.values())
+    """The reference to read a credential's value by; never one that leaves its environment."""
+    # a dev credential into prod's prefix would put prod's value in dev's env file
+    problems = reference_problems(credential, environment, project.environments.values())
     if problems:
         raise ConfigError(problems)
-    backend = backends.get(environment)
-    name, field = secret_name(row, environment, backend)
-    parsed = parse_reference(backend.reference(name, field))
-    assert parsed is not None
-    return parsed
+    return environment.ref_for(*credential.target(environment))
 
 
-def environment_of(project: Project, row: Row) -> EnvironmentConfig:
-    return project.environment(row.environment)
+def environment_of(project: Project, credential: Credential) -> EnvironmentConfig:
+    return project.environment(credential.environment)
 
 
-def get_value(project: Project, row: Row, backends: Backends) -> Secret:
-    environment = environment_of(project, row)
-    if is_literal_config(row, project):
-        return Secret(row.reference.strip())
-    ref = row_reference(project, row, environment, backends)
+def get_value(project: Project, credential: Credential, backends: Backends) -> Secret:
+    environment = environment_of(project, credential)
+    if credential.is_config:
+        return Secret(credential.reference.strip())
+    ref = value_reference(project, credential, environment)
     result = backends.get(environment).read_values([ref])[ref]
     if isinstance(result, BackendError):
         raise result
@@ -116,46 +108,49 @@ class Stored(Result):
         return [f"stored a new value for {self.credential_id} (version {self.version})"]
 
 
-def set_value(project: Project, row: Row, backends: Backends, value: Secret, actor: str) -> Stored:
+def set_value(
+    project: Project, credential: Credential, backends: Backends, value: Secret, actor: str
+) -> Stored:
     """Store a new value now, staged like a rotation; the value already stored is no change.
 
     A value staged by a set or rotation whose process is gone is taken over: finished
     when it is this very value (a retry after a failure), replaced otherwise.
     """
-    if is_literal_config(row, project):
+    if credential.is_config:
         raise UsageError(
-            f"{row.id} is configuration written in {row.file}:{row.line}; edit the table instead"
+            f"{credential.id} is configuration written in {credential.file}:{credential.line}; edit the table instead"
         )
-    # as rotate and sync: never write through a row that escapes its prefix or shares a secret
+    # as rotate and sync: never write through a credential that escapes its prefix or shares a secret
     refuse_invalid(project.problems())
     check_can_record(project, "set")
-    environment = environment_of(project, row)
+    environment = environment_of(project, credential)
     backend = backends.get(environment)
-    name, field = secret_name(row, environment, backend)
+    name, field = credential.target(environment)
     info = backend.secret_info(name)
     if info is not None and not info.deleted and info.has_value and info.pending is None:
-        reference = parse_reference(backend.reference(name, field))
-        assert reference is not None
+        reference = Ref(
+            environment.backend_type.scheme, environment.backend.reference_name(name), field
+        )
         current = backend.read_values([reference])[reference]
         # compared here, never shown; a store that will not let us read simply gets the write
         if isinstance(current, Secret) and current == value:
-            return Stored(row.id, info.current_version or "", changed=False)
+            return Stored(credential.id, info.current_version or "", changed=False)
     token = None
     if info is not None and info.pending is not None:
-        token = _take_over(backend, name, field, info.pending, row, environment, value)
+        token = _take_over(backend, name, field, info.pending, credential, environment, value)
     if token is None:
         if info is None or info.deleted:
-            backend.create(name, metadata_for(row), None)
+            backend.create(name, metadata_for(credential), None)
         token = staging_token()
         backend.put_pending(name, value, token, field)
-    committed = commit_staged(backend, name, token, row, actor)
+    committed = commit_staged(backend, name, token, credential, actor)
     problem = committed.metadata_error
     not_recorded = record_committed(
         project,
-        {row.id: table_updates(row, backend, name, field, committed.at)},
+        {credential.id: table_updates(credential, backend, name, field, committed.at)},
         actor=actor,
         environment=environment.name,
-        credential_id=row.id,
+        credential_id=credential.id,
         action="set",
         version=committed.version,
         message=f"metadata not recorded: {problem}" if problem else None,
@@ -165,15 +160,15 @@ def set_value(project: Project, row: Row, backends: Backends, value: Secret, act
         not_recorded.insert(0, f"its last-rotated metadata in the store ({problem})")
     if not_recorded:
         raise NotRecordedError(
-            f"{row.id}: the new value is stored and current (version {committed.version}), "
+            f"{credential.id}: the new value is stored and current (version {committed.version}), "
             f"but {'; '.join(not_recorded)} could not be written",
             hint=not_recorded_hint(
                 project, "set", table_missing=table_missing, metadata_missing=problem is not None
             ),
         )
     # recorded everywhere: the store may forget that this value was staged
-    finish_staged(backend, name, token, row, f"credctl set {row.id}")
-    return Stored(row.id, committed.version)
+    finish_staged(backend, name, token, credential, f"credctl set {credential.id}")
+    return Stored(credential.id, committed.version)
 
 
 def _take_over(
@@ -181,13 +176,13 @@ def _take_over(
     name: str,
     field: str | None,
     pending: PendingInfo,
-    row: Row,
+    credential: Credential,
     environment: EnvironmentConfig,
     value: Secret,
 ) -> str | None:
     """The token of an abandoned staged value to finish (the same value), or None once
     it is discarded; an error if its run may still be going."""
-    refusal = refuse_pending(row, pending, environment)
+    refusal = refuse_pending(credential, pending, environment)
     if refusal is not None:
         raise refusal
     if backend.read_pending(name, pending.token, field) == value:

@@ -12,10 +12,8 @@ import sys
 from pathlib import Path
 
 from credctl.backends.pool import backends_for
-from credctl.naming import secret_name
-from credctl.policy import is_literal_config
 from credctl.project import load_project
-from credctl.schedule import format_timestamp, parse_timestamp
+from credctl.schedule import format_timestamp
 from credctl.secret import Secret
 from credctl.settings import load_settings
 from credctl.staging import metadata_for
@@ -28,16 +26,15 @@ def main(project_dir: Path, environment_name: str) -> None:
         backend = backends.get(environment)
         existing = {info.name for info in backend.list_secrets()}
         created = 0
-        for row in project.rows_in(environment):
-            if is_literal_config(row, project):
+        for credential in project.credentials_in(environment):
+            if credential.is_config:
                 continue
-            name, _ = secret_name(row, environment, backend)
+            name, _ = credential.target(environment)
             if name in existing:
                 continue
-            metadata = metadata_for(row)
-            rotated = parse_timestamp(row.last_rotated)
-            if rotated is not None:
-                metadata["credctl:last-rotated"] = format_timestamp(rotated)
+            metadata = metadata_for(credential)
+            if credential.rotated_on is not None:
+                metadata["credctl:last-rotated"] = format_timestamp(credential.rotated_on)
             backend.create(name, metadata, Secret(secrets.token_urlsafe(24)))
             created += 1
     print(f"seeded {created} secrets in the {environment_name} store ({backend.describe()})")

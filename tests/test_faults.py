@@ -99,11 +99,11 @@ class Bench:
             new_value=f"sk_new_{unique}",
         )
         project = load_project(load_settings(folder))
-        stripe = project.find_row("prod/stripe/api-key")
+        stripe = project.find("prod/stripe/api-key")
         seeded = metadata_for(stripe) | {"credctl:owner": "@payments"}
         self.backend.create(self.names.main, seeded, Secret(self.names.old_value))
         if command == "sync":
-            mailgun = project.find_row("prod/mailgun/api-key")
+            mailgun = project.find("prod/mailgun/api-key")
             self.backend.create(self.names.filled, metadata_for(mailgun), None)
         info = self.info(self.names.main)
         assert info is not None

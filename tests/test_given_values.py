@@ -160,7 +160,7 @@ def test_set_and_rotate_drop_exactly_one_trailing_line_break(
         for args in (("set", SET_ID), ("rotate", ROTATE_ID, "--value-from-stdin")):
             result = in_process(project, args, text.encode(), capsys)
             assert result.exit_code == 0, (args, result.output)
-            value = get_value(loaded, loaded.find_row(args[1]), backends)
+            value = get_value(loaded, loaded.find(args[1]), backends)
             assert value.reveal() == stored, (args, text)
 
 

@@ -156,7 +156,7 @@ def test_a_run_started_before_another_runs_rotation_skips_it(
     rotated = backend.secret_info(name)
     assert rotated is not None
     [result] = rotate_all(
-        loaded, [Candidate(loaded.find_row(ID), "requested")], backends, "ci", started=started
+        loaded, [Candidate(loaded.find(ID), "requested")], backends, "ci", started=started
     )
     assert result.outcome == "skipped", result.message
     assert "rotated by another run since this one started" in result.message
@@ -164,7 +164,7 @@ def test_a_run_started_before_another_runs_rotation_skips_it(
     assert now is not None
     assert (now.current_version, now.pending) == (rotated.current_version, None)
     # a run that starts afterwards rotates it: that is a new request
-    [again] = rotate_all(loaded, [Candidate(loaded.find_row(ID), "requested")], backends, "ci")
+    [again] = rotate_all(loaded, [Candidate(loaded.find(ID), "requested")], backends, "ci")
     assert again.outcome == "rotated", again.message
     backends.close()
 
@@ -189,7 +189,7 @@ def test_a_race_loser_drops_the_value_it_staged(
 
     monkeypatch.setattr(backend, "put_pending", other_run_first)
     [result] = rotate_all(
-        loaded, [Candidate(loaded.find_row(ID), "requested")], backends, "ci", started=started
+        loaded, [Candidate(loaded.find(ID), "requested")], backends, "ci", started=started
     )
     assert others[0].exit_code == 0, others[0].output
     assert result.outcome == "skipped", result.message

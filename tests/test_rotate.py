@@ -702,7 +702,7 @@ def test_a_listing_outdated_by_another_run_never_rotates_twice(
     rotated_value = value(project, store, "prod/stripe/api-key")
     monkeypatch.setattr(backend, "list_secrets", lambda: stale)
     [result] = rotate_all(
-        loaded, [Candidate(loaded.find_row("prod/stripe/api-key"), "overdue")], backends, "ci"
+        loaded, [Candidate(loaded.find("prod/stripe/api-key"), "overdue")], backends, "ci"
     )
     assert result.outcome == "skipped", result.message
     assert "rotated by another run" in result.message

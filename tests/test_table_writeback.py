@@ -113,7 +113,7 @@ def open_project(folder: Path) -> Project:
 def set_now(project: Project, credential_id: str) -> None:
     backends = Backends(project)
     try:
-        set_value(project, project.find_row(credential_id), backends, Secret(CANARY), "tester")
+        set_value(project, project.find(credential_id), backends, Secret(CANARY), "tester")
     finally:
         backends.close()
 

@@ -50,7 +50,7 @@ class State:
             logging.getLogger("credctl").debug(
                 "project %s: %d credentials in %s; environments %s",
                 self._project.root,
-                len(self._project.rows),
+                len(self._project.credentials),
                 self._project.table.display,
                 ", ".join(sorted(self._project.environments)) or "none",
             )
@@ -250,7 +250,7 @@ def selection_options(function: F) -> F:
             "--include-config/--no-include-config",
             default=True,
             show_default=True,
-            help="Include literal configuration rows (redirect URIs, client IDs).",
+            help="Include literal configuration credentials (redirect URIs, client IDs).",
         ),
     ]
     for option in reversed(options):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from credctl.envfile import Entries, parse
+from credctl.envfile import parse
+from credctl.envfile.common import Entries
 
 
 @dataclass(frozen=True)

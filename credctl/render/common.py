@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from credctl.audit import AuditReport
-from credctl.model import CredentialStatus, Finding
+from credctl.audit import AuditReport, CredentialStatus
+from credctl.model import Finding
 from credctl.render import Styler, plain
 from credctl.schedule import format_timestamp
 
@@ -32,7 +32,7 @@ def status_rows(report: AuditReport) -> tuple[list[list[str]], list[list[str]]]:
         rows.append(
             [
                 status.id,
-                status.row.owner or "-",
+                status.credential.owner or "-",
                 day(status.last_rotated) or ("never" if status.secret else "-"),
                 "" if status.age_days is None else f"{status.age_days}d",
                 "" if status.max_age_days is None else f"{status.max_age_days}d",
@@ -73,11 +73,11 @@ def finding_line(finding: Finding, style: Styler = plain) -> str:
 def group_key(by: str | None) -> Callable[[CredentialStatus], str]:
     def key(status: CredentialStatus) -> str:
         if by == "owner":
-            return status.row.owner or "(no owner)"
+            return status.credential.owner or "(no owner)"
         if by == "environment":
-            return status.row.environment
+            return status.credential.environment
         if by == "service":
-            return status.row.service
+            return status.credential.service
         return ""
 
     return key

@@ -13,8 +13,7 @@ from collections.abc import Callable
 from html import escape
 
 from credctl import __version__
-from credctl.audit import AuditReport
-from credctl.model import CredentialStatus
+from credctl.audit import AuditReport, CredentialStatus
 from credctl.render import RenderOptions
 from credctl.render.common import group_key
 from credctl.schedule import format_timestamp
@@ -96,10 +95,12 @@ def html(report: AuditReport, *, title: str = "Credential status", by: str | Non
     parts.append(_chart(secrets))
     parts.append('<div class="split">')
     parts.append(
-        _counts_table("By owner", "by-owner", secrets, lambda c: c.row.owner or "(no owner)")
+        _counts_table("By owner", "by-owner", secrets, lambda c: c.credential.owner or "(no owner)")
     )
     parts.append(
-        _counts_table("By environment", "by-environment", secrets, lambda c: c.row.environment)
+        _counts_table(
+            "By environment", "by-environment", secrets, lambda c: c.credential.environment
+        )
     )
     parts.append("</div>")
     parts.append(_credentials_table(report.credentials, by))
@@ -230,13 +231,13 @@ def _credentials_table(credentials: list[CredentialStatus], by: str | None) -> s
             label = status.status if status.secret else "config"
             out.append(
                 f'<tr data-status="{escape(label)}"><td>{escape(status.id)}</td>'
-                f"<td>{escape(status.row.owner or '—')}</td><td>{_badge(label)}</td>"
+                f"<td>{escape(status.credential.owner or '—')}</td><td>{_badge(label)}</td>"
                 f"<td>{status.last_rotated.strftime('%Y-%m-%d') if status.last_rotated else ('never' if status.secret else '')}</td>"
                 f"<td>{escape(status.rotated_by or '')}</td>"
                 f"<td class=num>{'' if status.age_days is None else status.age_days}</td>"
                 f"<td class=num>{'' if status.max_age_days is None else status.max_age_days}</td>"
                 f"<td>{status.due_on.strftime('%Y-%m-%d') if status.due_on else ''}</td>"
-                f"<td>{escape(status.row.file)}:{status.row.line}</td></tr>"
+                f"<td>{escape(status.credential.file)}:{status.credential.line}</td></tr>"
             )
         out.append("</tbody></table>")
     return "".join(out)

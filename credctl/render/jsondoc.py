@@ -6,8 +6,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from credctl.audit import AuditReport
-from credctl.model import CredentialStatus
+from credctl.audit import AuditReport, CredentialStatus
 from credctl.render import RenderOptions
 from credctl.render.common import day
 from credctl.schedule import format_timestamp
@@ -16,7 +15,7 @@ SCHEMA_VERSION = 1
 
 
 def credential_json(status: CredentialStatus) -> dict[str, Any]:
-    row = status.row
+    row = status.credential
     return {
         "id": status.id,
         "environment": row.environment,

@@ -27,7 +27,7 @@ def junit(report: AuditReport) -> str:
         return suites[name]
 
     for status in report.credentials:
-        row = status.row
+        row = status.credential
         case = ElementTree.SubElement(
             suite(row.environment),
             "testcase",

@@ -38,7 +38,7 @@ def markdown_table(report: AuditReport, *, summary: bool = True) -> str:
     ]
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     for status in report.credentials:
-        row = status.row
+        row = status.credential
         cells = [
             row.service,
             row.environment,

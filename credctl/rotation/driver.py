@@ -17,6 +17,7 @@ from credctl import clock
 from credctl.audit import run_audit
 from credctl.auditlog import LOG_PATH
 from credctl.backends.pool import Backends
+from credctl.credential import Credential
 from credctl.errors import (
     BackendError,
     CredctlError,
@@ -24,12 +25,8 @@ from credctl.errors import (
     RotationInProgressError,
     UsageError,
 )
-from credctl.model import (
-    CredentialTypePolicy,
-    Row,
-    slugify,
-)
-from credctl.policy import is_literal_config, refuse_invalid
+from credctl.model import CredentialTypePolicy, slugify
+from credctl.policy import refuse_invalid
 from credctl.progress import Progress, Silent
 from credctl.project import Project
 from credctl.recording import check_can_record, not_recorded_hint, record_audit, save_table
@@ -47,7 +44,7 @@ from credctl.staging import (
 
 @dataclass
 class Candidate:
-    row: Row
+    credential: Credential
     reason: str  # why it is chosen: "overdue", "due soon", "requested"
 
 
@@ -71,7 +68,7 @@ class RotationReport(Result):
     def as_text(self, style: Styler) -> str:
         if not self.results:
             return ""
-        rows = [
+        credentials = [
             [
                 r.id,
                 style(r.outcome, OUTCOME_COLOURS.get(r.outcome, "white")),
@@ -80,7 +77,7 @@ class RotationReport(Result):
             ]
             for r in self.results
         ]
-        return text_table(["ID", "OUTCOME", "VERSION", "MESSAGE"], rows)
+        return text_table(["ID", "OUTCOME", "VERSION", "MESSAGE"], credentials)
 
     def notes(self) -> list[str]:
         if not self.results:
@@ -99,9 +96,9 @@ def preview(project: Project, candidates: Sequence[Candidate]) -> RotationReport
     return RotationReport(
         [
             RotationResult(
-                c.row.id,
+                c.credential.id,
                 "skipped",
-                message=f"dry run: would rotate ({c.reason}) with {rotator_of(project, c.row)}",
+                message=f"dry run: would rotate ({c.reason}) with {rotator_of(project, c.credential)}",
             )
             for c in candidates
         ]
@@ -130,34 +127,36 @@ def select(
     service_slugs = {slugify(s) for s in services}
     type_slugs = {slugify(t) for t in types}
 
-    def wanted(row: Row) -> bool:
+    def wanted(credential: Credential) -> bool:
         return (
-            row.environment in chosen_environments
-            and (not service_slugs or slugify(row.service) in service_slugs)
-            and (not type_slugs or slugify(row.credential_type) in type_slugs)
+            credential.environment in chosen_environments
+            and (not service_slugs or slugify(credential.service) in service_slugs)
+            and (not type_slugs or slugify(credential.credential_type) in type_slugs)
         )
 
     if ids:
         refuse_invalid(project.problems())  # as --due does through the audit
-        rows = [project.find_row(credential_id) for credential_id in dict.fromkeys(ids)]
-        return [Candidate(row, "requested") for row in rows if wanted(row)]
+        credentials = [project.find(credential_id) for credential_id in dict.fromkeys(ids)]
+        return [
+            Candidate(credential, "requested") for credential in credentials if wanted(credential)
+        ]
     report = run_audit(project, project.select(environments), backends, as_of=as_of)
     statuses = {"overdue"} | ({"due-soon"} if include_due_soon else set())
     chosen = []
     for status in report.credentials:
-        if not status.secret or not wanted(status.row):
+        if not status.secret or not wanted(status.credential):
             continue
         if status.status in statuses:
-            chosen.append(Candidate(status.row, status.status.replace("-", " ")))
+            chosen.append(Candidate(status.credential, status.status.replace("-", " ")))
         elif any(f.code == "rotation-in-progress" for f in status.findings):
             # a rotation that died after staging its value: finish or roll it back
-            chosen.append(Candidate(status.row, "interrupted rotation"))
+            chosen.append(Candidate(status.credential, "interrupted rotation"))
     return chosen
 
 
-def rotator_of(project: Project, row: Row) -> str:
-    """The rotator of a row's credential type (manual when the policy names none)."""
-    policy = project.policy.type_policy(row.credential_type)
+def rotator_of(project: Project, credential: Credential) -> str:
+    """The rotator of a credential's credential type (manual when the policy names none)."""
+    policy = credential.type_policy
     return (policy.rotator if policy else None) or DEFAULT
 
 
@@ -183,7 +182,7 @@ def rotate(
     request: RotationRequest,
     actor: str,
     *,
-    manual_value: Callable[[Row], Secret | None] | None = None,
+    manual_value: Callable[[Credential], Secret | None] | None = None,
     progress: Progress | None = None,
 ) -> RotationReport:
     """Choose the credentials and rotate them (or, in a dry run, say what would rotate).
@@ -209,7 +208,9 @@ def rotate(
         return preview(project, candidates)
     if request.value_from_stdin and manual_value is not None:
         check_value_from_stdin(project, candidates)
-        given = manual_value(candidates[0].row)  # read and checked before any store is touched
+        given = manual_value(
+            candidates[0].credential
+        )  # read and checked before any store is touched
         manual_value = lambda _row: given  # noqa: E731
     progress = progress or Silent()
     progress.begin(len(candidates), "rotating")
@@ -233,12 +234,12 @@ def check_value_from_stdin(project: Project, candidates: Sequence[Candidate]) ->
     """`--value-from-stdin` gives one value to one credential that a person rotates."""
     if len(candidates) != 1:
         raise UsageError("--value-from-stdin rotates exactly one credential")
-    row = candidates[0].row
-    rotator = rotator_of(project, row)
+    credential = candidates[0].credential
+    rotator = rotator_of(project, credential)
     if not ROTATORS[rotator].person:
         raise UsageError(
-            f"--value-from-stdin is for the manual rotator; {row.id} rotates with "
-            f"'{rotator}' (to store a value of your choice, use 'credctl set {row.id}')"
+            f"--value-from-stdin is for the manual rotator; {credential.id} rotates with "
+            f"'{rotator}' (to store a value of your choice, use 'credctl set {credential.id}')"
         )
 
 
@@ -254,7 +255,7 @@ def rotate_all(
     backends: Backends,
     actor: str,
     *,
-    manual_value: Callable[[Row], Secret | None] | None = None,
+    manual_value: Callable[[Credential], Secret | None] | None = None,
     abort: bool = False,
     progress: Callable[[RotationResult], None] | None = None,
     started: datetime | None = None,
@@ -267,37 +268,37 @@ def rotate_all(
     started = started or clock.now()
     results: list[RotationResult] = []
     committed: list[tuple[Rotation, RotationResult]] = []
-    by_environment: dict[str, list[Row]] = {}
+    by_environment: dict[str, list[Credential]] = {}
     for candidate in candidates:
-        by_environment.setdefault(candidate.row.environment, []).append(candidate.row)
+        by_environment.setdefault(candidate.credential.environment, []).append(candidate.credential)
     if by_environment:
         check_can_record(project, "rotate")
     updates: dict[str, dict[str, str]] = {}
     updated_by: dict[str, RotationResult] = {}
-    for environment_name, rows in by_environment.items():
+    for environment_name, credentials in by_environment.items():
         environment = project.environment(environment_name)
         try:
             backend = backends.get(environment)
             listing = {info.name: info for info in backend.list_secrets()}
         except CredctlError as error:
             # this store is out of reach: its credentials fail, the other stores go on
-            for row in rows:
-                failed = RotationResult(row.id, "failed", message=str(error), error=error)
+            for credential in credentials:
+                failed = RotationResult(credential.id, "failed", message=str(error), error=error)
                 results.append(failed)
                 if progress is not None:
                     progress(failed)
             continue
         work: list[Rotation | RotationResult] = []
-        for row in rows:
-            if is_literal_config(row, project):
+        for credential in credentials:
+            if credential.is_config:
                 work.append(
-                    RotationResult(row.id, "skipped", message="configuration, not a secret")
+                    RotationResult(credential.id, "skipped", message="configuration, not a secret")
                 )
                 continue
-            policy = project.policy.type_policy(row.credential_type) or CredentialTypePolicy()
+            policy = credential.type_policy or CredentialTypePolicy()
             rotation = Rotation(
                 project,
-                row,
+                credential,
                 environment,
                 backend,
                 None,
@@ -320,8 +321,8 @@ def rotate_all(
                 results.append(result)
                 if isinstance(item, Rotation):
                     _record(project, item, result, updates)
-                    if item.row.id in updates:
-                        updated_by[item.row.id] = result
+                    if item.credential.id in updates:
+                        updated_by[item.credential.id] = result
                     if item.committed_token is not None:
                         committed.append((item, result))
                 if progress is not None:
@@ -333,10 +334,10 @@ def rotate_all(
                 _not_recorded(result, problem, project, table_missing=True)
             # not recorded in the table: the store keeps them marked as staged for sync
             committed = [
-                (item, result) for item, result in committed if item.row.id not in updated_by
+                (item, result) for item, result in committed if item.credential.id not in updated_by
             ]
     _finish(committed)
-    order = {candidate.row.id: index for index, candidate in enumerate(candidates)}
+    order = {candidate.credential.id: index for index, candidate in enumerate(candidates)}
     return sorted(results, key=lambda r: order.get(r.id, 0))
 
 
@@ -345,10 +346,14 @@ def _finish(committed: Sequence[tuple[Rotation, RotationResult]]) -> None:
 
     def finish(rotation: Rotation, result: RotationResult) -> None:
         assert rotation.committed_token is not None
-        again = f"credctl rotate {rotation.row.id}"
+        again = f"credctl rotate {rotation.credential.id}"
         try:
             finish_staged(
-                rotation.backend, rotation.name, rotation.committed_token, rotation.row, again
+                rotation.backend,
+                rotation.name,
+                rotation.committed_token,
+                rotation.credential,
+                again,
             )
         except BackendError as error:
             result.error = error
@@ -368,9 +373,9 @@ def _run_safely(item: Rotation | RotationResult) -> RotationResult:
     try:
         return item.run()
     except RotationInProgressError as error:
-        return RotationResult(item.row.id, "skipped", message=_one_line(error), error=error)
+        return RotationResult(item.credential.id, "skipped", message=_one_line(error), error=error)
     except CredctlError as error:
-        return RotationResult(item.row.id, "failed", message=_one_line(error), error=error)
+        return RotationResult(item.credential.id, "failed", message=_one_line(error), error=error)
 
 
 def _one_line(error: CredctlError) -> str:
@@ -393,7 +398,7 @@ def _record(
             project,
             actor=rotation.actor,
             environment=rotation.environment.name,
-            credential_id=rotation.row.id,
+            credential_id=rotation.credential.id,
             action="abort" if rotation.abort else "rotate",
             version=result.version,
             outcome="ok" if completed else result.outcome,
@@ -407,8 +412,8 @@ def _record(
             table_missing=False,
         )
     if result.outcome in ("rotated", "resumed") and rotation.committed_at is not None:
-        updates[rotation.row.id] = table_updates(
-            rotation.row,
+        updates[rotation.credential.id] = table_updates(
+            rotation.credential,
             rotation.backend,
             rotation.name,
             rotation.secret_field,

@@ -15,6 +15,7 @@ from typing import Literal
 from credctl import clock
 from credctl.audit import CLOCK_SKEW
 from credctl.backends.base import Backend
+from credctl.credential import Credential
 from credctl.errors import (
     BackendError,
     ConfigError,
@@ -26,15 +27,7 @@ from credctl.errors import (
     StepTimedOutError,
 )
 from credctl.fsutil import try_locked
-from credctl.model import (
-    CredentialTypePolicy,
-    EnvironmentConfig,
-    PendingInfo,
-    Row,
-    SecretInfo,
-    slugify,
-)
-from credctl.naming import secret_name
+from credctl.model import CredentialTypePolicy, EnvironmentConfig, PendingInfo, SecretInfo, slugify
 from credctl.project import Project
 from credctl.results import pick
 from credctl.rotation.rotators import NewValue, RotatorType, rotator_type
@@ -70,13 +63,13 @@ class Rotation:
     """One credential's rotation, carried through the protocol."""
 
     project: Project
-    row: Row
+    credential: Credential
     environment: EnvironmentConfig
     backend: Backend
     info: SecretInfo | None
     policy: CredentialTypePolicy
     actor: str
-    manual_value: Callable[[Row], Secret | None] | None
+    manual_value: Callable[[Credential], Secret | None] | None
     abort: bool
     started: datetime  # when this run started: a rotation committed since is not repeated
     name: str = ""
@@ -87,15 +80,15 @@ class Rotation:
     created: bool = False  # the secret was created by this rotation
 
     def __post_init__(self) -> None:
-        self.name, self.secret_field = secret_name(self.row, self.environment, self.backend)
+        self.name, self.secret_field = self.credential.target(self.environment)
 
     def run(self) -> RotationResult:
         """The protocol, under this machine's lock for the credential."""
-        lock = self.project.root / ".credctl" / "locks" / f"{slugify(self.row.id)}.lock"
+        lock = self.project.root / ".credctl" / "locks" / f"{slugify(self.credential.id)}.lock"
         with try_locked(lock) as taken:
             if not taken:
                 raise RotationInProgressError(
-                    f"{self.row.id}: a rotation is already in progress (another credctl "
+                    f"{self.credential.id}: a rotation is already in progress (another credctl "
                     "process on this machine)",
                     hint="wait for it to finish",
                 )
@@ -127,7 +120,7 @@ class Rotation:
 
     def _overtaken(self, info: SecretInfo) -> RotationInProgressError:
         return RotationInProgressError(
-            f"{self.row.id}: rotated by another run since this one started (version "
+            f"{self.credential.id}: rotated by another run since this one started (version "
             f"{info.current_version}); not rotated again",
             hint="check 'credctl audit' before rotating it once more",
         )
@@ -135,7 +128,7 @@ class Rotation:
     def _ensure_secret(self) -> None:
         """Create the secret (metadata only) when the store does not have it yet."""
         if (self.info is None or self.info.deleted) and not self.created:
-            self.backend.create(self.name, metadata_for(self.row), None)
+            self.backend.create(self.name, metadata_for(self.credential), None)
             self.created = True
 
     def _stage(self, new: NewValue, token: str) -> None:
@@ -154,24 +147,28 @@ class Rotation:
             raise self._overtaken(fresh)
 
     def _run(self) -> RotationResult:
-        row = self.row
+        credential = self.credential
         pending = self.info.pending if self.info else None
         if self.abort:
             if pending is None:
-                return RotationResult(row.id, "skipped", message="no pending value to discard")
+                return RotationResult(
+                    credential.id, "skipped", message="no pending value to discard"
+                )
             self.backend.discard_pending(self.name)
             if pending.promoted:
                 return RotationResult(
-                    row.id,
+                    credential.id,
                     "rolled-back",
                     message="staged mark cleared; the new value was current already and "
                     "stays (its rotation is not recorded)",
                 )
             return RotationResult(
-                row.id, "rolled-back", message="pending value discarded; current value unchanged"
+                credential.id,
+                "rolled-back",
+                message="pending value discarded; current value unchanged",
             )
         if pending is not None:
-            refusal = refuse_pending(row, pending, self.environment)
+            refusal = refuse_pending(credential, pending, self.environment)
             if refusal is not None:
                 raise refusal
             return self._resume(pending)
@@ -182,9 +179,9 @@ class Rotation:
             # AWS's rotation function would race credctl's staged value for AWSPENDING
             raise ConfigError(
                 Problem(
-                    self.row.file,
-                    self.row.line,
-                    f"{row.id}: AWS rotates this secret itself (RotationEnabled), so credctl's "
+                    self.credential.file,
+                    self.credential.line,
+                    f"{credential.id}: AWS rotates this secret itself (RotationEnabled), so credctl's "
                     f"'{kind.name}' rotator would race its rotation function; use the "
                     "'aws-lambda' rotator for this type, or turn AWS's rotation off",
                 )
@@ -196,10 +193,10 @@ class Rotation:
         new = rotator.obtain(self)
         if new is None:
             return RotationResult(
-                row.id,
+                credential.id,
                 "needs-person",
                 message="manual rotator: run 'credctl rotate "
-                f"{row.id} --value-from-stdin' or rotate it on a terminal",
+                f"{credential.id} --value-from-stdin' or rotate it on a terminal",
             )
         self._ensure_secret()
         token = staging_token()
@@ -235,7 +232,7 @@ class Rotation:
     def step(self, argv: Sequence[str], value: Secret | None, what: str) -> str:
         """Run a rotator's command; a failure after staging rolls back or keeps the value."""
         try:
-            return run_step(argv, value, self._timeout(), what, self.row.id)
+            return run_step(argv, value, self._timeout(), what, self.credential.id)
         except StepTimedOutError as failure:
             if what == "issue":
                 raise  # nothing staged yet: the rotator says what it means
@@ -246,7 +243,7 @@ class Rotation:
             # was stopped): dropping it could leave the store with a value that no longer works.
             raise RotationInterruptedError(
                 f"{failure}; the new value is kept as pending, as the provider may already use it",
-                hint=f"run 'credctl rotate {self.row.id}' to apply, verify and promote it "
+                hint=f"run 'credctl rotate {self.credential.id}' to apply, verify and promote it "
                 "again, or add --abort to drop it",
             ) from None
         except RotationFailedError as failure:
@@ -273,24 +270,24 @@ class Rotation:
         )
 
     def _commit(self, token: str, outcome: Outcome) -> RotationResult:
-        committed = commit_staged(self.backend, self.name, token, self.row, self.actor)
+        committed = commit_staged(self.backend, self.name, token, self.credential, self.actor)
         self.committed_at = committed.at
         if committed.metadata_error is not None:
             # the staged mark stays: the next rotate records it instead of rotating again
             return RotationResult(
-                self.row.id,
+                self.credential.id,
                 outcome,
                 committed.version,
                 f"rotated by {self.actor}, but the store's last-rotated metadata could not "
                 f"be written: {committed.metadata_error} (hint: run 'credctl rotate "
-                f"{self.row.id}' to record it; it is not rotated again)",
+                f"{self.credential.id}' to record it; it is not rotated again)",
                 error=committed.metadata_error,
             )
         self.committed_token = token
         done = f"rotated by {self.actor}"
         if outcome == "resumed":
             done = f"interrupted rotation finished; {done}"
-        return RotationResult(self.row.id, outcome, committed.version, done)
+        return RotationResult(self.credential.id, outcome, committed.version, done)
 
     def _timeout(self) -> float:
         return self.policy.timeout.total_seconds()
@@ -301,14 +298,14 @@ class Rotation:
         self.committed_at = clock.now()
         try:
             self.backend.set_metadata(
-                self.name, recorded_metadata(self.row, self.actor, self.committed_at)
+                self.name, recorded_metadata(self.credential, self.actor, self.committed_at)
             )
         except BackendError as error:
             return RotationResult(
-                self.row.id,
+                self.credential.id,
                 "rotated",
                 version,
                 f"rotated by its function, but the store's metadata could not be written: {error}",
                 error=error,
             )
-        return RotationResult(self.row.id, "rotated", version, "rotated by its function")
+        return RotationResult(self.credential.id, "rotated", version, "rotated by its function")

@@ -20,7 +20,7 @@ def get_command(state: State, credential_id: str) -> None:
 
     with state.backends() as backends:
         project = state.project()
-        value = get_value(project, project.find_row(credential_id), backends)
+        value = get_value(project, project.find(credential_id), backends)
     # the value as stored, byte for byte: a line break only for a person at a terminal
     stream = sys.stdout.buffer
     stream.write(value.reveal().encode("utf-8"))

@@ -22,7 +22,7 @@ from credctl.cli.output import emit
 from credctl.cli.values import value_from_person
 
 if TYPE_CHECKING:
-    from credctl.model import Row
+    from credctl.credential import Credential
     from credctl.secret import Secret
 
 
@@ -65,10 +65,12 @@ def rotate(state: State, /, actor: str | None, output_format: str | None, **opti
     emit(state, report, output_format)
 
 
-def _manual_value(from_stdin: bool, prompting: bool) -> Callable[[Row], Secret | None] | None:
+def _manual_value(
+    from_stdin: bool, prompting: bool
+) -> Callable[[Credential], Secret | None] | None:
     """How a manual rotator gets its value: standard input, a prompt, or nobody to ask."""
     if from_stdin:
-        return lambda row: value_from_person(row.id, prompt=False)
+        return lambda credential: value_from_person(credential.id, prompt=False)
     if prompting:
-        return lambda row: value_from_person(row.id, prompt=True)
+        return lambda credential: value_from_person(credential.id, prompt=True)
     return None

@@ -23,7 +23,10 @@ def set_command(state: State, credential_id: str, actor: str | None) -> None:
     from credctl.values import set_value
 
     project = state.project(actor=actor)
-    row = project.find_row(credential_id)
-    value = value_from_person(row.id, prompt=sys.stdin is not None and sys.stdin.isatty())
+    credential = project.find(credential_id)
+    value = value_from_person(credential.id, prompt=sys.stdin is not None and sys.stdin.isatty())
     with state.backends() as backends:
-        emit(state, set_value(project, row, backends, value, resolve_actor(project.settings.actor)))
+        emit(
+            state,
+            set_value(project, credential, backends, value, resolve_actor(project.settings.actor)),
+        )

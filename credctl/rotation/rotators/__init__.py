@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 if TYPE_CHECKING:  # the registry is read when policies load: nothing heavy at import
-    from credctl.model import CredentialTypePolicy, Row
+    from credctl.credential import Credential
+    from credctl.model import CredentialTypePolicy
     from credctl.secret import Secret
 
 
@@ -31,9 +32,9 @@ class NewValue:
 class Job(Protocol):
     """What a rotator may use of the rotation it serves."""
 
-    row: Row
+    credential: Credential
     policy: CredentialTypePolicy
-    manual_value: Callable[[Row], Secret | None] | None
+    manual_value: Callable[[Credential], Secret | None] | None
 
     # Run an issue/apply command (value on stdin); its standard output back.
     def step(self, argv: Sequence[str], value: Secret | None, what: str) -> str: ...

@@ -17,7 +17,7 @@ def rotate_natively(job: Job, backend: Any, name: str, timeout: float) -> str:
             Problem(
                 "policies",
                 None,
-                f"{job.row.id}: the aws-lambda rotator needs an aws environment and "
+                f"{job.credential.id}: the aws-lambda rotator needs an aws environment and "
                 "'lambda_arn' in the credential type's policy",
             )
         )

@@ -20,11 +20,11 @@ def obtain(job: Job) -> NewValue:
         raise RotationInterruptedError(
             f"{failure}; the provider may have issued a new value that credctl never received",
             hint="check the provider: if it changed, store its value with "
-            f"'credctl set {job.row.id}'",
+            f"'credctl set {job.credential.id}'",
         ) from None
     value = Secret(issued.removesuffix("\n"))
     if not value.reveal():
-        raise RotationFailedError(f"{job.row.id}: the issue command printed no value")
+        raise RotationFailedError(f"{job.credential.id}: the issue command printed no value")
     return NewValue(value, retractable=False)
 
 

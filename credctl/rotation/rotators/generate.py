@@ -23,7 +23,7 @@ def made(job: Job) -> Secret:
             Problem(
                 "policies",
                 None,
-                f"credential type {job.row.credential_type!r} rotates with "
+                f"credential type {job.credential.credential_type!r} rotates with "
                 f"'{job.policy.rotator}' but has no generator spec",
             )
         )

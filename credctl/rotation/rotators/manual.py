@@ -7,7 +7,7 @@ from credctl.secret import Secret
 
 
 def obtain(job: Job) -> NewValue | None:
-    given = job.manual_value(job.row) if job.manual_value is not None else None
+    given = job.manual_value(job.credential) if job.manual_value is not None else None
     return None if given is None else NewValue(given, retractable=False)
 
 

@@ -1,0 +1,171 @@
+"""A credential: one row of the reference table, parsed once when the project loads.
+
+The row keeps the cells as written (for messages and for writing the table back);
+everything later code needs — the reference, the table's date, the schedule's
+effect, the policy that applies, the environment variable — is parsed here, once.
+A cell that does not parse leaves its value out and its reason in `errors`, which
+`validate` reports; nothing else parses a cell again.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from credctl.backends.base import name_in_store
+from credctl.errors import UsageError
+from credctl.model import (
+    CredentialTypePolicy,
+    EffectivePolicy,
+    EnvironmentConfig,
+    Ref,
+    Row,
+    parse_reference,
+    slugify,
+)
+from credctl.policy import Policy
+from credctl.schedule import parse_schedule, parse_timestamp
+
+
+@dataclass(frozen=True)
+class Credential:
+    """One credential of the table: its row as written and what the row means."""
+
+    row: Row
+    environment_config: EnvironmentConfig | None  # None: the row names no known environment
+    type_policy: CredentialTypePolicy | None  # None: no policy defines its type
+    policy: EffectivePolicy
+    ref: Ref | None  # the Value/Reference cell as a reference (None: empty, or a literal)
+    rotated_on: datetime | None  # the table's Last Rotated (None: never, empty, or no date)
+    every: timedelta | None = None  # the Rotation Schedule (None: never, empty, or no duration)
+    errors: Mapping[str, str] = field(default_factory=dict)  # cell -> why it does not parse
+
+    # ------------------------------------------------ the row's cells, as written
+
+    @property
+    def id(self) -> str:
+        return self.row.id
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return self.row.key
+
+    @property
+    def file(self) -> str:
+        return self.row.file
+
+    @property
+    def line(self) -> int:
+        return self.row.line
+
+    @property
+    def environment(self) -> str:
+        return self.row.environment
+
+    @property
+    def service(self) -> str:
+        return self.row.service
+
+    @property
+    def credential_type(self) -> str:
+        return self.row.credential_type
+
+    @property
+    def reference(self) -> str:
+        return self.row.reference
+
+    @property
+    def schedule(self) -> str:
+        return self.row.schedule
+
+    @property
+    def last_rotated(self) -> str:
+        return self.row.last_rotated
+
+    @property
+    def owner(self) -> str:
+        return self.row.owner
+
+    @property
+    def env_var(self) -> str:
+        return self.row.env_var
+
+    # -------------------------------------------------------- what the row means
+
+    @property
+    def literal(self) -> str:
+        """The Value/Reference cell's text (a configuration row's value)."""
+        return self.row.reference.strip()
+
+    @property
+    def is_config(self) -> bool:
+        """A non-secret row whose value is written in the table (a redirect URI, a client ID)."""
+        return (
+            self.type_policy is not None
+            and not self.type_policy.secret
+            and self.ref is None
+            and self.literal != ""
+        )
+
+    @property
+    def variable(self) -> str:
+        """`Env Var` column, else the environment file's mapping, else SERVICE_CREDENTIAL_TYPE."""
+        if self.row.env_var:
+            return self.row.env_var
+        relative = f"{slugify(self.service)}/{slugify(self.credential_type)}"
+        if self.environment_config is not None:
+            for key, name in self.environment_config.env_vars.items():
+                if key in (relative, self.id) or slugify(key) == slugify(relative):
+                    return name
+        words = f"{self.service}_{self.credential_type}"
+        return re.sub(r"[^A-Za-z0-9]+", "_", words).strip("_").upper()
+
+    def target(self, environment: EnvironmentConfig) -> tuple[str, str | None]:
+        """The store name (and field) it points at: its reference, or the naming rule."""
+        if self.ref is not None:
+            return name_in_store(environment, self.ref), self.ref.field
+        try:
+            return environment.secret_name(self.service, self.credential_type), None
+        except ValueError as error:
+            raise UsageError(
+                f"{self.id}: {error}", hint="'credctl validate' names the row to fix"
+            ) from None
+
+
+def parse_credentials(
+    rows: Sequence[Row], environments: Mapping[str, EnvironmentConfig], policy: Policy
+) -> list[Credential]:
+    """Every row of the table, parsed once."""
+    by_slug = {slugify(name): config for name, config in environments.items()}
+    return [_parse(row, by_slug.get(slugify(row.environment)), policy) for row in rows]
+
+
+def _parse(row: Row, environment: EnvironmentConfig | None, policy: Policy) -> Credential:
+    errors = {}
+    schedule = None
+    try:
+        schedule = parse_schedule(row.schedule) if row.schedule.strip() else None
+    except ValueError as error:
+        errors["schedule"] = str(error)
+    try:
+        rotated_on = parse_timestamp(row.last_rotated)
+    except ValueError as error:
+        rotated_on = None
+        errors["last_rotated"] = str(error)
+    return Credential(
+        row,
+        environment,
+        policy.type_policy(row.credential_type),
+        policy.effective(
+            row.credential_type,
+            row.environment,
+            schedule,
+            never=row.schedule.strip().lower() == "never",
+        ),
+        parse_reference(row.reference),
+        rotated_on,
+        schedule,
+        errors,
+    )
