@@ -38,20 +38,26 @@ CLOCK_SKEW = timedelta(minutes=5)
 
 @dataclass
 class CredentialStatus:
-    """One audited credential: the row, what the store says, and the verdict."""
+    """One audited credential: its row, what the store says, and the verdict."""
 
-    id: str
     credential: Credential
     reference: str
-    env_var: str
-    last_rotated: datetime | None
-    rotated_by: str | None
-    age_days: int | None
-    max_age_days: int | None
-    due_on: datetime | None
     status: Status
     findings: list[Finding] = field(default_factory=list)
+    last_rotated: datetime | None = None
+    rotated_by: str | None = None
+    age_days: int | None = None
+    max_age_days: int | None = None
+    due_on: datetime | None = None
     secret: bool = True
+
+    @property
+    def id(self) -> str:
+        return self.credential.id
+
+    @property
+    def env_var(self) -> str:
+        return self.credential.variable
 
 
 @dataclass
@@ -194,20 +200,7 @@ def _audit_row(
     if schedule_problem is not None:
         finding("schedule-exceeds-policy", "warning", schedule_problem)
     if credential.is_config:
-        return CredentialStatus(
-            id=credential.id,
-            credential=credential,
-            reference=credential.reference,
-            env_var=credential.variable,
-            last_rotated=None,
-            rotated_by=None,
-            age_days=None,
-            max_age_days=None,
-            due_on=None,
-            status="ok",
-            findings=findings,
-            secret=False,
-        )
+        return CredentialStatus(credential, credential.reference, "ok", findings, secret=False)
     name, field_name = credential.target(environment)
     matched.add(name)
     reference = backend.reference(name, field_name)
@@ -228,17 +221,12 @@ def _audit_row(
             "(create it with 'credctl sync')",
         )
         return CredentialStatus(
-            id=credential.id,
-            credential=credential,
-            reference=reference,
-            env_var=credential.variable,
+            credential,
+            reference,
+            "missing",
+            findings,
             last_rotated=table_last_rotated,
-            rotated_by=None,
-            age_days=None,
             max_age_days=max_age_days,
-            due_on=None,
-            status="missing",
-            findings=findings,
         )
     if not info.has_value:
         finding(
@@ -292,17 +280,15 @@ def _audit_row(
         )
     _drift(credential, info, reference, table_last_rotated, finding)
     return CredentialStatus(
-        id=credential.id,
-        credential=credential,
-        reference=reference,
-        env_var=credential.variable,
+        credential,
+        reference,
+        status,
+        findings,
         last_rotated=info.last_rotated,
         rotated_by=info.metadata.get(META_ROTATED_BY),
         age_days=age_days,
         max_age_days=max_age_days,
         due_on=due_on,
-        status=status,
-        findings=findings,
     )
 
 

@@ -21,32 +21,35 @@ from credctl.schedule import format_timestamp
 LOG_PATH = Path(".credctl") / "audit.jsonl"
 
 
-def append(
-    project_root: Path,
-    *,
-    actor: str,
-    environment: str,
-    credential_id: str,
-    action: str,
-    version: str | None = None,
-    outcome: str = "ok",
-    message: str | None = None,
-) -> None:
+@dataclass(frozen=True)
+class Entry:
+    """One change credctl made: who, where, what, the version it made, the outcome."""
+
+    actor: str
+    environment: str
+    credential_id: str
+    action: str
+    version: str | None = None
+    outcome: str = "ok"
+    message: str | None = None  # never a value
+
+
+def append(project_root: Path, entry: Entry) -> None:
     """Append one line with O_APPEND, so concurrent writers never interleave a line."""
     folder = project_root / LOG_PATH.parent
     folder.mkdir(mode=0o700, exist_ok=True)
-    entry: dict[str, Any] = {
+    document: dict[str, Any] = {
         "time": format_timestamp(clock.now()),
-        "actor": actor,
-        "environment": environment,
-        "id": credential_id,
-        "action": action,
-        "version": version,
-        "outcome": outcome,
+        "actor": entry.actor,
+        "environment": entry.environment,
+        "id": entry.credential_id,
+        "action": entry.action,
+        "version": entry.version,
+        "outcome": entry.outcome,
     }
-    if message:
-        entry["message"] = message
-    line = (json.dumps(entry, sort_keys=True) + "\n").encode("utf-8")
+    if entry.message:
+        document["message"] = entry.message
+    line = (json.dumps(document, sort_keys=True) + "\n").encode("utf-8")
     handle = os.open(project_root / LOG_PATH, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         os.write(handle, line)

@@ -122,6 +122,12 @@ class Credential:
         words = f"{self.service}_{self.credential_type}"
         return re.sub(r"[^A-Za-z0-9]+", "_", words).strip("_").upper()
 
+    def matches(self, services: Sequence[str], types: Sequence[str]) -> bool:
+        """Whether `--service` and `--type` options (none given: all) choose it."""
+        return (not services or slugify(self.service) in {slugify(s) for s in services}) and (
+            not types or slugify(self.credential_type) in {slugify(t) for t in types}
+        )
+
     def target(self, environment: EnvironmentConfig) -> tuple[str, str | None]:
         """The store name (and field) it points at: its reference, or the naming rule."""
         if self.ref is not None:

@@ -18,7 +18,7 @@ from credctl.envfile.check import compare
 from credctl.envfile.git import git_tracks_or_would_track
 from credctl.errors import BackendError, ConfigError, CredctlError, Problem, StaleError, UsageError
 from credctl.fsutil import display_path, write_file
-from credctl.model import EnvironmentConfig, slugify
+from credctl.model import EnvironmentConfig
 from credctl.project import Project
 from credctl.render import Styler
 from credctl.results import Result
@@ -36,28 +36,16 @@ class EnvEntry:
 
 
 def collect_env(
-    project: Project,
-    environment: EnvironmentConfig,
-    backends: Backends,
-    *,
-    services: Sequence[str] = (),
-    types: Sequence[str] = (),
-    only: Sequence[str] = (),
-    include_config: bool = True,
+    project: Project, environment: EnvironmentConfig, backends: Backends, selection: Selection
 ) -> list[EnvEntry]:
     """The variables of one environment, all read before anything is written."""
-    service_slugs = {slugify(s) for s in services}
-    type_slugs = {slugify(t) for t in types}
+    only = selection.only
     chosen: list[tuple[Credential, str]] = []
     for credential in project.credentials_in(environment):
-        if service_slugs and slugify(credential.service) not in service_slugs:
-            continue
-        if type_slugs and slugify(credential.credential_type) not in type_slugs:
-            continue
         name = credential.variable
-        if only and name not in only:
+        if not credential.matches(selection.services, selection.types):
             continue
-        if credential.is_config and not include_config:
+        if (only and name not in only) or (credential.is_config and not selection.include_config):
             continue
         chosen.append((credential, name))
     unknown = sorted(set(only) - {name for _, name in chosen})
@@ -146,15 +134,7 @@ def entries_for(
 ) -> list[EnvEntry]:
     """The variables of the one environment named, all read before anything is written."""
     environment = one_environment(project, names)
-    return collect_env(
-        project,
-        environment,
-        backends,
-        services=selection.services,
-        types=selection.types,
-        only=selection.only,
-        include_config=selection.include_config,
-    )
+    return collect_env(project, environment, backends, selection)
 
 
 @dataclass

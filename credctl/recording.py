@@ -13,16 +13,7 @@ from credctl.project import Project
 
 
 def record_committed(
-    project: Project,
-    updates: dict[str, dict[str, str]],
-    *,
-    actor: str,
-    environment: str,
-    credential_id: str,
-    action: str,
-    version: str | None,
-    outcome: str = "ok",
-    message: str | None = None,
+    project: Project, updates: dict[str, dict[str, str]], entry: auditlog.Entry
 ) -> list[str]:
     """Record a committed change in the audit log and the table; what could not be written.
 
@@ -31,16 +22,7 @@ def record_committed(
     """
     missing = []
     try:
-        record_audit(
-            project,
-            actor=actor,
-            environment=environment,
-            credential_id=credential_id,
-            action=action,
-            version=version,
-            outcome=outcome,
-            message=message,
-        )
+        auditlog.append(project.root, entry)
     except OSError as error:
         missing.append(f"the audit log entry ({auditlog.LOG_PATH}: {error.strerror})")
     if updates:
@@ -126,27 +108,3 @@ def _relative(root: Path, path: Path) -> str:
         return str(path.relative_to(root)) or "."
     except ValueError:
         return str(path)
-
-
-def record_audit(
-    project: Project,
-    *,
-    actor: str,
-    environment: str,
-    credential_id: str,
-    action: str,
-    version: str | None = None,
-    outcome: str = "ok",
-    message: str | None = None,
-) -> None:
-    """Append one entry to the project's audit log (never a value)."""
-    auditlog.append(
-        project.root,
-        actor=actor,
-        environment=environment,
-        credential_id=credential_id,
-        action=action,
-        version=version,
-        outcome=outcome,
-        message=message,
-    )

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
-from credctl import clock
-from credctl.auditlog import LOG_PATH
+from credctl import auditlog, clock
+from credctl.auditlog import LOG_PATH, Entry
 from credctl.backends.base import Backend, batched, replace_field
 from credctl.backends.pool import Backends
 from credctl.credential import Credential
@@ -40,7 +40,7 @@ from credctl.model import (
 )
 from credctl.progress import Progress, Silent
 from credctl.project import Project
-from credctl.recording import check_can_record, record_audit, save_table
+from credctl.recording import check_can_record, save_table
 from credctl.render import Styler
 from credctl.results import Result, pick
 from credctl.rotation.rotators import rotator_type
@@ -381,15 +381,9 @@ def _apply(
         change: Change, outcome: str = "ok", version: str | None = None, message: str | None = None
     ) -> None:
         try:
-            record_audit(
-                project,
-                actor=actor,
-                environment=change.environment,
-                credential_id=change.id,
-                action=f"sync-{change.action}",
-                version=version,
-                outcome=outcome,
-                message=message,
+            entry = Entry(actor, change.environment, change.id, f"sync-{change.action}")
+            auditlog.append(
+                project.root, replace(entry, version=version, outcome=outcome, message=message)
             )
         except OSError as error:
             if not not_recorded:
@@ -652,13 +646,11 @@ def apply_import(project: Project, credentials: Sequence[Imported], actor: str) 
         else []
     )
     for credential in added:
-        record_audit(
-            project,
-            actor=actor,
-            environment=credential.environment,
-            credential_id=credential.id,
-            action="import",
-            message=credential.reference,
+        auditlog.append(
+            project.root,
+            Entry(
+                actor, credential.environment, credential.id, "import", message=credential.reference
+            ),
         )
     return added
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from credctl import auditlog
 from credctl.backends.base import Backend
 from credctl.backends.pool import Backends
 from credctl.checks import reference_problems
@@ -145,16 +146,16 @@ def set_value(
         backend.put_pending(name, value, token, field)
     committed = commit_staged(backend, name, token, credential, actor)
     problem = committed.metadata_error
-    not_recorded = record_committed(
-        project,
-        {credential.id: table_updates(credential, backend, name, field, committed.at)},
-        actor=actor,
-        environment=environment.name,
-        credential_id=credential.id,
-        action="set",
-        version=committed.version,
+    entry = auditlog.Entry(
+        actor,
+        environment.name,
+        credential.id,
+        "set",
+        committed.version,
         message=f"metadata not recorded: {problem}" if problem else None,
     )
+    updates = {credential.id: table_updates(credential, backend, name, field, committed.at)}
+    not_recorded = record_committed(project, updates, entry)
     table_missing = any(project.table.display in what for what in not_recorded)
     if problem is not None:
         not_recorded.insert(0, f"its last-rotated metadata in the store ({problem})")

@@ -142,52 +142,31 @@ def _log_level(state: State) -> None:
     logging.getLogger("credctl").setLevel(level)
 
 
+def _shared(*names: str, store: str, **settings: Any) -> Callable[[F], F]:
+    """An option every command takes, kept in the shared State rather than passed on."""
+    return click.option(*names, expose_value=False, callback=_store(store), **settings)
+
+
 def common_options(function: F) -> F:
     """-q, -v, --no-color, --debug, --project-dir: on the group and on every command."""
+    folder = click.Path(path_type=Path, file_okay=False)
     options = [
-        click.option(
+        _shared(
             "--project-dir",
-            type=click.Path(path_type=Path, file_okay=False),
-            expose_value=False,
-            callback=_store("project_dir"),
+            store="project_dir",
+            type=folder,
             help="Project folder (default: nearest folder with environments/).",
         ),
-        click.option(
-            "--table",
-            expose_value=False,
-            callback=_store("table"),
-            help="Reference table path (default: credentials.md).",
-        ),
-        click.option(
-            "-q",
-            "--quiet",
-            is_flag=True,
-            expose_value=False,
-            callback=_store("quiet"),
-            help="Print only errors and data.",
-        ),
-        click.option(
-            "-v",
-            "--verbose",
-            count=True,
-            expose_value=False,
-            callback=_store("verbose"),
-            help="Say more.",
-        ),
-        click.option(
+        _shared("--table", store="table", help="Reference table path (default: credentials.md)."),
+        _shared("-q", "--quiet", store="quiet", is_flag=True, help="Print only errors and data."),
+        _shared("-v", "--verbose", store="verbose", count=True, help="Say more."),
+        _shared(
             "--no-color",
+            store="no_color",
             is_flag=True,
-            expose_value=False,
-            callback=_store("no_color"),
             help="No colours (NO_COLOR is honoured too).",
         ),
-        click.option(
-            "--debug",
-            is_flag=True,
-            expose_value=False,
-            callback=_store("debug"),
-            help="Show tracebacks.",
-        ),
+        _shared("--debug", store="debug", is_flag=True, help="Show tracebacks."),
     ]
     for option in reversed(options):
         function = option(function)

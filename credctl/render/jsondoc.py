@@ -9,9 +9,8 @@ from typing import Any
 from credctl.audit import AuditReport, CredentialStatus
 from credctl.render import RenderOptions
 from credctl.render.common import day
+from credctl.results import SCHEMA_VERSION
 from credctl.schedule import format_timestamp
-
-SCHEMA_VERSION = 1
 
 
 def credential_json(status: CredentialStatus) -> dict[str, Any]:

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from credctl import clock
+from credctl import auditlog, clock
 from credctl.audit import run_audit
-from credctl.auditlog import LOG_PATH
+from credctl.auditlog import LOG_PATH, Entry
 from credctl.backends.pool import Backends
 from credctl.credential import Credential
 from credctl.errors import (
@@ -25,11 +25,11 @@ from credctl.errors import (
     RotationInProgressError,
     UsageError,
 )
-from credctl.model import CredentialTypePolicy, slugify
+from credctl.model import CredentialTypePolicy
 from credctl.policy import refuse_invalid
 from credctl.progress import Progress, Silent
 from credctl.project import Project
-from credctl.recording import check_can_record, not_recorded_hint, record_audit, save_table
+from credctl.recording import check_can_record, not_recorded_hint, save_table
 from credctl.render import Styler
 from credctl.render.columns import text_table
 from credctl.results import Result
@@ -108,30 +108,32 @@ def preview(project: Project, candidates: Sequence[Candidate]) -> RotationReport
 # ----------------------------------------------------------------- selection
 
 
-def select(
-    project: Project,
-    backends: Backends,
-    *,
-    ids: Sequence[str],
-    due: bool,
-    include_due_soon: bool,
-    environments: Sequence[str],
-    services: Sequence[str],
-    types: Sequence[str],
-    as_of: datetime | None = None,
-) -> list[Candidate]:
+@dataclass(frozen=True)
+class RotationRequest:
+    """What `credctl rotate` was asked: which credentials, and how."""
+
+    credential_ids: Sequence[str] = ()
+    due: bool = False
+    include_due_soon: bool = False
+    environments: Sequence[str] = ()
+    services: Sequence[str] = ()
+    types: Sequence[str] = ()
+    dry_run: bool = False
+    as_of: datetime | None = None
+    abort: bool = False
+    value_from_stdin: bool = False  # one manual credential, its value from `manual_value`
+
+
+def select(project: Project, backends: Backends, request: RotationRequest) -> list[Candidate]:
     """The credentials to rotate: those named, or those due (as of now, or `as_of`)."""
-    if not ids and not due:
+    ids, environments = request.credential_ids, request.environments
+    if not ids and not request.due:
         raise UsageError("name the credentials to rotate (ENV/SERVICE/TYPE) or pass --due")
     chosen_environments = {e.name for e in project.select(environments)}
-    service_slugs = {slugify(s) for s in services}
-    type_slugs = {slugify(t) for t in types}
 
     def wanted(credential: Credential) -> bool:
-        return (
-            credential.environment in chosen_environments
-            and (not service_slugs or slugify(credential.service) in service_slugs)
-            and (not type_slugs or slugify(credential.credential_type) in type_slugs)
+        return credential.environment in chosen_environments and credential.matches(
+            request.services, request.types
         )
 
     if ids:
@@ -140,8 +142,8 @@ def select(
         return [
             Candidate(credential, "requested") for credential in credentials if wanted(credential)
         ]
-    report = run_audit(project, project.select(environments), backends, as_of=as_of)
-    statuses = {"overdue"} | ({"due-soon"} if include_due_soon else set())
+    report = run_audit(project, project.select(environments), backends, as_of=request.as_of)
+    statuses = {"overdue"} | ({"due-soon"} if request.include_due_soon else set())
     chosen = []
     for status in report.credentials:
         if not status.secret or not wanted(status.credential):
@@ -158,22 +160,6 @@ def rotator_of(project: Project, credential: Credential) -> str:
     """The rotator of a credential's credential type (manual when the policy names none)."""
     policy = credential.type_policy
     return (policy.rotator if policy else None) or DEFAULT
-
-
-@dataclass(frozen=True)
-class RotationRequest:
-    """What `credctl rotate` was asked: which credentials, and how."""
-
-    credential_ids: Sequence[str] = ()
-    due: bool = False
-    include_due_soon: bool = False
-    environments: Sequence[str] = ()
-    services: Sequence[str] = ()
-    types: Sequence[str] = ()
-    dry_run: bool = False
-    as_of: datetime | None = None
-    abort: bool = False
-    value_from_stdin: bool = False  # one manual credential, its value from `manual_value`
 
 
 def rotate(
@@ -193,17 +179,7 @@ def rotate(
         raise UsageError(
             "--as-of only previews: use it with --due --dry-run (a rotation happens now)"
         )
-    candidates = select(
-        project,
-        backends,
-        ids=request.credential_ids,
-        due=request.due,
-        include_due_soon=request.include_due_soon,
-        environments=request.environments,
-        services=request.services,
-        types=request.types,
-        as_of=request.as_of,
-    )
+    candidates = select(project, backends, request)
     if request.dry_run:
         return preview(project, candidates)
     if request.value_from_stdin and manual_value is not None:
@@ -394,15 +370,17 @@ def _record(
         return
     completed = result.outcome in ("rotated", "resumed", "rolled-back")
     try:
-        record_audit(
-            project,
-            actor=rotation.actor,
-            environment=rotation.environment.name,
-            credential_id=rotation.credential.id,
-            action="abort" if rotation.abort else "rotate",
-            version=result.version,
-            outcome="ok" if completed else result.outcome,
-            message=result.message,
+        auditlog.append(
+            project.root,
+            Entry(
+                rotation.actor,
+                rotation.environment.name,
+                rotation.credential.id,
+                "abort" if rotation.abort else "rotate",
+                result.version,
+                "ok" if completed else result.outcome,
+                result.message,
+            ),
         )
     except OSError as error:
         _not_recorded(
