@@ -44,10 +44,10 @@ class Settings(BaseSettings):
     @field_validator("format")
     @classmethod
     def _known_format(cls, value: str | None) -> str | None:
-        from credctl.render import FORMATS
+        from credctl.render import RENDERERS
 
-        if value is not None and value not in FORMATS:
-            raise ValueError(f"unknown format {value!r} (choose from {', '.join(FORMATS)})")
+        if value is not None and value not in RENDERERS:
+            raise ValueError(f"unknown format {value!r} (choose from {', '.join(RENDERERS)})")
         return value
 
     @classmethod
