@@ -116,3 +116,30 @@ def test_only_the_backends_package_knows_the_store_modules() -> None:
             continue
         stores = own_imports(name) & set(STORE_MODULES)
         assert not stores, f"{name} imports {sorted(stores)}"
+
+
+def test_commands_are_click_only_and_short() -> None:
+    """A command parses its options, calls one operation and emits: at most 25 lines."""
+    for path in sorted((PACKAGE / "cli" / "commands").glob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if not isinstance(node, ast.FunctionDef) or not node.decorator_list:
+                continue
+            body = node.body
+            if isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                body = body[1:]  # the docstring
+            lines = (body[-1].end_lineno or 0) - body[0].lineno + 1
+            assert lines <= 25, f"{path.name}: {node.name} has a {lines}-line body"
+
+
+def test_the_library_never_imports_click() -> None:
+    for name in MODULES:
+        if name.startswith("credctl.cli"):
+            continue
+        assert "click" not in {target.split(".")[0] for target in imported(name)}, name
+
+
+def test_nothing_cites_a_document_outside_the_repository() -> None:
+    """What the code cites (the rotation protocol, exit codes, JSON documents) is in docs/."""
+    texts = [*PACKAGE.rglob("*.py"), *(REPO / "docs").rglob("*.md"), REPO / "README.md"]
+    for path in texts:
+        assert "DESIGN" not in path.read_text(encoding="utf-8"), path
