@@ -1,4 +1,4 @@
-"""Audit: what each credential's credential, policy and store say, and the findings."""
+"""Audit: what each credential's row, policy and store say, and the findings."""
 
 from __future__ import annotations
 
@@ -154,8 +154,8 @@ def run_audit(
                     Finding(
                         "orphan",
                         "warning",
-                        f"{info.reference} is managed by credctl but no credential of "
-                        f"{project.table.display} names it (add a credential, or 'credctl sync --prune')",
+                        f"{info.reference} is managed by credctl but no row of "
+                        f"{project.table.display} names it (add a row, or 'credctl sync --prune')",
                         None,
                         project.table.display,
                         None,
