@@ -8,6 +8,7 @@ from credctl.cli.commands import (  # noqa: F401
     init,
     log,
     plan,
+    remind,
     reports,
     rotate,
     run,
