@@ -107,6 +107,26 @@ class NativeRotation(Protocol):
     def rotate_with_function(self, name: str, lambda_arn: str, timeout: float) -> str: ...
 
 
+# What a store may be asked, and the command (of the ladder audit < env < rotate < sync)
+# that first needs each.
+PERMISSIONS = {
+    "list": "audit",
+    "metadata": "audit",
+    "read": "env",
+    "write": "rotate",
+    "delete": "sync",
+}
+
+
+@runtime_checkable
+class AccessCheck(Protocol):
+    """A store that can say what its credentials may do without doing it (Vault's
+    sys/capabilities-self)."""
+
+    # Per permission (list, metadata, read, write, delete): allowed, and if not, on what path.
+    def permissions(self) -> dict[str, tuple[bool, str]]: ...
+
+
 def batched(backend: Backend) -> AbstractContextManager[bool]:
     """The store's batch when it batches; else a block whose writes are made at once
     (yields False)."""

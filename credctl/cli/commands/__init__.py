@@ -8,6 +8,7 @@ from credctl.cli.commands import (  # noqa: F401
     init,
     log,
     plan,
+    policy,
     remind,
     reports,
     rotate,
