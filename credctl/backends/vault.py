@@ -710,6 +710,19 @@ class VaultBackend:
             raise NotFoundError(f"{name} has no version {version} in {self.describe()}")
         return _field_of(data, None, name)
 
+    def read_previous(self, items: Sequence[tuple[str, str | None]]) -> list[Secret | None]:
+        positions = [str(index) for index in range(len(items))]
+        return self._parallel(lambda index: self._previous(*items[int(index)]), positions)
+
+    def _previous(self, name: str, field: str | None) -> Secret | None:
+        try:
+            meta = self._metadata(name) or {}
+            current = int(meta.get("current_version") or 0)
+            data = self._data(name, current - 1) if current > 1 else None
+            return None if data is None else _field_of(data, field, name)
+        except BackendError:
+            return None
+
     def _pending(self, name: str) -> dict[str, Any] | None:
         return self._data(name + PENDING_SUFFIX)
 

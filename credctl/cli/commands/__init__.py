@@ -13,6 +13,7 @@ from credctl.cli.commands import (  # noqa: F401
     reports,
     rotate,
     run,
+    scan,
     set_value,
     validate,
 )
