@@ -32,6 +32,9 @@ class BackendType:
     factory: str  # "module:function" building it from (EnvironmentConfig, BackendContext)
     reference_form: str  # how a reference to it looks, for messages: "aws-sm://NAME"
     write_rate: float | None = None  # writes per second when `rate_limit` is not set
+    # metadata keys a secret may hold, less the one credctl keeps while a value is staged
+    # (None: no limit); several rows on one secret each keep six keys of their own
+    metadata_keys: int | None = None
 
 
 BACKENDS: dict[str, BackendType] = {
@@ -51,6 +54,7 @@ BACKENDS: dict[str, BackendType] = {
             factory="credctl.backends.aws:from_config",
             reference_form="aws-sm://NAME",
             write_rate=50.0,  # Secrets Manager's quota for writes, all kinds together
+            metadata_keys=49,  # 50 tags a secret
         ),
         BackendType(
             type="vault",
@@ -58,6 +62,7 @@ BACKENDS: dict[str, BackendType] = {
             config=VaultBackendConfig,
             factory="credctl.backends.vault:from_config",
             reference_form="vault://MOUNT/PATH",
+            metadata_keys=63,  # 64 custom_metadata keys a secret
         ),
     )
 }
