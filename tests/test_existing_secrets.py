@@ -25,7 +25,8 @@ from tests.support.fixtures import Store
 from tests.support.proxy import Proxy
 from tests.support.servers import MotoServer, OpenBao
 
-pytestmark = pytest.mark.integration
+# every test here runs on a store that keeps its own time (moto_server, OpenBao)
+pytestmark = [pytest.mark.integration, pytest.mark.store_clock]
 
 POLICY = """\
 defaults: {max_age: 90d, warn_before: 14d, require_owner: true}

@@ -303,11 +303,11 @@ def rotate_all(
         if manual_value is not None:
             workers = 1  # a person answers prompts one at a time
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(_run_in_turn, group) for group in groups.values()]
+            futures = [pool.submit(_run_in_turn, project, group) for group in groups.values()]
             for future in as_completed(futures):
-                for item, result in future.result():
+                for item, result, recorded in future.result():
                     results.append(result)
-                    if isinstance(item, Rotation):
+                    if isinstance(item, Rotation) and not recorded:
                         _record(project, item, result, updates)
                         if item.credential.id in updates:
                             updated_by[item.credential.id] = result
@@ -356,16 +356,36 @@ def _finish(committed: Sequence[tuple[Rotation, RotationResult]]) -> None:
 
 
 def _run_in_turn(
-    group: Sequence[Rotation | RotationResult],
-) -> list[tuple[Rotation | RotationResult, RotationResult]]:
-    """The rotations of one secret's rows, one after another; each decides from the store
-    as the one before left it."""
-    done = []
+    project: Project, group: Sequence[Rotation | RotationResult]
+) -> list[tuple[Rotation | RotationResult, RotationResult, bool]]:
+    """The rotations of one secret's rows, one after another: each but the last is recorded
+    (log, table) and its staged mark cleared before the next stages its value in the
+    secret's one pending slot. Each: the item, its result, whether it is recorded."""
+    done: list[tuple[Rotation | RotationResult, RotationResult, bool]] = []
     for index, item in enumerate(group):
         if index and isinstance(item, Rotation):
             item.info = None  # the listing is older than the rotation just made
-        done.append((item, _run_safely(item)))
+        result = _run_safely(item)
+        recorded = isinstance(item, Rotation) and index < len(group) - 1
+        if recorded:
+            assert isinstance(item, Rotation)
+            _record_now(project, item, result)
+        done.append((item, result, recorded))
     return done
+
+
+def _record_now(project: Project, rotation: Rotation, result: RotationResult) -> None:
+    """Record one rotation and clear its staged mark at once (see `_run_in_turn`)."""
+    updates: dict[str, dict[str, str]] = {}
+    _record(project, rotation, result, updates)
+    if updates:
+        _, problem = save_table(project, updates)
+        if problem is not None:
+            # not in the table: the store keeps it marked as staged for sync
+            _not_recorded(result, problem, project, table_missing=True)
+            return
+    if rotation.committed_token is not None:
+        _finish([(rotation, result)])
 
 
 def _run_safely(item: Rotation | RotationResult) -> RotationResult:
