@@ -652,8 +652,9 @@ class VaultBackend:
         current_created = None if deleted else _time(current_entry.get("created_time"))
         store_rotated = None
         recorded = any(k.startswith("credctl:") and k.endswith(LAST_ROTATED_SUFFIX) for k in custom)
-        if not recorded and custom.get(META_MANAGED) == "true" and current > 1:
-            # managed, written again since, and no record of credctl's: the newest version
+        if not recorded and current > 1:
+            # written again since it was made, and no record of credctl's: the newest version
+            # (so a secret is aged alike before and after credctl adopts it)
             store_rotated = current_created
         return SecretInfo(
             name=name,
