@@ -231,7 +231,8 @@ def _audit_row(
     name, field_name = credential.target(environment)
     matched.add(name)
     reference = backend.reference(name, field_name)
-    info = listing.get(name)
+    listed = listing.get(name)
+    info = None if listed is None else listed.for_field(field_name)
     table_last_rotated = credential.rotated_on
     if table_last_rotated is not None and table_last_rotated > future_after:
         finding(
@@ -295,16 +296,18 @@ def _audit_row(
             "warning",
             f"{credential.id}: never rotated (aged from its creation, {age_days} days ago)",
         )
-    if info.pending is not None and (
-        info.pending.created is None or now - info.pending.created > environment.lock_timeout
-    ):
+    outside = info.changed_outside
+    if outside is not None and outside <= future_after:
+        recorded = info.recorded_rotation
         finding(
-            "rotation-in-progress",
-            "warning",
-            f"{credential.id}: a pending value has waited longer than the lock timeout "
-            f"({days(environment.lock_timeout) or environment.lock_timeout}); "
-            "resume with 'credctl rotate' or discard with 'credctl rotate --abort'",
+            "changed-outside",
+            "info",
+            f"{credential.id}: its value was changed outside credctl on {outside:%Y-%m-%d} "
+            f"(version {info.current_version}; credctl's last rotation: "
+            f"{f'{recorded:%Y-%m-%d}' if recorded else 'never'}); aged from that date "
+            "('credctl sync' records it in the store and the table)",
         )
+    _pending_findings(credential, info, environment, now, finding)
     _drift(credential, info, reference, table_last_rotated, finding)
     return CredentialStatus(
         credential,
@@ -312,11 +315,55 @@ def _audit_row(
         status,
         findings,
         last_rotated=info.last_rotated,
-        rotated_by=info.metadata.get(META_ROTATED_BY),
+        rotated_by=None if outside is not None else info.own(META_ROTATED_BY),
         age_days=age_days,
         max_age_days=max_age_days,
         due_on=due_on,
     )
+
+
+def _pending_findings(
+    credential: Credential,
+    info: SecretInfo,
+    environment: EnvironmentConfig,
+    now: datetime,
+    finding: Callable[[str, Severity, str], None],
+) -> None:
+    """A staged value that has waited longer than the lock timeout, aged by its own
+    creation: credctl's (to resume or abort), or another tool's (to leave alone)."""
+    pending = info.own_pending
+    if pending is None:
+        return
+    waited = None if pending.created is None else now - pending.created
+    if waited is not None and waited <= environment.lock_timeout:
+        return
+    timeout = days(environment.lock_timeout) or environment.lock_timeout
+    if pending.foreign:
+        since = (
+            f"since {pending.created:%Y-%m-%d %H:%M} UTC, {_waited(waited)}"
+            if pending.created is not None and waited is not None
+            else "since a time the store does not say"
+        )
+        finding(
+            "foreign-pending",
+            "warning",
+            f"{credential.id}: a pending version that credctl did not stage (an AWS rotation "
+            f"function's?) has waited {since}; credctl leaves it alone (find out which tool "
+            f"staged it; if nothing will finish it: 'credctl rotate {credential.id} --abort "
+            "--force')",
+        )
+        return
+    finding(
+        "rotation-in-progress",
+        "warning",
+        f"{credential.id}: a pending value has waited longer than the lock timeout "
+        f"({timeout}); resume with 'credctl rotate' or discard with 'credctl rotate --abort'",
+    )
+
+
+def _waited(waited: timedelta) -> str:
+    hours = int(waited.total_seconds() // 3600)
+    return f"{hours // 24} days" if hours >= 48 else f"{hours} hours"
 
 
 def _age(
@@ -372,8 +419,8 @@ def _drift(
             f"{credential.id}: the table's {' and '.join(drifted)} differs from the store "
             "('credctl sync' writes the store's truth back)",
         )
-    store_owner = info.metadata.get(META_OWNER)
-    store_schedule = info.metadata.get(META_SCHEDULE)
+    store_owner = info.own(META_OWNER)
+    store_schedule = info.own(META_SCHEDULE)
     metadata_drift = []
     if store_owner is not None and store_owner != credential.owner:
         metadata_drift.append("owner")

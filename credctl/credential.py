@@ -122,6 +122,11 @@ class Credential:
         words = f"{self.service}_{self.credential_type}"
         return re.sub(r"[^A-Za-z0-9]+", "_", words).strip("_").upper()
 
+    @property
+    def field(self) -> str | None:
+        """The `#field` of the secret this row holds (None: all of it)."""
+        return self.ref.field if self.ref is not None else None
+
     def matches(self, services: Sequence[str], types: Sequence[str]) -> bool:
         """Whether `--service` and `--type` options (none given: all) choose it."""
         return (not services or slugify(self.service) in {slugify(s) for s in services}) and (

@@ -16,7 +16,15 @@ from credctl.backends.pool import Backends
 from credctl.credential import Credential
 from credctl.envfile.check import compare
 from credctl.envfile.git import git_tracks_or_would_track
-from credctl.errors import BackendError, ConfigError, CredctlError, Problem, StaleError, UsageError
+from credctl.errors import (
+    BackendError,
+    BinaryValueError,
+    ConfigError,
+    CredctlError,
+    Problem,
+    StaleError,
+    UsageError,
+)
 from credctl.fsutil import display_path, write_file
 from credctl.model import EnvironmentConfig
 from credctl.project import Project
@@ -87,6 +95,15 @@ def collect_env(
             entries.append(EnvEntry(name, Secret(credential.reference.strip()), credential.id))
             continue
         result = results[refs[credential.line]]
+        if isinstance(result, BinaryValueError):
+            # no variable can carry it: the others are written, this one named
+            log.warning(
+                "%s (%s) left out: its value is binary data, not text (AWS SecretBinary), "
+                "which no environment variable can carry",
+                name,
+                credential.id,
+            )
+            continue
         if isinstance(result, BackendError):
             failures.append(f"{credential.id} ({result})")
             continue

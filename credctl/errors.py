@@ -129,3 +129,24 @@ class ConflictError(BackendError):
 
 class WrongKeyError(BackendError):
     """The local store's key does not decrypt its contents."""
+
+
+class ShapeError(BackendError):
+    """A row does not fit its secret's value as the store holds it (a JSON object or several
+    fields read or written without #field, binary data, a field that is an object): refused
+    before anything is written, so it is the row to fix, not the store."""
+
+    exit_code = 2
+
+
+class BinaryValueError(ShapeError):
+    """A value is binary data that is not text (AWS SecretBinary): credctl hands over text
+    only, so `get` refuses it and `env`/`run` leave its variable out, by name."""
+
+
+class MetadataLimitError(BackendError):
+    """The store's metadata cannot hold what the rows on one secret need (AWS: 50 tags of
+    128/256 characters; Vault: 64 custom_metadata keys of 128 bytes, values of 512):
+    refused before anything is written, so it is the rows to fix."""
+
+    exit_code = 2

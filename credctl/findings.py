@@ -17,6 +17,9 @@ FINDINGS: dict[str, str] = {
     "schedule-exceeds-policy": "The table's schedule is longer than policy allows.",
     "literal-secret-in-table": "The table holds what looks like a secret value.",
     "rotation-in-progress": "A pending value has waited longer than the lock timeout.",
+    "foreign-pending": "A pending version another tool staged (an AWS rotation function's) has "
+    "waited longer than the lock timeout; credctl leaves it alone.",
+    "changed-outside": "The current value was made by another tool; it is aged from then.",
     "future-date": "A Last Rotated date is in the future; the credential is aged from its creation.",
 }
 

@@ -7,7 +7,7 @@ import functools
 import math
 import re
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
@@ -28,7 +28,7 @@ from credctl.fields import Strict, path_problem, prefix_problem
 from credctl.generate import expand_alphabet
 from credctl.rotation.rotators import DEFAULT as DEFAULT_ROTATOR
 from credctl.rotation.rotators import ROTATORS
-from credctl.schedule import parse_duration, seconds_duration
+from credctl.schedule import parse_duration, parse_timestamp, seconds_duration
 
 
 def slugify(text: str) -> str:
@@ -260,6 +260,9 @@ class CredentialTypePolicy(Strict):
     timeout: PositiveDuration = timedelta(seconds=60)
     lambda_arn: str | None = None
     allow_never: bool = False
+    # credctl's value is the truth (a secret only our own services share): a rotator that
+    # tells no provider is right for it
+    self_contained: bool = False
 
     @field_validator("rotator")
     @classmethod
@@ -380,27 +383,125 @@ class PendingInfo:
     created: datetime | None
     # already the current value: only recording the change (and clearing the mark) is left
     promoted: bool = False
+    field: str | None = None  # the #field whose rotation staged it (None: the whole secret)
+
+    @property
+    def foreign(self) -> bool:
+        """Staged by another tool (an AWS rotation function), not by a run of credctl."""
+        return not is_staging_token(self.token)
+
+    def belongs_to(self, field: str | None) -> bool:
+        """Whether the row on `field` staged it (one whose field is not known: any row)."""
+        return self.field is None or self.field == field
+
+
+def is_staging_token(token: str) -> bool:
+    """A token credctl stages values under: `r-<random>-<pid>-<host>`."""
+    parts = token.split("-", 3)
+    return len(parts) == 4 and parts[0] == "r" and parts[2].isdigit()
+
+
+# A version made this long after credctl's last record of a secret (written before credctl
+# recorded the version it makes current) was made by another tool; less is clock skew.
+OUTSIDE_MARGIN = timedelta(minutes=5)
 
 
 @dataclass
 class SecretInfo:
-    """What a store says about one secret, from a listing: metadata, never the value."""
+    """What a store says about one secret, from a listing: metadata, never the value.
+
+    `for_field(field)` is one row's view of it: several rows may each reference one field
+    of a secret, and each keeps its own owner, type, schedule and last rotation
+    (`row_key`). Its last rotation is credctl's record, unless the current version was
+    made by another tool: then it is that version's creation (`changed_outside`).
+    """
 
     name: str
     reference: str
     metadata: dict[str, str]
     created: datetime | None = None
     updated: datetime | None = None
-    last_rotated: datetime | None = None
+    # the store's own record of a rotation (AWS's LastRotatedDate, set by its RotateSecret)
+    store_rotated: datetime | None = None
     has_value: bool = True
     current_version: str | None = None
+    # when the current version was made, where the store tells without another request
+    current_created: datetime | None = None
     pending: PendingInfo | None = None
     deleted: bool = False
     rotated_by_store: bool = False  # the store rotates it itself (AWS RotationEnabled)
+    field: str | None = None  # the #field of the row this view is for (None: the whole secret)
 
     @property
     def managed(self) -> bool:
         return self.metadata.get(META_MANAGED) == "true"
+
+    def for_field(self, field: str | None) -> SecretInfo:
+        """The view of the row that references `field` of this secret (None: all of it)."""
+        return replace(self, field=field)
+
+    def own(self, key: str) -> str | None:
+        """This row's metadata `key` (META_OWNER, …): its field's key, or, for a secret whose
+        metadata credctl wrote before it kept fields apart, the secret's."""
+        prefix = None if self.field is None else field_prefix(self.field)
+        if prefix is not None and any(k.startswith(prefix) for k in self.metadata):
+            return self.metadata.get(row_key(key, self.field))
+        return self.metadata.get(key)
+
+    @property
+    def own_pending(self) -> PendingInfo | None:
+        """The staged value of this row's rotation (another row's is not this row's)."""
+        pending = self.pending
+        return pending if pending is not None and pending.belongs_to(self.field) else None
+
+    @property
+    def recorded_rotation(self) -> datetime | None:
+        """credctl's record of this row's last rotation."""
+        return _timestamp(self.own(META_LAST_ROTATED))
+
+    @property
+    def changed_outside(self) -> datetime | None:
+        """When the current version was made, if another tool made it (the console, the AWS
+        CLI, Terraform, `bao kv put`); None when credctl did, or nobody can tell."""
+        if self.current_version is None or self.current_created is None:
+            return None
+        if self.pending is not None and self.pending.promoted:
+            return None  # credctl's own, made current and not recorded yet
+        recorded = self.metadata.get(META_VERSION)
+        if recorded is not None:
+            return None if recorded == self.current_version else self.current_created
+        newest = max(
+            (
+                moment
+                for key, text in self.metadata.items()
+                if key.startswith("credctl:") and key.endswith(LAST_ROTATED_SUFFIX)
+                for moment in [_timestamp(text)]
+                if moment is not None
+            ),
+            default=None,
+        )
+        if newest is not None and self.current_created > newest + OUTSIDE_MARGIN:
+            return self.current_created
+        return None
+
+    @property
+    def last_rotated(self) -> datetime | None:
+        """When this row's value last changed: the version another tool made, else the newest
+        of credctl's record and the store's own rotation."""
+        outside = self.changed_outside
+        if outside is not None:
+            return outside
+        moments = [m for m in (self.store_rotated, self.recorded_rotation) if m is not None]
+        return max(moments, default=None)
+
+
+def _timestamp(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return parse_timestamp(text)
+    except ValueError:
+        return None
 
 
 META_MANAGED = "credctl:managed"
@@ -410,6 +511,39 @@ META_TYPE = "credctl:type"
 META_SCHEDULE = "credctl:schedule"
 META_LAST_ROTATED = "credctl:last-rotated"
 META_ROTATED_BY = "credctl:rotated-by"
+# the version credctl last made current: another current version was made by another tool
+META_VERSION = "credctl:version"
+# a row's own keys; a row on one #field keeps them under `credctl:field:<field>:<key>`
+ROW_KEYS = (
+    META_OWNER,
+    META_SERVICE,
+    META_TYPE,
+    META_SCHEDULE,
+    META_LAST_ROTATED,
+    META_ROTATED_BY,
+)
+FIELD_KEY_PREFIX = "credctl:field:"
+LAST_ROTATED_SUFFIX = "last-rotated"
+
+
+def field_prefix(field: str) -> str:
+    return f"{FIELD_KEY_PREFIX}{field}:"
+
+
+def row_key(key: str, field: str | None) -> str:
+    """Where a row keeps its metadata `key`: `credctl:owner` for a row on the whole secret,
+    `credctl:field:password:owner` for one on its `#password` field."""
+    if field is None:
+        return key
+    return field_prefix(field) + key.removeprefix("credctl:")
+
+
+def key_name(key: str) -> str:
+    """A metadata key as messages name it: `owner`, `password: owner`."""
+    if key.startswith(FIELD_KEY_PREFIX):
+        field, _, own = key[len(FIELD_KEY_PREFIX) :].rpartition(":")
+        return f"#{field} {own}"
+    return key.removeprefix("credctl:")
 
 
 # -------------------------------------------------------------------- findings

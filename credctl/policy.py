@@ -4,7 +4,7 @@ and the table checks that need no network."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -16,6 +16,7 @@ from credctl.model import (
     Severity,
     slugify,
 )
+from credctl.rotation.rotators import rotator_type
 from credctl.schedule import days
 
 if TYPE_CHECKING:
@@ -32,6 +33,8 @@ class Policy:
     defaults: EnvironmentPolicy
     credential_types: dict[str, tuple[str, CredentialTypePolicy]]  # slug -> (name, policy)
     environments: dict[str, EnvironmentPolicy]  # slug -> policy
+    # slug -> (file, line) where the credential type is defined
+    type_locations: dict[str, tuple[str, int | None]] = field(default_factory=dict)
 
     def type_names(self) -> list[str]:
         """The credential types as the policy files spell them."""
@@ -81,6 +84,26 @@ def schedule_warning(row: Credential, effective: EffectivePolicy) -> str | None:
     return (
         f"{row.id}: schedule {row.schedule!r} is longer than policy allows ({allowed} days applies)"
     )
+
+
+def provider_warnings(policy: Policy) -> list[str]:
+    """Credential types whose rotator makes a value no provider learns, not marked as
+    values credctl owns: a provider-issued key rotated so would no longer work."""
+    warnings = []
+    for slug, (name, type_policy) in policy.credential_types.items():
+        kind = rotator_type(type_policy)
+        if not kind.applies_nowhere or type_policy.self_contained:
+            continue
+        file, line = policy.type_locations.get(slug, ("policies", None))
+        where = f"{file}:{line}" if line else file
+        warnings.append(
+            f"{where}: credential type {name!r} rotates with '{kind.name}', which makes a "
+            "value that no provider learns: a provider-issued key (Stripe, Twilio, SendGrid…) "
+            "would stop working. Use 'manual' or a 'command' rotator that asks the provider, "
+            "or, where credctl's value is the truth (a secret only your own services share), "
+            "add 'self_contained: true'"
+        )
+    return warnings
 
 
 def _first_bool(*values: bool | None) -> bool:

@@ -343,6 +343,7 @@ def _load_policies(
     defaults: dict[str, Any] = {}
     defined: dict[str, str] = {}  # "section.key" -> file that defined it
     types: dict[str, tuple[str, Any]] = {}
+    type_locations: dict[str, tuple[str, int | None]] = {}
     environments: dict[str, EnvironmentPolicy] = {}
     environment_rules: list[tuple[str, str, int | None]] = []  # (key, file, line)
     files = _yaml_files(folder) if folder.is_dir() else []
@@ -383,6 +384,7 @@ def _load_policies(
                 defaults[key] = value
             elif section == "credential_types":
                 types[slugify(key)] = (key, value)
+                type_locations[slugify(key)] = (display, _line_of(node, [section, key]))
             else:
                 assert isinstance(value, EnvironmentPolicy)
                 environments[slugify(key)] = value
@@ -404,4 +406,5 @@ def _load_policies(
         defaults=EnvironmentPolicy.model_validate(defaults),
         credential_types=types,
         environments=environments,
+        type_locations=type_locations,
     )

@@ -22,10 +22,20 @@ env_file: {path: .env.dev, format: dotenv}
 """,
     "policies/default.yaml": """defaults: {max_age: 90d, warn_before: 14d, require_owner: true}
 credential_types:
+  # A provider issues its keys (Stripe, Twilio, SendGrid…): a person rolls the key at the
+  # provider, then 'credctl rotate ID --value-from-stdin'; or a `command` rotator asks the
+  # provider's API for a new one and prints it.
   API Key:
     secret: true
     max_age: 90d
+    rotator: manual
+  # credctl makes the value only where its value is the truth: a secret your own services
+  # share (`generate` + `self_contained: true`), or one a `command` then applies.
+  Session Secret:
+    secret: true
+    max_age: 30d
     rotator: generate
+    self_contained: true
     generator: {kind: token, bytes: 32, encoding: base64url}
   Client Secret: {secret: true, max_age: 180d, rotator: manual}
   Client ID: {secret: false, allow_never: true}

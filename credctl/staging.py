@@ -25,23 +25,27 @@ from credctl.model import (
     META_SCHEDULE,
     META_SERVICE,
     META_TYPE,
+    META_VERSION,
     EnvironmentConfig,
     PendingInfo,
     SecretInfo,
+    row_key,
 )
-from credctl.schedule import format_instant
+from credctl.schedule import format_instant, format_timestamp
 
 
 def metadata_for(credential: Credential) -> dict[str, str]:
-    """The credctl metadata a credential's row puts on its secret."""
+    """The credctl metadata a credential puts on its secret: `credctl:managed`, and its own
+    keys, under its field's names when it holds one `#field` (`model.row_key`)."""
+    field = credential.field
     metadata = {
         META_MANAGED: "true",
-        META_SERVICE: credential.service,
-        META_TYPE: credential.credential_type,
-        META_SCHEDULE: credential.schedule,
+        row_key(META_SERVICE, field): credential.service,
+        row_key(META_TYPE, field): credential.credential_type,
+        row_key(META_SCHEDULE, field): credential.schedule,
     }
     if credential.owner:
-        metadata[META_OWNER] = credential.owner
+        metadata[row_key(META_OWNER, field)] = credential.owner
     return metadata
 
 
@@ -65,12 +69,13 @@ def pending_state(
     pending: PendingInfo, environment: EnvironmentConfig, now: datetime
 ) -> PendingState:
     """Whether a staged value's run died (abandoned), may still run, or is not credctl's."""
+    if pending.foreign:
+        # e.g. the AWSPENDING version of an AWS rotation function at work: never taken over,
+        # however old (its tool may be stuck, not gone)
+        return "foreign"
     if pending.created is not None and now - pending.created > environment.lock_timeout:
         return "abandoned"
     parts = pending.token.split("-", 3)
-    if len(parts) != 4 or parts[0] != "r" or not parts[2].isdigit():
-        # e.g. the AWSPENDING version of an AWS rotation function at work: never take it over
-        return "foreign"
     if parts[3] != host_label():
         return "running"  # another machine's: only the lock timeout can tell
     try:
@@ -88,11 +93,8 @@ def refuse_pending(
     """Why a staged value may not be taken over now; None when its run is gone."""
     state = pending_state(pending, environment, clock.now())
     if state == "foreign":
-        return RotationInProgressError(
-            f"{credential.id}: the store holds a pending version that credctl did not stage "
-            "(a rotation function still running?)",
-            hint=f"if nothing is rotating it, discard it: credctl rotate {credential.id} --abort",
-        )
+        return foreign_pending_error(credential, pending)
+
     if state == "running":
         return RotationInProgressError(
             f"{credential.id}: a rotation is already in progress",
@@ -101,13 +103,31 @@ def refuse_pending(
     return None
 
 
-def recorded_metadata(credential: Credential, actor: str, at: datetime) -> dict[str, str]:
-    """The metadata a committed change writes: the credential's, last-rotated and rotated-by."""
-    return {
+def foreign_pending_error(credential: Credential, pending: PendingInfo) -> RotationInProgressError:
+    """Another tool's pending value: credctl neither takes it over nor discards it unasked."""
+    since = f", staged {format_timestamp(pending.created)}" if pending.created else ""
+    return RotationInProgressError(
+        f"{credential.id}: the store holds a pending version that credctl did not stage (an "
+        f"AWS rotation function at work?{since}); credctl leaves it alone",
+        hint="find out which tool staged it; if nothing will finish it, discard it: "
+        f"credctl rotate {credential.id} --abort --force",
+    )
+
+
+def recorded_metadata(
+    credential: Credential, actor: str, at: datetime, version: str | None
+) -> dict[str, str]:
+    """The metadata a committed change writes: the credential's, its last-rotated and
+    rotated-by, and the version it made current (None: not known here)."""
+    field = credential.field
+    recorded = {
         **metadata_for(credential),
-        META_LAST_ROTATED: format_instant(at),
-        META_ROTATED_BY: actor,
+        row_key(META_LAST_ROTATED, field): format_instant(at),
+        row_key(META_ROTATED_BY, field): actor,
     }
+    if version is not None:
+        recorded[META_VERSION] = version
+    return recorded
 
 
 @dataclass
@@ -133,7 +153,7 @@ def commit_staged(
     version = backend.promote(name, token, keep_pending=True)
     now = clock.now()
     try:
-        backend.set_metadata(name, recorded_metadata(credential, actor, now))
+        backend.set_metadata(name, recorded_metadata(credential, actor, now, version))
     except BackendError as error:
         return Committed(version, now, error)
     return Committed(version, now)
@@ -165,9 +185,12 @@ def finish_promoted(
     assert pending is not None
     staged_at = pending.created
     recorded = None
-    if info.last_rotated is None or staged_at is None or info.last_rotated < staged_at:
+    last = info.for_field(credential.field).recorded_rotation
+    if last is None or staged_at is None or last < staged_at:
         recorded = clock.now()
-        backend.set_metadata(info.name, recorded_metadata(credential, actor, recorded))
+        # staged, then made current: the current version is that value's
+        metadata = recorded_metadata(credential, actor, recorded, info.current_version)
+        backend.set_metadata(info.name, metadata)
     backend.discard_pending(info.name, pending.token)
     return recorded
 

@@ -9,6 +9,7 @@ state the next sync completes.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
@@ -17,25 +18,32 @@ from typing import Any, Literal
 
 from credctl import auditlog, clock
 from credctl.auditlog import LOG_PATH, Entry
-from credctl.backends.base import Backend, batched, replace_field
+from credctl.backends.base import Backend, batched
 from credctl.backends.pool import Backends
 from credctl.credential import Credential
 from credctl.errors import (
     BackendError,
     ConfigError,
     CredctlError,
+    MetadataLimitError,
     NotFoundError,
     NotRecordedError,
 )
 from credctl.generate import generate
 from credctl.model import (
+    FIELD_KEY_PREFIX,
+    META_LAST_ROTATED,
     META_MANAGED,
     META_OWNER,
+    META_ROTATED_BY,
     META_SCHEDULE,
     META_SERVICE,
     META_TYPE,
+    META_VERSION,
+    ROW_KEYS,
     EnvironmentConfig,
     SecretInfo,
+    row_key,
     slugify,
 )
 from credctl.progress import Progress, Silent
@@ -44,7 +52,7 @@ from credctl.recording import check_can_record, save_table
 from credctl.render import Styler
 from credctl.results import Result, pick
 from credctl.rotation.rotators import rotator_type
-from credctl.schedule import days
+from credctl.schedule import days, format_instant
 from credctl.secret import Secret
 from credctl.staging import (
     finish_promoted,
@@ -74,6 +82,8 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "prune": ("-", "red"),
 }
 REPORTED_ONLY = ("orphan", "unmanaged")  # never changed by sync
+# who the store records as having rotated a value that another tool changed
+OUTSIDE_ACTOR = "outside credctl"
 
 
 @dataclass
@@ -93,6 +103,8 @@ class Change:
     generate_value: bool = False
     # a value a stopped run made current but did not finish: record it, clear its mark
     finish_staged: bool = False
+    # metadata keys to remove: a #field row's keys that older credctl kept on the secret
+    remove: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, object]:
         return pick(self, "action", "id", "environment", "fields")
@@ -203,7 +215,9 @@ def _stopped(failed: list[tuple[Change, CredctlError]], total: int) -> CredctlEr
     )
     # A store that failed is exit 3 whatever else happened; otherwise the highest code,
     # so the order the failures came back in never changes the exit code.
-    backend_failed = any(isinstance(e, BackendError) for _, e in failed)
+    backend_failed = any(
+        isinstance(e, BackendError) and e.exit_code == BackendError.exit_code for _, e in failed
+    )
     highest = max(e.exit_code for _, e in failed)
     stopped.exit_code = BackendError.exit_code if backend_failed else highest
     return stopped
@@ -236,15 +250,17 @@ def make_plan(
     for environment in environments:
         backend = backends.get(environment)
         listing = {info.name: info for info in backend.list_secrets()}
-        named: set[str] = set()
+        named: dict[str, list[Credential]] = {}
         for credential in project.credentials_in(environment):
             if credential.is_config:
                 continue
             name, field_name = credential.target(environment)
-            named.add(name)
+            named.setdefault(name, []).append(credential)
             changes.extend(
                 _row_changes(project, credential, environment, backend, name, field_name, listing)
             )
+        for name, credentials in named.items():
+            check_metadata_room(environment, name, credentials, listing.get(name))
         for name, info in sorted(listing.items()):
             if name in named or info.deleted:
                 continue
@@ -280,7 +296,8 @@ def _row_changes(
 ) -> list[Change]:
     reference = backend.reference(name, field_name)
     desired = metadata_for(credential)
-    info = listing.get(name)
+    listed = listing.get(name)
+    info = None if listed is None else listed.for_field(field_name)
     changes: list[Change] = []
     table_updates: dict[str, str] = {}
     if credential.reference.strip() != reference:
@@ -304,14 +321,30 @@ def _row_changes(
         )
         return [change]
     drifted = {k: v for k, v in desired.items() if info.metadata.get(k) != v}
+    remove = _moved_to_field(info, drifted)
+    if not info.managed and info.current_version is not None:
+        # adopted: the version it has now is the one credctl knows; a later one is another tool's
+        drifted[META_VERSION] = info.current_version
+    outside = info.changed_outside
+    if outside is not None and info.current_version is not None:
+        # changed by another tool: its date becomes this row's last rotation, and its
+        # version credctl's known one (the next audit needs no request to date it)
+        drifted[row_key(META_LAST_ROTATED, field_name)] = format_instant(outside)
+        drifted[row_key(META_ROTATED_BY, field_name)] = OUTSIDE_ACTOR
+        drifted[META_VERSION] = info.current_version
     fill_value = not info.has_value and _generates(project, credential)
+    own_pending = info.own_pending
     finish = (
-        info.pending is not None
-        and info.pending.promoted
-        and pending_state(info.pending, environment, clock.now()) == "abandoned"
+        own_pending is not None
+        and own_pending.promoted
+        and pending_state(own_pending, environment, clock.now()) == "abandoned"
     )
     if drifted or fill_value or finish:
-        fields = [FIELD_NAMES.get(k, k) for k in drifted] + (["value"] if fill_value else [])
+        fields = list(
+            dict.fromkeys(_shown(k) for k in drifted if outside is None or not _is_outside_key(k))
+        )
+        fields += ["changed outside"] if outside is not None else []
+        fields += ["value"] if fill_value else []
         fields += ["staged value"] if finish else []
         changes.append(
             Change(
@@ -326,6 +359,7 @@ def _row_changes(
                 drifted,
                 generate_value=fill_value,
                 finish_staged=finish,
+                remove=remove,
             )
         )
     store_date = _date(info.last_rotated)
@@ -346,6 +380,60 @@ def _row_changes(
             )
         )
     return changes
+
+
+def _is_outside_key(key: str) -> bool:
+    return key == META_VERSION or key.endswith((":last-rotated", ":rotated-by"))
+
+
+def _shown(key: str) -> str:
+    """A metadata key as a plan names it: `owner` (a #field row's too), `version`."""
+    own = key
+    if key.startswith(FIELD_KEY_PREFIX):
+        own = "credctl:" + key[len(FIELD_KEY_PREFIX) :].rpartition(":")[2]
+    return FIELD_NAMES.get(own, own.removeprefix("credctl:"))
+
+
+def _moved_to_field(info: SecretInfo, drifted: dict[str, str]) -> list[str]:
+    """For a #field row on a secret whose row keys older credctl kept on the secret itself:
+    its last rotation moves to its field's keys (added to `drifted`), and the secret's keys
+    go (the keys to remove). Rows on fields of one secret keep their own keys only."""
+    if info.field is None:
+        return []
+    legacy = [key for key in ROW_KEYS if key in info.metadata]
+    if not legacy:
+        return []
+    for key in (META_LAST_ROTATED, META_ROTATED_BY):
+        own = row_key(key, info.field)
+        if key in info.metadata and own not in info.metadata:
+            drifted[own] = info.metadata[key]
+    return legacy
+
+
+def check_metadata_room(
+    environment: EnvironmentConfig,
+    name: str,
+    credentials: Sequence[Credential],
+    info: SecretInfo | None,
+) -> None:
+    """Refuse (exit 2), before anything is written, rows whose metadata the secret's store
+    cannot hold: each row keeps six keys of its own beside the secret's and other tools'."""
+    limit = environment.backend_type.metadata_keys
+    if limit is None:
+        return
+    keys = set(info.metadata) if info is not None else set()
+    keys -= set(ROW_KEYS) if any(c.field is not None for c in credentials) else set()
+    keys |= {META_MANAGED, META_VERSION}
+    for credential in credentials:
+        keys |= {row_key(key, credential.field) for key in ROW_KEYS}
+    if len(keys) > limit:
+        rows = ", ".join(credential.id for credential in credentials)
+        raise MetadataLimitError(
+            f"{environment.reference_for(name)} would need {len(keys)} metadata keys ({rows}: "
+            f"{len(ROW_KEYS)} each, beside the secret's own), more than the {limit} that "
+            f"{environment.backend.store_label()} holds for credctl; nothing was written",
+            hint="keep fewer rows on this secret, or give some credentials a secret of their own",
+        )
 
 
 def apply_plan(
@@ -403,10 +491,11 @@ def _apply(
         workers = max(1, min(environment.concurrency, len(changes)))
         # held until the store has them: a batching store writes them all at the end
         held: list[tuple[Change, Applied | CredctlError]] = []
+        secrets = _OneAtATime()
         try:
             with batched(backend) as deferred, ThreadPoolExecutor(max_workers=workers) as pool:
                 futures = {
-                    pool.submit(_apply_one, project, backend, change, actor): change
+                    pool.submit(secrets.run, change, project, backend, actor): change
                     for change in changes
                 }
                 for future in as_completed(futures):
@@ -444,7 +533,27 @@ def _apply(
     return SyncResult(plan, applied, failed, table_written, not_recorded, project.table.display)
 
 
-def _apply_one(project: Project, backend: Backend, change: Change, actor: str) -> Applied:
+class _OneAtATime:
+    """Changes to one secret one after another (rows on its fields each change it: Vault
+    merges metadata by reading it first, and a secret has one pending slot); changes to
+    different secrets at once. Remembers the secrets this sync created."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+        self.created: set[str] = set()
+
+    def run(self, change: Change, project: Project, backend: Backend, actor: str) -> Applied:
+        assert change.name is not None
+        with self._lock:
+            lock = self._locks.setdefault(change.name, threading.Lock())
+        with lock:
+            return _apply_one(project, backend, change, actor, self.created)
+
+
+def _apply_one(
+    project: Project, backend: Backend, change: Change, actor: str, created: set[str]
+) -> Applied:
     assert change.name is not None
     if change.action == "prune":
         return Applied(change, note=backend.schedule_delete(change.name))
@@ -452,16 +561,39 @@ def _apply_one(project: Project, backend: Backend, change: Change, actor: str) -
         return Applied(change)
     assert change.credential is not None
     now = clock.now()
+    if change.action == "create" and change.secret_field is not None:
+        return _create_field(project, backend, change, actor, created)
     if change.action == "create":
         metadata = dict(change.metadata)
         value = None
         if change.generate_value:
-            value = _first_value(project, change)
-            metadata.update(recorded_metadata(change.credential, actor, now))
+            value = _generated(project, change.credential)
+            metadata.update(recorded_metadata(change.credential, actor, now, None))
             change.table_updates["last_rotated"] = now.strftime("%Y-%m-%d")
         backend.create(change.name, metadata, value)
+        created.add(change.name)
         return Applied(change)
     return _update(project, backend, change, actor)
+
+
+def _create_field(
+    project: Project, backend: Backend, change: Change, actor: str, created: set[str]
+) -> Applied:
+    """A row on one #field of a secret that did not exist: the first such row creates it,
+    each (the first too) gives its own field its first value, staged like a rotation."""
+    assert change.name is not None
+    assert change.credential is not None
+    if change.name in created:
+        backend.set_metadata(change.name, change.metadata)
+    else:
+        backend.create(change.name, change.metadata, None)
+        created.add(change.name)
+    if not change.generate_value:
+        return Applied(change)
+    token = staging_token()
+    value = _generated(project, change.credential)
+    backend.put_pending(change.name, value, token, change.secret_field)
+    return Applied(change, version=_fill(backend, change, actor, token))
 
 
 def _update(project: Project, backend: Backend, change: Change, actor: str) -> Applied:
@@ -470,13 +602,14 @@ def _update(project: Project, backend: Backend, change: Change, actor: str) -> A
     assert change.name is not None
     assert change.credential is not None
     if not (change.generate_value or change.finish_staged):
-        backend.set_metadata(change.name, change.metadata)
+        backend.set_metadata(change.name, change.metadata, change.remove)
         return Applied(change)
     # the plan's listing is old: a set or rotate may have given it a value since
-    fresh = backend.secret_info(change.name)
-    if fresh is None:
+    listed = backend.secret_info(change.name)
+    if listed is None:
         raise NotFoundError(f"{change.id}: {change.name} is gone from the store")
-    pending = fresh.pending
+    fresh = listed.for_field(change.secret_field)
+    pending = fresh.own_pending
     fill = change.generate_value and not fresh.has_value
     if pending is not None:
         environment = project.environment(change.environment)
@@ -495,8 +628,8 @@ def _update(project: Project, backend: Backend, change: Change, actor: str) -> A
                 return Applied(change, version=_fill(backend, change, actor, pending.token))
             backend.discard_pending(change.name, pending.token)
     if not fill:
-        if change.metadata:
-            backend.set_metadata(change.name, change.metadata)
+        if change.metadata or change.remove:
+            backend.set_metadata(change.name, change.metadata, change.remove)
         return Applied(change)
     token = staging_token()
     backend.put_pending(
@@ -511,10 +644,11 @@ def _fill(backend: Backend, change: Change, actor: str, token: str) -> str:
     assert change.name is not None
     assert change.credential is not None
     now = clock.now()
-    backend.set_metadata(
-        change.name, {**change.metadata, **recorded_metadata(change.credential, actor, now)}
-    )
+    recorded = recorded_metadata(change.credential, actor, now, None)
+    backend.set_metadata(change.name, {**change.metadata, **recorded}, change.remove)
     version = backend.promote(change.name, token)
+    # the version credctl made current (known only now): another current one is another tool's
+    backend.set_metadata(change.name, {META_VERSION: version})
     change.table_updates["last_rotated"] = now.strftime("%Y-%m-%d")
     return version
 
@@ -524,15 +658,6 @@ def _generated(project: Project, credential: Credential) -> Secret:
     assert type_policy is not None
     assert type_policy.generator is not None
     return generate(type_policy.generator)
-
-
-def _first_value(project: Project, change: Change) -> Secret:
-    assert change.credential is not None
-    assert change.name is not None
-    value = _generated(project, change.credential)
-    if change.secret_field is None:
-        return value
-    return Secret(replace_field(None, change.secret_field, value, change.name))
 
 
 # --------------------------------------------------------------------- import

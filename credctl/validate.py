@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from credctl.errors import ConfigError, CredctlError, Problem
-from credctl.policy import schedule_warning
+from credctl.policy import provider_warnings, schedule_warning
 from credctl.project import Project
 from credctl.results import Result
 
@@ -52,7 +52,7 @@ def validate(project: Project, environments: Sequence[str] = ()) -> Validation:
     """Check everything that needs no network; unknown environment names are usage errors."""
     for name in environments:
         project.environment(name)
-    warnings = []
+    warnings = provider_warnings(project.policy)
     for credential in project.credentials:
         if credential.type_policy is None:
             continue

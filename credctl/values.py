@@ -14,6 +14,7 @@ from credctl.errors import (
     BackendError,
     ConfigError,
     NotRecordedError,
+    RotationInProgressError,
     UsageError,
 )
 from credctl.model import EnvironmentConfig, PendingInfo, Ref
@@ -22,6 +23,7 @@ from credctl.project import Project
 from credctl.recording import check_can_record, not_recorded_hint, record_committed
 from credctl.results import Result
 from credctl.secret import Secret
+from credctl.shape import check_write
 from credctl.staging import (
     commit_staged,
     finish_staged,
@@ -127,7 +129,14 @@ def set_value(
     environment = environment_of(project, credential)
     backend = backends.get(environment)
     name, field = credential.target(environment)
-    info = backend.secret_info(name)
+    listed = backend.secret_info(name)
+    info = None if listed is None else listed.for_field(field)
+    if info is not None and not info.deleted and info.has_value:
+        # never over a JSON object or several fields without #field, never over binary data
+        shape = backend.value_shapes([name])[name]
+        if isinstance(shape, BackendError):
+            raise shape
+        check_write(shape, field, credential.id, backend.reference(name))
     if info is not None and not info.deleted and info.has_value and info.pending is None:
         reference = Ref(
             environment.backend_type.scheme, environment.backend.reference_name(name), field
@@ -137,8 +146,15 @@ def set_value(
         if isinstance(current, Secret) and current == value:
             return Stored(credential.id, info.current_version or "", changed=False)
     token = None
-    if info is not None and info.pending is not None:
-        token = _take_over(backend, name, field, info.pending, credential, environment, value)
+    pending = None if info is None else info.own_pending
+    if info is not None and info.pending is not None and pending is None:
+        raise RotationInProgressError(
+            f"{credential.id}: a value staged for the #{info.pending.field} field of the same "
+            "secret is waiting",
+            hint="finish it first with 'credctl rotate' of that row, or discard it with --abort",
+        )
+    if pending is not None:
+        token = _take_over(backend, name, field, pending, credential, environment, value)
     if token is None:
         if info is None or info.deleted:
             backend.create(name, metadata_for(credential), None)

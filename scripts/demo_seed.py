@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from credctl.backends.pool import backends_for
+from credctl.model import META_LAST_ROTATED, row_key
 from credctl.project import load_project
 from credctl.schedule import format_timestamp
 from credctl.secret import Secret
@@ -34,7 +35,8 @@ def main(project_dir: Path, environment_name: str) -> None:
                 continue
             metadata = metadata_for(credential)
             if credential.rotated_on is not None:
-                metadata["credctl:last-rotated"] = format_timestamp(credential.rotated_on)
+                last_rotated = row_key(META_LAST_ROTATED, credential.field)
+                metadata[last_rotated] = format_timestamp(credential.rotated_on)
             backend.create(name, metadata, Secret(secrets.token_urlsafe(24)))
             created += 1
     print(f"seeded {created} secrets in the {environment_name} store ({backend.describe()})")

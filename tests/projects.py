@@ -20,11 +20,11 @@ HEADER = (
 POLICY = """\
 defaults: {max_age: 90d, warn_before: 14d, require_owner: true}
 credential_types:
-  API Key:
-    secret: true
-    max_age: 90d
-    rotator: generate
+  API Key: {
+    secret: true, max_age: 90d,
+    rotator: generate, self_contained: true,
     generator: {kind: token, bytes: 32, encoding: base64url}
+  }
   Client Secret: {secret: true, max_age: 180d, rotator: manual}
   Client ID: {secret: false, allow_never: true}
   Redirect URI: {secret: false, allow_never: true}

@@ -525,7 +525,11 @@ def test_pending_version_of_another_tool_is_not_taken_over(
     assert refused.exit_code == 1, refused.output
     assert "a pending version that credctl did not stage" in refused.stdout
     assert value(project, store, "prod/stripe/api-key") == old
-    aborted = credctl(project, "rotate", "prod/stripe/api-key", "--abort", env=store.env)
+    # --abort discards credctl's own pending values only; another tool's needs --force
+    kept = credctl(project, "rotate", "prod/stripe/api-key", "--abort", env=store.env)
+    assert kept.exit_code == 1, kept.output
+    assert "--abort --force" in kept.stdout
+    aborted = credctl(project, "rotate", "prod/stripe/api-key", "--abort", "--force", env=store.env)
     assert aborted.exit_code == 0, aborted.output
     again = credctl(project, "rotate", "prod/stripe/api-key", env=store.env)
     assert again.exit_code == 0, again.output

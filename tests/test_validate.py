@@ -172,7 +172,7 @@ def test_bad_environment_files(tmp_path: Path, environment: str, expected: str) 
         (
             {
                 "default.yaml": POLICY.replace(
-                    "secret: true\n    max_age: 90d", "secret: maybe\n    max_age: 90d"
+                    "secret: true, max_age: 90d", "secret: maybe, max_age: 90d"
                 )
             },
             "policies/default.yaml:4: credential_types.API Key.secret: Input should be a valid boolean",

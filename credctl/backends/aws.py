@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import logging
 import re
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +28,7 @@ import botocore.exceptions
 from credctl import clock
 from credctl.backends.base import (
     BackendContext,
+    ShapeResult,
     ValueResult,
     name_in_store,
     replace_field,
@@ -38,17 +40,20 @@ from credctl.errors import (
     AccessDeniedError,
     AuthError,
     BackendError,
+    BinaryValueError,
     ConfigError,
     ConflictError,
+    MetadataLimitError,
     NotFoundError,
     Problem,
     RotationInProgressError,
+    ShapeError,
     ThrottledError,
     UnreachableError,
 )
 from credctl.model import (
-    META_LAST_ROTATED,
     META_MANAGED,
+    META_VERSION,
     EnvironmentConfig,
     PendingInfo,
     Ref,
@@ -56,12 +61,16 @@ from credctl.model import (
 )
 from credctl.schedule import format_timestamp, parse_timestamp
 from credctl.secret import Secret
+from credctl.shape import check_write, shape_of
+
+log = logging.getLogger("credctl")
 
 CURRENT = "AWSCURRENT"
 PENDING = "AWSPENDING"
 # a racing stager tags one round trip after its check of "no pending": well within this
 STAGE_SETTLE_SECONDS = 0.5
-PENDING_TAG = "credctl:pending"  # "<token> <ISO time>": who staged the pending value, and when
+# "<token> <ISO time>[ <field>]": who staged the pending value, when, and for which #field
+PENDING_TAG = "credctl:pending"
 BATCH = 20  # BatchGetSecretValue takes at most 20 ids
 PAGE = 100  # ListSecrets returns at most 100 a page
 
@@ -358,7 +367,7 @@ class AwsBackend:
                 # the name filter matches prefixes case-insensitively; credctl's names are exact
                 if name.startswith(prefix):
                     found.append(self._info(entry))
-        return found
+        return self._dated(found)
 
     def secret_info(self, name: str) -> SecretInfo | None:
         try:
@@ -367,7 +376,7 @@ class AwsBackend:
             return None
         # DescribeSecret names the stages map differently from ListSecrets
         stages = described.get("VersionIdsToStages") or {}
-        return self._info({**described, "SecretVersionsToStages": stages})
+        return self._dated([self._info({**described, "SecretVersionsToStages": stages})])[0]
 
     def _info(self, entry: Mapping[str, Any]) -> SecretInfo:
         name = entry["Name"]
@@ -377,8 +386,8 @@ class AwsBackend:
         pending_version = _unfinished_version(stages, metadata.get(PENDING_TAG))
         pending = None
         if pending_version is not None:
-            token, created = _pending_tag(metadata.get(PENDING_TAG), pending_version)
-            pending = PendingInfo(token, created, CURRENT in stages[pending_version])
+            token, created, field = _pending_tag(metadata.get(PENDING_TAG), pending_version)
+            pending = PendingInfo(token, created, CURRENT in stages[pending_version], field)
         metadata.pop(PENDING_TAG, None)
         return SecretInfo(
             name=name,
@@ -386,13 +395,62 @@ class AwsBackend:
             metadata=metadata,
             created=entry.get("CreatedDate"),
             updated=entry.get("LastChangedDate"),
-            last_rotated=_newest(entry.get("LastRotatedDate"), metadata.get(META_LAST_ROTATED)),
+            store_rotated=entry.get("LastRotatedDate"),
             has_value=current is not None,
             current_version=current,
             pending=pending,
             deleted=entry.get("DeletedDate") is not None,
             rotated_by_store=bool(entry.get("RotationEnabled")),
         )
+
+    def _dated(self, found: list[SecretInfo]) -> list[SecretInfo]:
+        """The listing, with the creation dates a listing lacks where they matter: the current
+        version of a secret whose AWSCURRENT is not the version credctl made current (another
+        tool changed it), and a pending version another tool staged. One ListSecretVersionIds
+        each, for those secrets only: a listing of N secrets stays ⌈N/100⌉ calls otherwise."""
+        wanted = [index for index, info in enumerate(found) if _needs_dates(info)]
+        if not wanted:
+            return found
+        workers = max(1, min(self.environment.concurrency, len(wanted)))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            dates = list(pool.map(lambda index: self._version_dates(found[index].name), wanted))
+        dated = list(found)
+        for index, created in zip(wanted, dates, strict=True):
+            info = found[index]
+            current = created.get(info.current_version or "")
+            pending = info.pending
+            if pending is not None and pending.created is None:
+                pending = replace(pending, created=created.get(version_id(pending.token)))
+            dated[index] = replace(info, current_created=current, pending=pending)
+        return dated
+
+    def _version_dates(self, name: str) -> dict[str, datetime]:
+        """When each labelled version of a secret was created (version id -> date)."""
+        arguments: dict[str, Any] = {"SecretId": name, "MaxResults": PAGE}
+        created: dict[str, datetime] = {}
+        while True:
+            try:
+                page = self._call(
+                    "list_secret_version_ids", f"ListSecretVersionIds {name}", **arguments
+                )
+            except NotFoundError:
+                return created  # deleted since it was listed
+            except AccessDeniedError:
+                # ages then come from credctl's own record, as before it dated versions
+                log.warning(
+                    "%s: cannot date the version of %s that another tool made current "
+                    "(secretsmanager:ListSecretVersionIds is denied)",
+                    self.environment.name,
+                    name,
+                )
+                return created
+            for version in page.get("Versions", []):
+                if version.get("CreatedDate") is not None:
+                    created[version["VersionId"]] = version["CreatedDate"]
+            token = page.get("NextToken")
+            if not token:
+                return created
+            arguments["NextToken"] = token
 
     def read_values(self, refs: Sequence[Ref]) -> dict[Ref, ValueResult]:
         results: dict[Ref, ValueResult] = {}
@@ -402,14 +460,7 @@ class AwsBackend:
                 names.append(self.name_for(ref))
             except ConfigError as error:
                 results[ref] = BackendError(str(error))
-        unique = list(dict.fromkeys(names))
-        batches = [unique[start : start + BATCH] for start in range(0, len(unique), BATCH)]
-        raw: dict[str, str | BackendError] = {}
-        if batches:
-            workers = min(self.environment.concurrency, len(batches))
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                for answer in pool.map(self._batch_get, batches):
-                    raw.update(answer)
+        raw = self._raw_values(names)
         for ref in refs:
             if ref in results:
                 continue
@@ -420,13 +471,40 @@ class AwsBackend:
                 results[ref] = value
             else:
                 try:
-                    results[ref] = select_field(value, ref.field, ref.name)
+                    results[ref] = select_field(
+                        _text(value, ref.name, ref.field), ref.field, ref.name
+                    )
                 except BackendError as error:
                     results[ref] = error
         return results
 
-    def _batch_get(self, names: list[str]) -> dict[str, str | BackendError]:
-        answer: dict[str, str | BackendError] = {}
+    def value_shapes(self, names: Sequence[str]) -> dict[str, ShapeResult]:
+        raw = self._raw_values(names)
+        shapes: dict[str, ShapeResult] = {}
+        for name in names:
+            value = raw.get(name)
+            if value is None or isinstance(value, NotFoundError):
+                shapes[name] = None
+            elif isinstance(value, BackendError):
+                shapes[name] = value
+            else:
+                shapes[name] = shape_of(value)
+        return shapes
+
+    def _raw_values(self, names: Sequence[str]) -> dict[str, str | bytes | BackendError]:
+        """Current values as AWS holds them (text or bytes), 20 a call, calls in parallel."""
+        unique = list(dict.fromkeys(names))
+        batches = [unique[start : start + BATCH] for start in range(0, len(unique), BATCH)]
+        raw: dict[str, str | bytes | BackendError] = {}
+        if batches:
+            workers = min(self.environment.concurrency, len(batches))
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                for answer in pool.map(self._batch_get, batches):
+                    raw.update(answer)
+        return raw
+
+    def _batch_get(self, names: list[str]) -> dict[str, str | bytes | BackendError]:
+        answer: dict[str, str | bytes | BackendError] = {}
         arguments: dict[str, Any] = {"SecretIdList": names}
         while True:
             try:
@@ -438,7 +516,7 @@ class AwsBackend:
             except BackendError as error:
                 return {name: error for name in names if name not in answer}
             for item in page.get("SecretValues", []):
-                answer[item["Name"]] = _string_of(item, item["Name"])
+                answer[item["Name"]] = _raw_of(item, item["Name"])
             for failure in page.get("Errors", []):
                 secret_id = failure.get("SecretId", "")
                 code = failure.get("ErrorCode", "")
@@ -460,10 +538,10 @@ class AwsBackend:
             SecretId=name,
             VersionId=version,
         )
-        value = _string_of(answer, name)
+        value = _raw_of(answer, name)
         if isinstance(value, BackendError):
             raise value
-        return Secret(value)
+        return Secret(_text(value, name, None))
 
     def read_previous(self, items: Sequence[tuple[str, str | None]]) -> list[Secret | None]:
         workers = max(1, min(self.environment.concurrency, len(items)))
@@ -480,20 +558,22 @@ class AwsBackend:
             )
         except BackendError:
             return None  # none (NotFound), or not readable: nothing to look for
-        value = _string_of(answer, name)
+        value = _raw_of(answer, name)
         if isinstance(value, BackendError):
-            return None  # a binary value has no text to look for
-        try:
-            return select_field(value, field, name)
-        except BackendError:
             return None
+        try:
+            return select_field(_text(value, name, field), field, name)
+        except BackendError:
+            return None  # binary data that is not text, or no such field: nothing to look for
 
-    def _current_raw(self, name: str) -> str | None:
+    def _current_raw(self, name: str) -> str | bytes | None:
         try:
             answer = self._call("get_secret_value", f"GetSecretValue {name}", SecretId=name)
         except NotFoundError:
             return None
-        value = _string_of(answer, name)
+        value = _raw_of(answer, name)
+        if isinstance(value, NotFoundError):
+            return None
         if isinstance(value, BackendError):
             raise value
         return value
@@ -508,14 +588,15 @@ class AwsBackend:
             SecretId=name,
             VersionId=version_id(token),
         )
-        value = _string_of(answer, name)
+        value = _raw_of(answer, name)
         if isinstance(value, BackendError):
             raise value
-        return select_field(value, field, name)
+        return select_field(_text(value, name, field), field, name)
 
     # --------------------------------------------------------------- writing
 
     def create(self, name: str, metadata: Mapping[str, str], value: Secret | None) -> None:
+        _check_tags(name, metadata)
         arguments: dict[str, Any] = {
             "Name": name,
             "Tags": [{"Key": key, "Value": text} for key, text in metadata.items()],
@@ -523,16 +604,22 @@ class AwsBackend:
         }
         if self.config.kms_key_id:
             arguments["KmsKeyId"] = self.config.kms_key_id
+        # the same request retried after a lost answer must not make a second version
+        version = str(uuid.uuid4())
+        recorded = dict(metadata)
         if value is not None:
             arguments["SecretString"] = value.reveal()
-            # the same request retried after a lost answer must not make a second version
-            arguments["ClientRequestToken"] = str(uuid.uuid4())
+            arguments["ClientRequestToken"] = version
+            if metadata.get(META_MANAGED) == "true":
+                # the version credctl made current: another current one is another tool's
+                recorded[META_VERSION] = version
+                arguments["Tags"] = [{"Key": key, "Value": text} for key, text in recorded.items()]
         try:
             self._call("create_secret", f"CreateSecret {name}", write=True, **arguments)
         except BackendError as error:
             if self._adopt_existing(name, error):
                 # restored with its old value and tags: make it what was asked for
-                self.set_metadata(name, metadata)
+                self.set_metadata(name, recorded)
                 if value is not None:
                     self._call(
                         "put_secret_value",
@@ -540,7 +627,7 @@ class AwsBackend:
                         write=True,
                         SecretId=name,
                         SecretString=value.reveal(),
-                        ClientRequestToken=str(uuid.uuid4()),
+                        ClientRequestToken=version,
                     )
 
     def _adopt_existing(self, name: str, error: BackendError) -> bool:
@@ -580,6 +667,7 @@ class AwsBackend:
     def set_metadata(
         self, name: str, updates: Mapping[str, str], remove: Collection[str] = ()
     ) -> None:
+        _check_tags(name, updates)
         if updates:
             self._call(
                 "tag_resource",
@@ -607,8 +695,12 @@ class AwsBackend:
                 f"{name}: a rotation is already in progress (an AWSPENDING version exists)",
                 hint="wait for it, or discard it with 'credctl rotate --abort'",
             )
-        whole = replace_field(self._current_raw(name) if field else None, field, value, name)
-        mark = f"{token} {format_timestamp(clock.now())}"
+        current = self._current_raw(name)
+        if isinstance(current, bytes):
+            # never turned into text (a row with a field could only make it text)
+            check_write(shape_of(current), field, name, self.reference(name))
+        whole = replace_field(current if isinstance(current, str) else None, field, value, name)
+        mark = f"{token} {format_timestamp(clock.now())}" + (f" {field}" if field else "")
         self.set_metadata(name, {PENDING_TAG: mark})
         self._call(
             "put_secret_value",
@@ -764,16 +856,78 @@ class AwsBackend:
         )
 
 
-def _string_of(answer: Mapping[str, Any], name: str) -> str | BackendError:
+def _raw_of(answer: Mapping[str, Any], name: str) -> str | bytes | BackendError:
+    """The value of a GetSecretValue answer as AWS holds it: SecretString or SecretBinary."""
     if "SecretString" in answer:
         return str(answer["SecretString"])
     binary = answer.get("SecretBinary")
     if binary is not None:
-        try:
-            return bytes(binary).decode("utf-8")
-        except UnicodeDecodeError:
-            return BackendError(f"{name} holds binary data that is not UTF-8 text")
+        return bytes(binary)
     return NotFoundError(f"{name} has no value")
+
+
+def _text(value: str | bytes, name: str, field: str | None) -> str:
+    """A value read as text: binary data only when it is UTF-8 text and no field is asked."""
+    if isinstance(value, str):
+        return value
+    if field is not None:
+        raise ShapeError(
+            f"{name} holds binary data (AWS SecretBinary), which has no field {field!r}",
+            hint="reference it without #field",
+        )
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BinaryValueError(
+            f"{name} holds binary data that is not text (AWS SecretBinary): credctl hands "
+            "over text only",
+            hint=f"read it with: aws secretsmanager get-secret-value --secret-id {name} "
+            "--query SecretBinary --output text | base64 -d",
+        ) from None
+
+
+MAX_TAG_KEY = 128
+MAX_TAG_VALUE = 256
+_TAG_PUNCTUATION = set("_.:/=+-@")
+
+
+def _check_tags(name: str, tags: Mapping[str, str]) -> None:
+    """Refuse (exit 2), before the request, tags AWS would refuse."""
+    for key, text in tags.items():
+        problem = _tag_problem(key, text)
+        if problem is not None:
+            raise MetadataLimitError(
+                f"{name}: {problem}; nothing was written",
+                hint="a row's #field is part of its tag keys: keep such a credential in a "
+                "secret of its own, or rename the field",
+            )
+
+
+def _tag_problem(key: str, value: str) -> str | None:
+    """Why AWS would refuse a tag: too long, or a character tags cannot hold."""
+    if len(key) > MAX_TAG_KEY:
+        return f"the tag key {key!r} is longer than AWS's {MAX_TAG_KEY} characters"
+    if len(value) > MAX_TAG_VALUE:
+        return f"the tag {key!r} is longer than AWS's {MAX_TAG_VALUE} characters for a value"
+    if any(not (c.isalnum() or c.isspace() or c in _TAG_PUNCTUATION) for c in key):
+        return (
+            f"the tag key {key!r} holds a character AWS tag keys cannot hold (only letters, "
+            "digits, spaces and _ . : / = + - @)"
+        )
+    return None
+
+
+def _needs_dates(info: SecretInfo) -> bool:
+    """Whether the listing lacks a creation date that the secret's age depends on."""
+    recorded = info.metadata.get(META_VERSION)
+    pending = info.pending
+    outside = (
+        recorded is not None
+        and info.current_version is not None
+        and recorded != info.current_version
+        and not (pending is not None and pending.promoted)
+    )
+    return outside or (pending is not None and pending.created is None and pending.foreign)
 
 
 def _batch_error(code: str, name: str, backend: AwsBackend) -> BackendError:
@@ -803,21 +957,13 @@ def _tag_names(text: str | None, version: str) -> bool:
     return bool(text) and version_id((text or "").partition(" ")[0]) == version
 
 
-def _pending_tag(text: str | None, version: str) -> tuple[str, datetime | None]:
-    """Who staged the pending version, from the tag, if the tag is about that version."""
+def _pending_tag(text: str | None, version: str) -> tuple[str, datetime | None, str | None]:
+    """Who staged the pending version, when, and for which field, if the tag is about it."""
     if text and _tag_names(text, version):
-        token, _, stamp = text.partition(" ")
+        token, _, rest = text.partition(" ")
+        stamp, _, field = rest.partition(" ")
         try:
-            return token, parse_timestamp(stamp) if stamp else None
+            return token, parse_timestamp(stamp) if stamp else None, field or None
         except ValueError:
-            return token, None
-    return version, None
-
-
-def _newest(aws_date: datetime | None, tag: str | None) -> datetime | None:
-    """AWS sets LastRotatedDate only for its own RotateSecret; credctl's tag covers the rest."""
-    candidates = [aws_date]
-    if tag:
-        with contextlib.suppress(ValueError):
-            candidates.append(parse_timestamp(tag))
-    return max((moment for moment in candidates if moment is not None), default=None)
+            return token, None, field or None
+    return version, None, None

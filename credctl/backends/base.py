@@ -8,20 +8,24 @@ environment's prefix (`prod/stripe/api-key`). Values travel as `Secret`.
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from credctl.errors import BackendError, ConfigError, NotFoundError, Problem, UsageError
+from credctl import shape
+from credctl.errors import BackendError, ConfigError, Problem, UsageError
 from credctl.fields import has_control_character, path_problem
 from credctl.model import EnvironmentConfig, Ref, SecretInfo
 from credctl.secret import Secret
+from credctl.shape import Shape
 
 # Value returned per reference by `read_values`: the value, or the error for that id.
 ValueResult = Secret | BackendError
+# Returned per name by `value_shapes`: the current value's shape, None when it has no
+# value, or the error for that name.
+ShapeResult = Shape | None | BackendError
 
 
 class Backend(Protocol):
@@ -51,6 +55,10 @@ class Backend(Protocol):
     # One earlier value by version id (rotation keeps the previous value readable).
     def read_version(self, name: str, version: str) -> Secret: ...
 
+    # The shapes of current values (text, JSON object, several fields, binary): field
+    # names only, never a value. Writes check them first, and `import` proposes rows from them.
+    def value_shapes(self, names: Sequence[str]) -> dict[str, ShapeResult]: ...
+
     # Create a secret with metadata and optionally a first value; an existing
     # credctl-managed secret of that name is success (ListSecrets lags behind).
     def create(self, name: str, metadata: Mapping[str, str], value: Secret | None) -> None: ...
@@ -61,7 +69,10 @@ class Backend(Protocol):
     ) -> None: ...
 
     # Stage a pending value under a rotation token; RotationInProgressError when
-    # another token holds the pending slot. Same token again: no-op.
+    # another token holds the pending slot. Same token again: no-op. With a field, only
+    # that field changes (the others and their JSON types are kept) and the pending value
+    # records which field it is for; ShapeError, before anything is written, for a write
+    # that would damage the value's shape (`credctl.shape.check_write`).
     def put_pending(
         self, name: str, value: Secret, token: str, field: str | None = None
     ) -> None: ...
@@ -187,33 +198,16 @@ def safe_name(ref: Ref, name: str) -> str:
 
 
 def select_field(raw: str, field: str | None, name: str) -> Secret:
-    """The whole value, or one key of a JSON object value (`#field` references)."""
+    """The whole value, or one field of a JSON object value (`#field`, `#db.password`)."""
     if field is None:
         return Secret(raw)
-    try:
-        document = json.loads(raw)
-    except ValueError:
-        raise NotFoundError(f"{name} is not a JSON object, so it has no field {field!r}") from None
-    if not isinstance(document, dict) or field not in document:
-        raise NotFoundError(f"{name} has no field {field!r}")
-    value = document[field]
-    return Secret(value if isinstance(value, str) else json.dumps(value))
+    return Secret(shape.select_text(raw, field, name))
 
 
 def replace_field(raw: str | None, field: str | None, value: Secret, name: str) -> str:
-    """The whole new value after setting one field (the others kept) or all of it."""
+    """The whole new value after setting one field (the others and their types kept) or,
+    without a field, all of it; ShapeError for a write that would damage the value."""
     if field is None:
+        shape.check_write(None if raw is None else shape.shape_of(raw), None, name, name)
         return value.reveal()
-    document: dict[str, Any] = {}
-    if raw:
-        try:
-            loaded = json.loads(raw)
-        except ValueError:
-            raise NotFoundError(
-                f"{name} is not a JSON object; cannot set field {field!r}"
-            ) from None
-        if not isinstance(loaded, dict):
-            raise NotFoundError(f"{name} is not a JSON object; cannot set field {field!r}")
-        document = loaded
-    document[field] = value.reveal()
-    return json.dumps(document)
+    return shape.replace_in_text(raw, field, value.reveal(), name)

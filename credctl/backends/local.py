@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from credctl import clock
 from credctl.backends.base import (
     BackendContext,
+    ShapeResult,
     ValueResult,
     name_in_store,
     replace_field,
@@ -49,7 +50,8 @@ from credctl.errors import (
 )
 from credctl.fsutil import locked, write_atomic
 from credctl.model import (
-    META_LAST_ROTATED,
+    META_MANAGED,
+    META_VERSION,
     EnvironmentConfig,
     PendingInfo,
     Ref,
@@ -57,6 +59,7 @@ from credctl.model import (
 )
 from credctl.schedule import format_timestamp, parse_timestamp
 from credctl.secret import Secret
+from credctl.shape import shape_of
 
 log = logging.getLogger("credctl")
 
@@ -301,16 +304,19 @@ class LocalBackend:
         staged = None
         if pending:
             promoted = _version_of(entry, pending["token"]) is not None
-            staged = PendingInfo(pending["token"], _time(pending.get("created")), promoted)
+            staged = PendingInfo(
+                pending["token"], _time(pending.get("created")), promoted, pending.get("field")
+            )
+        current = entry.get("current")
         return SecretInfo(
             name=name,
             reference=self.reference(name),
             metadata=metadata,
             created=_time(entry.get("created")),
             updated=_time(entry.get("updated")),
-            last_rotated=_last_rotated(metadata),
-            has_value=entry.get("current") is not None,
-            current_version=entry.get("current"),
+            has_value=current is not None,
+            current_version=current,
+            current_created=_time(entry["versions"][current].get("created")) if current else None,
             pending=staged,
             deleted=bool(entry.get("deleted")),
         )
@@ -331,6 +337,20 @@ class LocalBackend:
                 except ConfigError as error:
                     results[ref] = BackendError(str(error))
         return results
+
+    def value_shapes(self, names: Sequence[str]) -> dict[str, ShapeResult]:
+        shapes: dict[str, ShapeResult] = {}
+        with self._reading() as document:
+            for name in names:
+                try:
+                    raw = self._current_raw(name, self._entry(document, name))
+                except NotFoundError:
+                    raw = None
+                except BackendError as error:
+                    shapes[name] = error
+                    continue
+                shapes[name] = None if raw is None else shape_of(raw)
+        return shapes
 
     def read_version(self, name: str, version: str) -> Secret:
         with self._reading() as document:
@@ -391,6 +411,7 @@ class LocalBackend:
                 if value is not None:
                     version_ids = [int(v) for v in existing["versions"]]
                     new_id = str(max(version_ids, default=0) + 1)
+                    _record_version(existing["metadata"], new_id)
                     existing["versions"][new_id] = {
                         "created": now,
                         "data": self._encrypt(value.reveal(), f"{name}@{new_id}"),
@@ -414,6 +435,7 @@ class LocalBackend:
                     "data": self._encrypt(value.reveal(), f"{name}@1"),
                 }
                 entry["current"] = "1"
+                _record_version(entry["metadata"], "1")
             document["secrets"][name] = entry
 
     def set_metadata(
@@ -446,6 +468,8 @@ class LocalBackend:
                 "created": format_timestamp(clock.now()),
                 "data": self._encrypt(whole, f"{name}#pending:{token}"),
             }
+            if field is not None:
+                entry["pending"]["field"] = field
 
     def promote(self, name: str, token: str, *, keep_pending: bool = False) -> str:
         with self._mutate(name) as document:
@@ -622,6 +646,7 @@ def _entry_problem(entry: object) -> str | None:
         and isinstance(pending.get("token"), str)
         and isinstance(pending.get("data"), str)
         and _is_time(pending.get("created"))
+        and isinstance(pending.get("field", ""), str)
     ):
         return "'pending' is malformed"
     return None
@@ -651,8 +676,8 @@ def _time(text: str | None) -> datetime | None:
     return parse_timestamp(text) if text else None
 
 
-def _last_rotated(metadata: Mapping[str, str]) -> datetime | None:
-    try:
-        return parse_timestamp(metadata.get(META_LAST_ROTATED, ""))
-    except ValueError:
-        return None
+def _record_version(metadata: dict[str, str], version: str) -> None:
+    """Name the version credctl made current (a secret credctl manages only): another
+    current version was made by another tool."""
+    if metadata.get(META_MANAGED) == "true":
+        metadata[META_VERSION] = version

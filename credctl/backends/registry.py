@@ -34,6 +34,9 @@ class BackendType:
     write_rate: float | None = None  # writes per second when `rate_limit` is not set
     # the least access each command needs, as the store writes policies: (format, "module:function")
     access: tuple[str, str] | None = None
+    # metadata keys a secret may hold, less the one credctl keeps while a value is staged
+    # (None: no limit); several rows on one secret each keep six keys of their own
+    metadata_keys: int | None = None
 
 
 BACKENDS: dict[str, BackendType] = {
@@ -54,6 +57,7 @@ BACKENDS: dict[str, BackendType] = {
             reference_form="aws-sm://NAME",
             write_rate=50.0,  # Secrets Manager's quota for writes, all kinds together
             access=("iam", "credctl.backends.access:aws_iam"),
+            metadata_keys=49,  # 50 tags a secret
         ),
         BackendType(
             type="vault",
@@ -62,6 +66,7 @@ BACKENDS: dict[str, BackendType] = {
             factory="credctl.backends.vault:from_config",
             reference_form="vault://MOUNT/PATH",
             access=("vault-hcl", "credctl.backends.access:vault_hcl"),
+            metadata_keys=63,  # 64 custom_metadata keys a secret
         ),
     )
 }

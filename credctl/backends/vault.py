@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import json
 import logging
 import os
 import re
@@ -34,10 +33,9 @@ import urllib3.exceptions
 
 from credctl.backends.base import (
     BackendContext,
+    ShapeResult,
     ValueResult,
     name_in_store,
-    replace_field,
-    select_field,
 )
 from credctl.backends.calls import Caller, CallRules
 from credctl.backends.config import VaultBackendConfig
@@ -48,16 +46,19 @@ from credctl.errors import (
     ConfigError,
     ConflictError,
     CredctlError,
+    MetadataLimitError,
     NotFoundError,
     Problem,
     RotationInProgressError,
+    ShapeError,
     ThrottledError,
     UnreachableError,
 )
 from credctl.fields import url_problem
 from credctl.model import (
-    META_LAST_ROTATED,
+    LAST_ROTATED_SUFFIX,
     META_MANAGED,
+    META_VERSION,
     EnvironmentConfig,
     PendingInfo,
     Ref,
@@ -65,11 +66,20 @@ from credctl.model import (
 )
 from credctl.schedule import parse_timestamp
 from credctl.secret import Secret
+from credctl.shape import (
+    VALUE_FIELD,
+    as_text,
+    check_write,
+    replace_in_text,
+    select,
+    select_text,
+    shape_of,
+    with_field,
+)
 
 log = logging.getLogger("credctl")
 
 PENDING_SUFFIX = ".credctl-pending"
-VALUE_FIELD = "value"
 # the rotation token of the current version, so that promote is idempotent
 LAST_TOKEN = "credctl:last-token"  # noqa: S105 - a metadata key
 MAX_METADATA_KEYS = 64
@@ -551,16 +561,19 @@ class VaultBackend:
         )
 
     def _check_limits(self, name: str, custom: Mapping[str, str]) -> None:
+        hint = "keep fewer rows on this secret, or give a credential a secret of its own"
         if len(custom) > MAX_METADATA_KEYS:
-            raise BackendError(
+            raise MetadataLimitError(
                 f"{name}: Vault custom_metadata holds at most {MAX_METADATA_KEYS} keys "
-                f"({len(custom)} after credctl's)"
+                f"({len(custom)} after credctl's); nothing was written",
+                hint=hint,
             )
         for key, text in custom.items():
             if len(key.encode()) > MAX_KEY_BYTES or len(str(text).encode()) > MAX_VALUE_BYTES:
-                raise BackendError(
+                raise MetadataLimitError(
                     f"{name}: custom_metadata key {key!r} exceeds Vault's limits "
-                    f"({MAX_KEY_BYTES} B keys, {MAX_VALUE_BYTES} B values)"
+                    f"({MAX_KEY_BYTES} B keys, {MAX_VALUE_BYTES} B values); nothing was written",
+                    hint=hint,
                 )
 
     def _parallel(self, work: Callable[[str], T], items: Iterable[str]) -> list[T]:
@@ -633,8 +646,12 @@ class VaultBackend:
             return None
         staged_meta = self._metadata(name + PENDING_SUFFIX) or {}
         token = str(staged.get("token", ""))
+        field = staged.get("field")
         return PendingInfo(
-            token, _time(staged_meta.get("created_time")), self._is_promoted(name, meta, staged)
+            token,
+            _time(staged_meta.get("created_time")),
+            self._is_promoted(name, meta, staged),
+            field if isinstance(field, str) else None,
         )
 
     def _is_promoted(self, name: str, meta: Mapping[str, Any], staged: Mapping[str, Any]) -> bool:
@@ -657,18 +674,23 @@ class VaultBackend:
         current_entry = versions.get(str(current)) or {}
         deleted = bool(current_entry.get("deletion_time")) or bool(current_entry.get("destroyed"))
         first = versions.get(str(min((int(v) for v in versions), default=0))) or {}
-        last_rotated = _stamp(custom.get(META_LAST_ROTATED))
-        if last_rotated is None and custom.get(META_MANAGED) == "true" and current > 1:
-            last_rotated = _time(current_entry.get("created_time"))
+        current_created = None if deleted else _time(current_entry.get("created_time"))
+        store_rotated = None
+        recorded = any(k.startswith("credctl:") and k.endswith(LAST_ROTATED_SUFFIX) for k in custom)
+        if not recorded and current > 1:
+            # written again since it was made, and no record of credctl's: the newest version
+            # (so a secret is aged alike before and after credctl adopts it)
+            store_rotated = current_created
         return SecretInfo(
             name=name,
             reference=self.reference(name),
             metadata=custom,
             created=_time(first.get("created_time")) or _time(meta.get("created_time")),
             updated=_time(meta.get("updated_time")),
-            last_rotated=last_rotated,
+            store_rotated=store_rotated,
             has_value=current > 0 and not deleted,
             current_version=str(current) if current > 0 else None,
+            current_created=current_created,
             pending=pending,
             deleted=deleted,
         )
@@ -703,6 +725,17 @@ class VaultBackend:
             except BackendError as error:
                 results[ref] = error
         return results
+
+    def value_shapes(self, names: Sequence[str]) -> dict[str, ShapeResult]:
+        def shape(name: str) -> ShapeResult:
+            try:
+                data = self._data(name)
+            except BackendError as error:
+                return error
+            return None if data is None else shape_of(data)
+
+        unique = list(dict.fromkeys(names))
+        return dict(zip(unique, self._parallel(shape, unique), strict=True))
 
     def read_version(self, name: str, version: str) -> Secret:
         data = self._data(name, int(version))
@@ -746,13 +779,17 @@ class VaultBackend:
             info = self._info(name, existing, None)
             if value is not None and not info.has_value:
                 # an earlier create stopped after the metadata, or the secret was deleted
-                self._write(
+                version = self._write(
                     name, {VALUE_FIELD: value.reveal()}, int(existing.get("current_version") or 0)
                 )
+                self.set_metadata(name, {META_VERSION: str(version)})
             return
         # metadata first: a crash after it leaves a managed secret without a value,
         # which the next create completes, never an unmanaged one
-        self._write_metadata(name, metadata)
+        recorded = dict(metadata)
+        if value is not None and metadata.get(META_MANAGED) == "true":
+            recorded[META_VERSION] = "1"  # written with cas=0 below: version 1 or nothing
+        self._write_metadata(name, recorded)
         if value is not None:
             self._write(name, {VALUE_FIELD: value.reveal()}, 0)
 
@@ -779,15 +816,14 @@ class VaultBackend:
                 hint="wait for it, or discard it with 'credctl rotate --abort'",
             )
         current, base = self._current(name)
-        whole = dict(current or {})
-        if field is not None and field not in whole and isinstance(whole.get(VALUE_FIELD), str):
-            whole[VALUE_FIELD] = replace_field(whole[VALUE_FIELD], field, value, name)
-        else:
-            whole[field or VALUE_FIELD] = value.reveal()
+        whole = _with_value(current, field, value, name, self.reference(name))
+        record: dict[str, Any] = {"token": token, "data": whole, "base": base}
+        if field is not None:
+            record["field"] = field
         try:
             # `base`: the version this value replaces; promote writes with cas=base, so a
             # write by another tool in between makes the promote fail instead of being lost
-            self._write(name + PENDING_SUFFIX, {"token": token, "data": whole, "base": base}, 0)
+            self._write(name + PENDING_SUFFIX, record, 0)
         except ConflictError:
             staged = self._pending(name)
             if staged is not None and staged.get("token") == token:
@@ -820,8 +856,9 @@ class VaultBackend:
                 version = self._write(name, new_data, base)
             except ConflictError:
                 version = self._promoted_before(name, base, new_data)
-        if custom.get(LAST_TOKEN) != token:
-            self.set_metadata(name, {LAST_TOKEN: token})
+        if custom.get(LAST_TOKEN) != token or custom.get(META_VERSION) != str(version):
+            # the version credctl made current: another current one is another tool's
+            self.set_metadata(name, {LAST_TOKEN: token, META_VERSION: str(version)})
         if not keep_pending:
             self._delete_pending(name)
         return str(version)
@@ -894,22 +931,42 @@ class VaultBackend:
 
 
 def _field_of(data: Mapping[str, Any], field: str | None, name: str) -> Secret:
+    """The value a row reads from KV data: its field (`#password`, `#db.password`, or one
+    of a JSON object kept in `value`), or without a field the secret's one value."""
     if field is None:
-        if VALUE_FIELD in data:
-            field = VALUE_FIELD
-        elif len(data) == 1:
-            field = next(iter(data))
-        else:
-            raise NotFoundError(
+        shape = shape_of(data)
+        if shape.kind == "text" or (shape.kind == "json" and set(data) == {VALUE_FIELD}):
+            return Secret(as_text(data[VALUE_FIELD]))
+        if shape.whole_field is None:
+            raise ShapeError(
                 f"{name} holds several fields; reference one with #field "
-                f"({', '.join(sorted(data))})"
+                f"({', '.join(shape.fields)})"
             )
-    if field not in data:
-        if isinstance(data.get(VALUE_FIELD), str):  # a JSON object kept in the `value` field
-            return select_field(data[VALUE_FIELD], field, name)
-        raise NotFoundError(f"{name} has no field {field!r}")
-    value = data[field]
-    return Secret(value if isinstance(value, str) else json.dumps(value))
+        return Secret(as_text(data[shape.whole_field]))
+    try:
+        return Secret(as_text(select(data, field, name)))
+    except NotFoundError:
+        inner = data.get(VALUE_FIELD)
+        if isinstance(inner, str):  # a JSON object kept in the `value` field
+            return Secret(select_text(inner, field, name))
+        raise
+
+
+def _with_value(
+    data: Mapping[str, Any] | None, field: str | None, value: Secret, name: str, reference: str
+) -> dict[str, Any]:
+    """The KV data after a write of one row: its field set, every other field kept;
+    ShapeError, before anything is written, for a write that would damage the data."""
+    current = dict(data or {})
+    if not current:
+        return with_field({}, field or VALUE_FIELD, value.reveal(), name)
+    shape = shape_of(current)
+    check_write(shape, field, reference, reference)
+    if field is None:
+        return {**current, shape.whole_field or VALUE_FIELD: value.reveal()}
+    if shape.kind == "json" and set(current) == {VALUE_FIELD}:
+        return {VALUE_FIELD: replace_in_text(current[VALUE_FIELD], field, value.reveal(), name)}
+    return with_field(current, field, value.reveal(), name)
 
 
 def _time(text: object) -> datetime | None:

@@ -121,6 +121,7 @@ class RotationRequest:
     dry_run: bool = False
     as_of: datetime | None = None
     abort: bool = False
+    force: bool = False  # with abort: discard a pending value another tool staged too
     value_from_stdin: bool = False  # one manual credential, its value from `manual_value`
 
 
@@ -179,6 +180,10 @@ def rotate(
         raise UsageError(
             "--as-of only previews: use it with --due --dry-run (a rotation happens now)"
         )
+    if request.force and not request.abort:
+        raise UsageError(
+            "--force goes with --abort: it discards a pending value another tool staged"
+        )
     candidates = select(project, backends, request)
     if request.dry_run:
         return preview(project, candidates)
@@ -198,6 +203,7 @@ def rotate(
             actor,
             manual_value=manual_value,
             abort=request.abort,
+            force=request.force,
             progress=lambda _result: progress.advance(),
             started=clock.run_started(),
         )
@@ -233,10 +239,12 @@ def rotate_all(
     *,
     manual_value: Callable[[Credential], Secret | None] | None = None,
     abort: bool = False,
+    force: bool = False,
     progress: Callable[[RotationResult], None] | None = None,
     started: datetime | None = None,
 ) -> list[RotationResult]:
     """Rotate each candidate, concurrently per environment; one failure stops nothing else.
+    Rows on fields of one secret rotate one after another (a secret has one pending slot).
 
     `started`: when the run began (default: now). A credential whose rotation another
     run committed after that moment is skipped, not rotated a second time.
@@ -283,26 +291,30 @@ def rotate_all(
                 manual_value,
                 abort,
                 started,
+                force,
             )
             rotation.info = listing.get(rotation.name)
             work.append(rotation)
-        workers = max(1, min(environment.concurrency, len(work)))
+        groups: dict[str, list[Rotation | RotationResult]] = {}
+        for index, item in enumerate(work):
+            key = item.name if isinstance(item, Rotation) else f"#{index}"
+            groups.setdefault(key, []).append(item)
+        workers = max(1, min(environment.concurrency, len(groups)))
         if manual_value is not None:
             workers = 1  # a person answers prompts one at a time
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(_run_safely, item): item for item in work}
+            futures = [pool.submit(_run_in_turn, project, group) for group in groups.values()]
             for future in as_completed(futures):
-                result = future.result()
-                item = futures[future]
-                results.append(result)
-                if isinstance(item, Rotation):
-                    _record(project, item, result, updates)
-                    if item.credential.id in updates:
-                        updated_by[item.credential.id] = result
-                    if item.committed_token is not None:
-                        committed.append((item, result))
-                if progress is not None:
-                    progress(result)
+                for item, result, recorded in future.result():
+                    results.append(result)
+                    if isinstance(item, Rotation) and not recorded:
+                        _record(project, item, result, updates)
+                        if item.credential.id in updates:
+                            updated_by[item.credential.id] = result
+                        if item.committed_token is not None:
+                            committed.append((item, result))
+                    if progress is not None:
+                        progress(result)
     if updates:
         _, problem = save_table(project, updates)
         if problem is not None:
@@ -341,6 +353,39 @@ def _finish(committed: Sequence[tuple[Rotation, RotationResult]]) -> None:
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(committed)))) as pool:
         for future in [pool.submit(finish, *pair) for pair in committed]:
             future.result()
+
+
+def _run_in_turn(
+    project: Project, group: Sequence[Rotation | RotationResult]
+) -> list[tuple[Rotation | RotationResult, RotationResult, bool]]:
+    """The rotations of one secret's rows, one after another: each but the last is recorded
+    (log, table) and its staged mark cleared before the next stages its value in the
+    secret's one pending slot. Each: the item, its result, whether it is recorded."""
+    done: list[tuple[Rotation | RotationResult, RotationResult, bool]] = []
+    for index, item in enumerate(group):
+        if index and isinstance(item, Rotation):
+            item.info = None  # the listing is older than the rotation just made
+        result = _run_safely(item)
+        recorded = isinstance(item, Rotation) and index < len(group) - 1
+        if recorded:
+            assert isinstance(item, Rotation)
+            _record_now(project, item, result)
+        done.append((item, result, recorded))
+    return done
+
+
+def _record_now(project: Project, rotation: Rotation, result: RotationResult) -> None:
+    """Record one rotation and clear its staged mark at once (see `_run_in_turn`)."""
+    updates: dict[str, dict[str, str]] = {}
+    _record(project, rotation, result, updates)
+    if updates:
+        _, problem = save_table(project, updates)
+        if problem is not None:
+            # not in the table: the store keeps it marked as staged for sync
+            _not_recorded(result, problem, project, table_missing=True)
+            return
+    if rotation.committed_token is not None:
+        _finish([(rotation, result)])
 
 
 def _run_safely(item: Rotation | RotationResult) -> RotationResult:

@@ -33,8 +33,10 @@ from credctl.results import pick
 from credctl.rotation.rotators import NewValue, RotatorType, rotator_type
 from credctl.rotation.steps import run_step
 from credctl.secret import Secret
+from credctl.shape import check_write
 from credctl.staging import (
     commit_staged,
+    foreign_pending_error,
     metadata_for,
     recorded_metadata,
     refuse_pending,
@@ -72,6 +74,7 @@ class Rotation:
     manual_value: Callable[[Credential], Secret | None] | None
     abort: bool
     started: datetime  # when this run started: a rotation committed since is not repeated
+    force: bool = False  # --abort --force: discard a pending value another tool staged
     name: str = ""
     secret_field: str | None = None
     committed_at: datetime | None = None
@@ -97,16 +100,27 @@ class Rotation:
 
     def _refresh(self) -> None:
         """Decide from the store as it is now, under the lock, not from the earlier listing."""
-        fresh = self.backend.secret_info(self.name)
-        listed = self.info
+        fresh = self._view(self.backend.secret_info(self.name))
+        listed = self._view(self.info)
         self.info = fresh
         if self.abort or fresh is None or fresh.pending is not None:
             return
-        if listed is not None and fresh.current_version != listed.current_version:
+        if listed is not None and self._changed(listed, fresh):
             # another run finished rotating it between our listing and our lock
             raise self._overtaken(fresh)
         if self._rotated_since_start(fresh):
             raise self._overtaken(fresh)
+
+    def _view(self, info: SecretInfo | None) -> SecretInfo | None:
+        """This row's view of its secret (several rows may each hold one field of it)."""
+        return None if info is None else info.for_field(self.secret_field)
+
+    def _changed(self, listed: SecretInfo, fresh: SecretInfo) -> bool:
+        """Whether this row's value changed since the listing: its secret's version (a row on
+        one field: its own last rotation, as a rotation of another field makes a version too)."""
+        if self.secret_field is None:
+            return fresh.current_version != listed.current_version
+        return fresh.last_rotated != listed.last_rotated
 
     def _rotated_since_start(self, info: SecretInfo) -> bool:
         """Whether the store records a rotation committed after this run started."""
@@ -141,20 +155,27 @@ class Rotation:
         self.backend.put_pending(self.name, new.value, token, self.secret_field)
         if not new.retractable:
             return
-        fresh = self.backend.secret_info(self.name)
+        fresh = self._view(self.backend.secret_info(self.name))
         if fresh is not None and self._rotated_since_start(fresh):
             self.backend.discard_pending(self.name, token)
             raise self._overtaken(fresh)
 
     def _run(self) -> RotationResult:
         credential = self.credential
-        pending = self.info.pending if self.info else None
+        pending = self.info.own_pending if self.info else None
         if self.abort:
             if pending is None:
-                return RotationResult(
-                    credential.id, "skipped", message="no pending value to discard"
-                )
+                return RotationResult(credential.id, "skipped", message=self._nothing_to_discard())
+            if pending.foreign and not self.force:
+                raise foreign_pending_error(credential, pending)
             self.backend.discard_pending(self.name)
+            if pending.foreign:
+                return RotationResult(
+                    credential.id,
+                    "rolled-back",
+                    message="pending version of another tool discarded (--force); current "
+                    "value unchanged",
+                )
             if pending.promoted:
                 return RotationResult(
                     credential.id,
@@ -186,6 +207,7 @@ class Rotation:
                     "'aws-lambda' rotator for this type, or turn AWS's rotation off",
                 )
             )
+        self._check_shape()
         rotator = kind.load()
         if not kind.person:
             # before the value: a provider that issued one must find a place to keep it
@@ -205,6 +227,26 @@ class Rotation:
         rotator.apply(self, new.value)
         self._verify(new.value)
         return self._commit(token, "rotated")
+
+    def _nothing_to_discard(self) -> str:
+        staged = self.info.pending if self.info else None
+        if staged is not None and staged.field is not None:
+            return (
+                f"no pending value of this row to discard (the one staged on this secret is "
+                f"for its #{staged.field} field: abort through that row)"
+            )
+        return "no pending value to discard"
+
+    def _check_shape(self) -> None:
+        """Refuse, before the provider or a person is asked for anything, a write that
+        would damage the secret's value: a JSON object or several fields rotated without
+        #field, binary data (only the store's own rotation function may rotate it)."""
+        if self.info is None or self.info.deleted or not self.info.has_value:
+            return
+        found = self.backend.value_shapes([self.name])[self.name]
+        if isinstance(found, BackendError):
+            raise found
+        check_write(found, self.secret_field, self.credential.id, self.backend.reference(self.name))
 
     def _resume(self, pending: PendingInfo) -> RotationResult:
         """Finish a rotation whose process stopped after staging its value."""
@@ -298,7 +340,8 @@ class Rotation:
         self.committed_at = clock.now()
         try:
             self.backend.set_metadata(
-                self.name, recorded_metadata(self.credential, self.actor, self.committed_at)
+                self.name,
+                recorded_metadata(self.credential, self.actor, self.committed_at, version),
             )
         except BackendError as error:
             return RotationResult(

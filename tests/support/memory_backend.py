@@ -16,6 +16,7 @@ from typing import ClassVar, Literal, TypeVar
 from credctl import clock
 from credctl.backends.base import (
     BackendContext,
+    ShapeResult,
     ValueResult,
     name_in_store,
     replace_field,
@@ -33,15 +34,14 @@ from credctl.errors import (
 )
 from credctl.fields import SafePrefix
 from credctl.model import (
-    META_LAST_ROTATED,
     META_MANAGED,
     EnvironmentConfig,
     PendingInfo,
     Ref,
     SecretInfo,
 )
-from credctl.schedule import parse_timestamp
 from credctl.secret import Secret
+from credctl.shape import shape_of
 
 T = TypeVar("T")
 
@@ -80,7 +80,7 @@ class Entry:
     created: datetime
     versions: dict[str, str] = field(default_factory=dict)
     current: str | None = None
-    pending: tuple[str, str, datetime] | None = None  # token, version id, when staged
+    pending: tuple[str, str, datetime, str | None] | None = None  # token, version, when, field
     promoted_by: dict[str, str] = field(default_factory=dict)  # token -> version it made
     deleted: bool = False
 
@@ -139,15 +139,13 @@ class MemoryBackend:
     def _info(self, name: str, entry: Entry) -> SecretInfo:
         pending = None
         if entry.pending is not None:
-            token, version, staged = entry.pending
-            pending = PendingInfo(token, staged, promoted=entry.current == version)
-        stamp = entry.metadata.get(META_LAST_ROTATED)
+            token, version, staged, field = entry.pending
+            pending = PendingInfo(token, staged, entry.current == version, field)
         return SecretInfo(
             name=name,
             reference=self.reference(name),
             metadata=dict(entry.metadata),
             created=entry.created,
-            last_rotated=parse_timestamp(stamp) if stamp else None,
             has_value=entry.current is not None,
             current_version=entry.current,
             pending=pending,
@@ -191,6 +189,19 @@ class MemoryBackend:
 
         return self._run(f"read {len(refs)} values", read)
 
+    def value_shapes(self, names: Sequence[str]) -> dict[str, ShapeResult]:
+        def shapes() -> dict[str, ShapeResult]:
+            found: dict[str, ShapeResult] = {}
+            for name in names:
+                entry = self.secrets.get(name)
+                if entry is None or entry.deleted or entry.current is None:
+                    found[name] = None
+                else:
+                    found[name] = shape_of(entry.versions[entry.current])
+            return found
+
+        return self._run(f"shapes of {len(names)} values", shapes)
+
     def read_version(self, name: str, version: str) -> Secret:
         def read() -> Secret:
             value = self._entry(name).versions.get(version)
@@ -233,10 +244,10 @@ class MemoryBackend:
                 if entry.pending[0] == token:
                     return
                 raise RotationInProgressError(f"{name}: a rotation is already in progress")
-            current = entry.versions.get(entry.current or "") if field else None
+            current = entry.versions.get(entry.current or "")
             version = str(len(entry.versions) + 1)
             entry.versions[version] = replace_field(current, field, value, name)
-            entry.pending = (token, version, clock.now())
+            entry.pending = (token, version, clock.now(), field)
 
         self._run(f"stage {name}", stage, write=True)
 

@@ -5,11 +5,15 @@ answering `GetSecretValue`/`BatchGetSecretValue` with the old version; AWS
 answers with the version that holds `AWSCURRENT`. And a `PutSecretValue` repeated
 with the same `ClientRequestToken` and value (a retry after a lost answer) is ignored
 by AWS, as documented; moto writes an `AWSPENDING` version again, dropping its other
-labels. Staged rotation relies on AWS's behaviour, so the tests run moto corrected.
+labels. And `ListSecretVersionIds` answers every version's `CreatedDate` with the time
+of the call; AWS answers when the version was made (credctl dates a value another tool
+made current by it). Staged rotation relies on AWS's behaviour, so the tests run moto
+corrected.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 _applied = False
@@ -66,3 +70,16 @@ def apply() -> None:
         )
 
     SecretsManagerBackend.put_secret_value = put_secret_value  # type: ignore[method-assign]
+
+    original_versions = SecretsManagerBackend.list_secret_version_ids
+
+    def list_secret_version_ids(self: Any, secret_id: str) -> str:
+        answer = json.loads(original_versions(self, secret_id))
+        versions = self.secrets[secret_id].versions
+        for version in answer.get("Versions", []):
+            made = versions.get(version["VersionId"], {}).get("createdate")
+            if made is not None:
+                version["CreatedDate"] = made
+        return json.dumps(answer)
+
+    SecretsManagerBackend.list_secret_version_ids = list_secret_version_ids  # type: ignore[method-assign]

@@ -37,6 +37,11 @@ if TYPE_CHECKING:
 @as_of_option
 @click.option("--abort", is_flag=True, help="Discard the pending value of an interrupted rotation.")
 @click.option(
+    "--force",
+    is_flag=True,
+    help="With --abort: discard a pending value another tool staged (an AWS rotation function's).",
+)
+@click.option(
     "--value-from-stdin",
     is_flag=True,
     help="Manual rotator: read the new value from standard input (one credential).",

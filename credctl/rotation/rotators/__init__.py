@@ -70,6 +70,9 @@ class RotatorType:
     native: bool = False  # the store rotates (no staged value of credctl's)
     person: bool = False  # asks a person: nothing changes in the store until they answer
     first_value: bool = False  # sync gives a new secret its first value with it
+    # makes a value no provider learns: right only where credctl's value is the truth, which
+    # the type's policy says with `self_contained: true` (validate warns otherwise)
+    applies_nowhere: bool = False
 
     def load(self) -> Rotator:
         """The rotator's module (a staged rotator)."""
@@ -91,6 +94,7 @@ ROTATORS: dict[str, RotatorType] = {
             needs="generator",
             example="generator: {kind: token, bytes: 32}",
             first_value=True,
+            applies_nowhere=True,
         ),
         RotatorType(
             "command",
