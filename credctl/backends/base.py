@@ -45,6 +45,10 @@ class Backend(Protocol):
     # listing taken earlier must not make, such as whether to rotate it.
     def secret_info(self, name: str) -> SecretInfo | None: ...
 
+    # Secrets outside the listing (rows' `external:` secrets), by name: one metadata read
+    # each, in parallel (bounded by `concurrency`); None for a name the store lacks.
+    def describe_secrets(self, names: Sequence[str]) -> dict[str, SecretInfo | None]: ...
+
     # Current values of many secrets at once; per-reference errors, never all-or-nothing.
     def read_values(self, refs: Sequence[Ref]) -> dict[Ref, ValueResult]: ...
 
@@ -81,6 +85,15 @@ class Backend(Protocol):
 
     # Schedule a recoverable deletion; returns how to undo it.
     def schedule_delete(self, name: str) -> str: ...
+
+    # Undo a deletion: the secret and the value it held come back (AWS RestoreSecret, Vault
+    # undelete of the current version). A no-op when it is not deleted; SecretDeletedError
+    # when its value was destroyed (only a new value can replace it).
+    def restore(self, name: str) -> None: ...
+
+    # The field names of each secret's current value when it holds several (a JSON
+    # object; Vault KV data other than credctl's one `value`), None for one plain value.
+    def value_fields(self, names: Sequence[str]) -> dict[str, list[str] | BackendError | None]: ...
 
     # Release connections and pools.
     def close(self) -> None: ...
@@ -154,6 +167,15 @@ def safe_name(ref: Ref, name: str) -> str:
         "another place",
         hint="fix the row's Value/Reference; 'credctl validate' names its line",
     )
+
+
+def json_fields(raw: str) -> list[str] | None:
+    """The keys of a value that is a JSON object; None for any other value."""
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        return None
+    return list(document) if isinstance(document, dict) else None
 
 
 def select_field(raw: str, field: str | None, name: str) -> Secret:

@@ -32,9 +32,11 @@ import requests
 import requests.adapters
 import urllib3.exceptions
 
+from credctl import clock
 from credctl.backends.base import (
     BackendContext,
     ValueResult,
+    json_fields,
     name_in_store,
     replace_field,
     select_field,
@@ -51,6 +53,7 @@ from credctl.errors import (
     NotFoundError,
     Problem,
     RotationInProgressError,
+    SecretDeletedError,
     ThrottledError,
     UnreachableError,
 )
@@ -630,7 +633,10 @@ class VaultBackend:
         versions: Mapping[str, Any] = meta.get("versions") or {}
         current = int(meta.get("current_version") or 0)
         current_entry = versions.get(str(current)) or {}
-        deleted = bool(current_entry.get("deletion_time")) or bool(current_entry.get("destroyed"))
+        destroyed = bool(current_entry.get("destroyed"))
+        # a deletion_time ahead is a `delete_version_after` still to come: readable until then
+        deletion = _time(current_entry.get("deletion_time"))
+        deleted = destroyed or (deletion is not None and deletion <= clock.now())
         first = versions.get(str(min((int(v) for v in versions), default=0))) or {}
         last_rotated = _stamp(custom.get(META_LAST_ROTATED))
         if last_rotated is None and custom.get(META_MANAGED) == "true" and current > 1:
@@ -646,7 +652,33 @@ class VaultBackend:
             current_version=str(current) if current > 0 else None,
             pending=pending,
             deleted=deleted,
+            destroyed=destroyed,
         )
+
+    def describe_secrets(self, names: Sequence[str]) -> dict[str, SecretInfo | None]:
+        """One metadata read each, in parallel (`concurrency` at a time)."""
+        unique = list(dict.fromkeys(names))
+        found = self._parallel(self._metadata, unique)
+        return {
+            name: None if meta is None else self._info(name, meta, None)
+            for name, meta in zip(unique, found, strict=True)
+        }
+
+    def value_fields(self, names: Sequence[str]) -> dict[str, list[str] | BackendError | None]:
+        def fields(name: str) -> list[str] | BackendError | None:
+            try:
+                data = self._data(name)
+            except BackendError as error:
+                return error
+            if data is None:
+                return NotFoundError(f"{name} has no value in {self.describe()}")
+            if set(data) == {VALUE_FIELD}:
+                value = data[VALUE_FIELD]
+                return json_fields(value) if isinstance(value, str) else None
+            return list(data)
+
+        unique = list(dict.fromkeys(names))
+        return dict(zip(unique, self._parallel(fields, unique), strict=True))
 
     def read_values(self, refs: Sequence[Ref]) -> dict[Ref, ValueResult]:
         results: dict[Ref, ValueResult] = {}
@@ -706,8 +738,16 @@ class VaultBackend:
                     hint="adopt it with 'credctl import'",
                 )
             info = self._info(name, existing, None)
+            if info.deleted:
+                raise SecretDeletedError(
+                    f"{name} exists in {self.describe()} but its current version is "
+                    f"{'destroyed' if info.destroyed else 'deleted'}; credctl does not write "
+                    "over it",
+                    hint="'credctl sync --restore' brings it back, '--recreate' gives it a "
+                    "new value",
+                )
             if value is not None and not info.has_value:
-                # an earlier create stopped after the metadata, or the secret was deleted
+                # an earlier create stopped after the metadata
                 self._write(
                     name, {VALUE_FIELD: value.reveal()}, int(existing.get("current_version") or 0)
                 )
@@ -836,6 +876,28 @@ class VaultBackend:
         if staged is None or (token is not None and staged.get("token") != token):
             return
         self._delete_pending(name)
+
+    def restore(self, name: str) -> None:
+        meta = self._metadata(name)
+        if meta is None:
+            raise NotFoundError(f"{name} does not exist in {self.describe()}")
+        info = self._info(name, meta, None)
+        if not info.deleted:
+            return
+        version = info.current_version
+        if info.destroyed:
+            raise SecretDeletedError(
+                f"{name}: version {version} in {self.describe()} is destroyed; its value "
+                "cannot be restored",
+                hint="give it a new value with 'credctl sync --recreate'",
+            )
+        self._call(
+            lambda c: c.secrets.kv.v2.undelete_secret_versions(
+                versions=[int(version or 0)], path=name, mount_point=self.mount
+            ),
+            f"undelete/{name}",
+            "update",
+        )
 
     def schedule_delete(self, name: str) -> str:
         meta = self._metadata(name)

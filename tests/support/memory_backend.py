@@ -17,6 +17,7 @@ from credctl import clock
 from credctl.backends.base import (
     BackendContext,
     ValueResult,
+    json_fields,
     name_in_store,
     replace_field,
     select_field,
@@ -30,6 +31,7 @@ from credctl.errors import (
     ConflictError,
     NotFoundError,
     RotationInProgressError,
+    SecretDeletedError,
 )
 from credctl.fields import SafePrefix
 from credctl.model import (
@@ -161,7 +163,7 @@ class MemoryBackend:
             return [
                 self._info(name, entry)
                 for name, entry in sorted(self.secrets.items())
-                if name.startswith(prefix) and not entry.deleted
+                if name.startswith(prefix)
             ]
 
         return self._run(f"list {prefix}*", listing)
@@ -169,9 +171,20 @@ class MemoryBackend:
     def secret_info(self, name: str) -> SecretInfo | None:
         def one() -> SecretInfo | None:
             entry = self.secrets.get(name)
-            return None if entry is None or entry.deleted else self._info(name, entry)
+            return None if entry is None else self._info(name, entry)
 
         return self._run(f"describe {name}", one)
+
+    def describe_secrets(self, names: Sequence[str]) -> dict[str, SecretInfo | None]:
+        return {name: self.secret_info(name) for name in names}
+
+    def value_fields(self, names: Sequence[str]) -> dict[str, list[str] | BackendError | None]:
+        refs = {name: self.environment.ref_for(name) for name in names}
+        values = self.read_values(list(refs.values()))
+        return {
+            name: value if isinstance(value, BackendError) else json_fields(value.reveal())
+            for name, value in ((name, values[ref]) for name, ref in refs.items())
+        }
 
     def read_values(self, refs: Sequence[Ref]) -> dict[Ref, ValueResult]:
         def read() -> dict[Ref, ValueResult]:
@@ -203,9 +216,11 @@ class MemoryBackend:
     def create(self, name: str, metadata: Mapping[str, str], value: Secret | None) -> None:
         def create() -> None:
             existing = self.secrets.get(name)
-            if existing is not None and not existing.deleted:
+            if existing is not None:
                 if existing.metadata.get(META_MANAGED) != "true":
                     raise ConflictError(f"{name} exists and is not managed by credctl")
+                if existing.deleted:
+                    raise SecretDeletedError(f"{name} is deleted; credctl does not write over it")
                 return
             entry = Entry(dict(metadata), clock.now())
             if value is not None:
@@ -279,3 +294,12 @@ class MemoryBackend:
 
         self._run(f"delete {name}", delete, write=True)
         return f"{name} is marked deleted in {self.describe()}"
+
+    def restore(self, name: str) -> None:
+        def restore() -> None:
+            entry = self.secrets.get(name)
+            if entry is None:
+                raise NotFoundError(f"{name} does not exist in {self.describe()}")
+            entry.deleted = False
+
+        self._run(f"restore {name}", restore, write=True)
