@@ -33,7 +33,10 @@ from credctl.schedule import format_instant
 
 
 def metadata_for(credential: Credential) -> dict[str, str]:
-    """The credctl metadata a credential puts on its secret."""
+    """The credctl metadata a credential puts on its secret (none on an external one,
+    which another system owns: only the record of a rotation goes there)."""
+    if credential.external:
+        return {}
     metadata = {
         META_MANAGED: "true",
         META_SERVICE: credential.service,

@@ -19,6 +19,7 @@ from credctl import auditlog, clock
 from credctl.auditlog import LOG_PATH, Entry
 from credctl.backends.base import Backend, batched, replace_field
 from credctl.backends.pool import Backends
+from credctl.checks import owner_of
 from credctl.credential import Credential
 from credctl.errors import (
     BackendError,
@@ -28,6 +29,11 @@ from credctl.errors import (
     NotRecordedError,
 )
 from credctl.generate import generate
+from credctl.lifecycle import (
+    deleted_error,
+    gives_first_value,
+    missing_external_error,
+)
 from credctl.model import (
     META_MANAGED,
     META_OWNER,
@@ -43,7 +49,6 @@ from credctl.project import Project
 from credctl.recording import check_can_record, save_table
 from credctl.render import Styler
 from credctl.results import Result, pick
-from credctl.rotation.rotators import rotator_type
 from credctl.schedule import days
 from credctl.secret import Secret
 from credctl.staging import (
@@ -55,7 +60,18 @@ from credctl.staging import (
     staging_token,
 )
 
-Action = Literal["create", "update", "write-back", "orphan", "unmanaged", "prune"]
+Action = Literal[
+    "create",
+    "update",
+    "write-back",
+    "restore",
+    "recreate",
+    "orphan",
+    "unmanaged",
+    "prune",
+    "deleted",
+    "missing",
+]
 # metadata key -> the name a plan shows for it
 FIELD_NAMES = {
     META_MANAGED: "managed",
@@ -72,8 +88,14 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "orphan": ("!", "red"),
     "unmanaged": ("?", "bright_black"),
     "prune": ("-", "red"),
+    "restore": ("^", "green"),
+    "recreate": ("+", "green"),
+    "deleted": ("x", "red"),
+    "missing": ("!", "red"),
 }
-REPORTED_ONLY = ("orphan", "unmanaged")  # never changed by sync
+REPORTED_ONLY = ("orphan", "unmanaged", "deleted", "missing")  # never changed by sync
+# reported, and what stops sync: a row's secret deleted, or an external one missing
+BLOCKED = ("deleted", "missing")
 
 
 @dataclass
@@ -93,6 +115,8 @@ class Change:
     generate_value: bool = False
     # a value a stopped run made current but did not finish: record it, clear its mark
     finish_staged: bool = False
+    info: SecretInfo | None = None  # the store's listing of it, when it has one
+    error: CredctlError | None = None  # why a blocked row stops sync (deleted, missing)
 
     def as_json(self) -> dict[str, object]:
         return pick(self, "action", "id", "environment", "fields")
@@ -104,6 +128,7 @@ class Plan(Result):
 
     changes: list[Change]
     detailed_exitcode: bool = False
+    applying: bool = False  # sync's plan, not plan's: a blocked row is its failure
 
     @property
     def actionable(self) -> list[Change]:
@@ -123,6 +148,8 @@ class Plan(Result):
             symbol, colour = ACTIONS[change.action]
             mark = style(f"{symbol} {change.action:<11}", colour)
             detail = f"  ({', '.join(change.fields)})" if change.fields else ""
+            if change.error is not None:
+                detail = f"  ({change.error.hint})" if change.error.hint else ""
             lines.append(f"  {mark} {change.id}{detail}")
         if not self.changes:
             lines.append("No changes: the table and the stores agree.")
@@ -132,6 +159,9 @@ class Plan(Result):
     def exit_code(self) -> int:
         return 2 if self.detailed_exitcode and self.actionable else 0
 
+    def failure(self, fmt: str) -> CredctlError | None:
+        return blocked_error(self.changes) if self.applying else None
+
     def count(self, action: Action) -> int:
         return sum(1 for change in self.changes if change.action == action)
 
@@ -140,9 +170,31 @@ class Plan(Result):
             f"Plan: {self.count('create')} to create, {self.count('update')} to update, "
             f"{self.count('write-back')} to write back"
         )
-        if self.count("prune"):
-            text += f", {self.count('prune')} to prune"
-        return text + f"; {self.count('orphan')} orphans, {self.count('unmanaged')} unmanaged."
+        extra: tuple[Action, ...] = ("restore", "recreate", "prune")
+        for action in extra:
+            if self.count(action):
+                text += f", {self.count(action)} to {action}"
+        text += f"; {self.count('orphan')} orphans, {self.count('unmanaged')} unmanaged"
+        if self.count("deleted"):
+            text += f", {self.count('deleted')} deleted"
+        if self.count("missing"):
+            text += f", {self.count('missing')} missing external"
+        return text + "."
+
+
+def blocked_error(changes: Sequence[Change]) -> CredctlError | None:
+    """Why sync could not make the store match the table: rows whose secret is deleted
+    (until --restore or --recreate) or external and missing; exit 3, each named."""
+    blocked = [change for change in changes if change.error is not None]
+    if not blocked:
+        return None
+    first = blocked[0].error
+    assert first is not None
+    if len(blocked) == 1:
+        return first
+    more = f"{len(blocked)} rows' secrets are deleted or missing, so sync left them alone"
+    error = NotFoundError(f"{more}; first: {first}", hint=first.hint)
+    return error
 
 
 @dataclass
@@ -184,6 +236,9 @@ class SyncResult(Result):
     def failure(self, fmt: str) -> CredctlError | None:
         if self.failed:
             return _stopped(self.failed, len(self.plan.actionable))
+        blocked = blocked_error(self.plan.changes)
+        if blocked is not None:
+            return blocked
         if self.not_recorded:
             return NotRecordedError(
                 f"the {len(self.applied)} changes are made in the stores, but "
@@ -213,11 +268,15 @@ def _date(moment: datetime | None) -> str | None:
     return moment.strftime("%Y-%m-%d") if moment else None
 
 
-def _generates(project: Project, credential: Credential) -> bool:
-    type_policy = credential.type_policy
-    return bool(
-        type_policy and rotator_type(type_policy).first_value and type_policy.generator is not None
-    )
+@dataclass(frozen=True)
+class Lifecycle:
+    """What sync may do besides making the store match the table: bring back the rows'
+    deleted secrets (`--restore`, their values too), or give those whose value is gone
+    a new one (`--recreate`), and schedule the deletion of orphans (`--prune`)."""
+
+    restore: bool = False
+    recreate: bool = False
+    prune: bool = False
 
 
 def make_plan(
@@ -227,56 +286,53 @@ def make_plan(
     *,
     prune: bool = False,
     detailed_exitcode: bool = False,
+    lifecycle: Lifecycle | None = None,
 ) -> Plan:
-    """What sync would change in each store and in the table; one listing per store."""
+    """What sync would change in each store and in the table; one listing per store (and
+    one metadata read per row whose secret is outside the prefix)."""
     problems = project.problems()
     if problems:
         raise ConfigError(problems)
+    lifecycle = lifecycle or Lifecycle(prune=prune)
     changes: list[Change] = []
     for environment in environments:
         backend = backends.get(environment)
         listing = {info.name: info for info in backend.list_secrets()}
+        credentials = [c for c in project.credentials_in(environment) if not c.is_config]
+        outside = sorted({c.target(environment)[0] for c in credentials if c.external})
+        known = dict(listing)
+        if outside:
+            known.update((n, i) for n, i in backend.describe_secrets(outside).items() if i)
         named: set[str] = set()
-        for credential in project.credentials_in(environment):
-            if credential.is_config:
-                continue
+        for credential in credentials:
             name, field_name = credential.target(environment)
             named.add(name)
             changes.extend(
-                _row_changes(project, credential, environment, backend, name, field_name, listing)
+                _row_changes(credential, environment, backend, name, field_name, known, lifecycle)
             )
+        others = [e for e in project.environments.values() if e is not environment]
         for name, info in sorted(listing.items()):
             if name in named or info.deleted:
                 continue
+            if owner_of(name, environment, [environment, *others]) is not environment:
+                continue  # under another environment's prefix: never its orphan to prune
+            action: Action = "unmanaged"
             if info.managed:
-                action: Action = "prune" if prune else "orphan"
-                changes.append(
-                    Change(
-                        action, info.reference, environment.name, [], name, reference=info.reference
-                    )
-                )
-            else:
-                changes.append(
-                    Change(
-                        "unmanaged",
-                        info.reference,
-                        environment.name,
-                        [],
-                        name,
-                        reference=info.reference,
-                    )
-                )
+                action = "prune" if lifecycle.prune else "orphan"
+            changes.append(
+                Change(action, info.reference, environment.name, [], name, reference=info.reference)
+            )
     return Plan(changes, detailed_exitcode)
 
 
 def _row_changes(
-    project: Project,
     credential: Credential,
     environment: EnvironmentConfig,
     backend: Backend,
     name: str,
     field_name: str | None,
     listing: dict[str, SecretInfo],
+    lifecycle: Lifecycle,
 ) -> list[Change]:
     reference = backend.reference(name, field_name)
     desired = metadata_for(credential)
@@ -285,67 +341,99 @@ def _row_changes(
     table_updates: dict[str, str] = {}
     if credential.reference.strip() != reference:
         table_updates["reference"] = reference
-    if info is None or info.deleted:
-        generated = _generates(project, credential)
-        if not generated and _date(credential.rotated_on) is not None:
-            table_updates["last_rotated"] = "never"  # the store's truth: no value yet
-        change = Change(
-            "create",
+
+    def change(action: Action, fields: list[str], **details: Any) -> Change:
+        return Change(
+            action,
             credential.id,
             environment.name,
-            ["metadata", "value"] if generated else ["metadata"],
+            fields,
             name,
             field_name,
             reference,
             credential,
-            desired,
-            table_updates,
-            generated,
+            **details,
         )
-        return [change]
-    drifted = {k: v for k, v in desired.items() if info.metadata.get(k) != v}
-    fill_value = not info.has_value and _generates(project, credential)
-    finish = (
-        info.pending is not None
-        and info.pending.promoted
-        and pending_state(info.pending, environment, clock.now()) == "abandoned"
-    )
-    if drifted or fill_value or finish:
-        fields = [FIELD_NAMES.get(k, k) for k in drifted] + (["value"] if fill_value else [])
-        fields += ["staged value"] if finish else []
-        changes.append(
-            Change(
-                "update",
-                credential.id,
-                environment.name,
+
+    if info is None and credential.external:
+        return [
+            change("missing", [], error=missing_external_error(credential, environment, backend))
+        ]
+    if info is None:
+        generated = gives_first_value(credential)
+        if not generated and _date(credential.rotated_on) is not None:
+            table_updates["last_rotated"] = "never"  # the store's truth: no value yet
+        fields = ["metadata", "value"] if generated else ["metadata"]
+        return [
+            change(
+                "create",
                 fields,
-                name,
-                field_name,
-                reference,
-                credential,
-                drifted,
-                generate_value=fill_value,
-                finish_staged=finish,
+                metadata=desired,
+                table_updates=table_updates,
+                generate_value=generated,
             )
+        ]
+    drifted = {k: v for k, v in desired.items() if info.metadata.get(k) != v}
+    metadata_fields = [FIELD_NAMES.get(k, k) for k in drifted]
+    if info.deleted:
+        blocked = deleted_error(credential, environment, backend, info)
+        if lifecycle.recreate and gives_first_value(credential):
+            recreated = change("recreate", ["value", *metadata_fields], metadata=desired, info=info)
+            recreated.generate_value = True
+            if table_updates:
+                recreated.table_updates = table_updates
+            return [recreated]
+        if not (lifecycle.restore and not info.destroyed):
+            return [change("deleted", [], info=info, error=blocked)]
+        changes.append(change("restore", ["value", *metadata_fields], metadata=drifted, info=info))
+    else:
+        fill_value = (
+            not info.has_value and gives_first_value(credential) and not credential.external
         )
+        finish = (
+            info.pending is not None
+            and info.pending.promoted
+            and pending_state(info.pending, environment, clock.now()) == "abandoned"
+        )
+        if drifted or fill_value or finish:
+            fields = metadata_fields + (["value"] if fill_value else [])
+            fields += ["staged value"] if finish else []
+            changes.append(
+                change(
+                    "update",
+                    fields,
+                    metadata=drifted,
+                    generate_value=fill_value,
+                    finish_staged=finish,
+                )
+            )
     store_date = _date(info.last_rotated)
     if store_date != _date(credential.rotated_on):
         table_updates["last_rotated"] = store_date or "never"
     if table_updates:
-        changes.append(
-            Change(
-                "write-back",
-                credential.id,
-                environment.name,
-                ["Value/Reference" if k == "reference" else "Last Rotated" for k in table_updates],
-                name,
-                field_name,
-                reference,
-                credential,
-                table_updates=table_updates,
-            )
-        )
+        fields = ["Value/Reference" if k == "reference" else "Last Rotated" for k in table_updates]
+        changes.append(change("write-back", fields, table_updates=table_updates))
     return changes
+
+
+def sync(
+    project: Project,
+    environments: Sequence[EnvironmentConfig],
+    backends: Backends,
+    actor: str,
+    lifecycle: Lifecycle,
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> Plan | SyncResult:
+    """Plan, then apply unless a dry run: the store and the table made to agree. A row
+    whose secret is deleted (without --restore/--recreate) or external and missing is
+    left alone and makes the run fail, naming the command that ends it."""
+    planned = make_plan(project, environments, backends, lifecycle=lifecycle)
+    if dry_run or not planned.actionable:
+        planned.applying = not dry_run
+        return planned
+    return apply_plan(project, planned, backends, actor, progress=progress)
 
 
 def apply_plan(
@@ -452,6 +540,13 @@ def _apply_one(project: Project, backend: Backend, change: Change, actor: str) -
         return Applied(change)
     assert change.credential is not None
     now = clock.now()
+    if change.action == "restore":
+        backend.restore(change.name)
+        if change.metadata:
+            backend.set_metadata(change.name, change.metadata)
+        return Applied(change, note=f"restored {change.id} ({change.reference}) with its value")
+    if change.action == "recreate":
+        return _recreate(project, backend, change, actor)
     if change.action == "create":
         metadata = dict(change.metadata)
         value = None
@@ -503,6 +598,23 @@ def _update(project: Project, backend: Backend, change: Change, actor: str) -> A
         change.name, _generated(project, change.credential), token, change.secret_field
     )
     return Applied(change, version=_fill(backend, change, actor, token))
+
+
+def _recreate(project: Project, backend: Backend, change: Change, actor: str) -> Applied:
+    """A deleted secret back with a new generated value (its old one stays in the history
+    where the store kept it)."""
+    assert change.name is not None
+    assert change.credential is not None
+    if change.info is not None and not change.info.destroyed:
+        backend.restore(change.name)  # a store writes no new value over a deleted secret
+    token = staging_token()
+    backend.put_pending(
+        change.name, _generated(project, change.credential), token, change.secret_field
+    )
+    version = _fill(backend, change, actor, token)
+    return Applied(
+        change, version, note=f"recreated {change.id} with a new value (version {version})"
+    )
 
 
 def _fill(backend: Backend, change: Change, actor: str, token: str) -> str:
