@@ -18,6 +18,7 @@ from credctl.envfile.check import compare
 from credctl.envfile.git import git_tracks_or_would_track
 from credctl.errors import BackendError, ConfigError, CredctlError, Problem, StaleError, UsageError
 from credctl.fsutil import display_path, write_file
+from credctl.lifecycle import explain_read_failure
 from credctl.model import EnvironmentConfig
 from credctl.project import Project
 from credctl.render import Styler
@@ -73,7 +74,8 @@ def collect_env(
         if not credential.is_config
     }
     started = time.perf_counter()
-    results = backends.get(environment).read_values(list(refs.values())) if refs else {}
+    backend = backends.get(environment)
+    results = backend.read_values(list(refs.values())) if refs else {}
     log.info(
         "%s: read %d values in %.2f s",
         environment.name,
@@ -88,7 +90,9 @@ def collect_env(
             continue
         result = results[refs[credential.line]]
         if isinstance(result, BackendError):
-            failures.append(f"{credential.id} ({result})")
+            explained = explain_read_failure(backend, credential, environment, result)
+            hint = f"; {explained.hint}" if explained.hint and explained is not result else ""
+            failures.append(f"{credential.id} ({explained}{hint})")
             continue
         entries.append(EnvEntry(name, result, credential.id))
     if failures:

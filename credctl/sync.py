@@ -1,4 +1,4 @@
-"""plan, sync and import: make the table and each store agree, both ways.
+"""plan and sync: make the table and each store agree, both ways.
 
 A plan compares the table with one listing per store (no value is read). Sync
 applies it: store writes run concurrently (bounded by the environment's
@@ -42,14 +42,12 @@ from credctl.model import (
     META_TYPE,
     EnvironmentConfig,
     SecretInfo,
-    slugify,
 )
 from credctl.progress import Progress, Silent
 from credctl.project import Project
 from credctl.recording import check_can_record, save_table
 from credctl.render import Styler
 from credctl.results import Result, pick
-from credctl.schedule import days
 from credctl.secret import Secret
 from credctl.staging import (
     finish_promoted,
@@ -645,148 +643,3 @@ def _first_value(project: Project, change: Change) -> Secret:
     if change.secret_field is None:
         return value
     return Secret(replace_field(None, change.secret_field, value, change.name))
-
-
-# --------------------------------------------------------------------- import
-
-
-@dataclass
-class Imported:
-    environment: str
-    reference: str
-    values: dict[str, str]  # table column -> text
-
-    @property
-    def id(self) -> str:
-        return "/".join(
-            slugify(self.values[k]) for k in ("environment", "service", "credential_type")
-        )
-
-
-def plan_import(
-    project: Project, environments: Sequence[EnvironmentConfig], backends: Backends
-) -> list[Imported]:
-    """Rows for the secrets under each prefix that no credential names."""
-    known_types = {slugify(name): name for name in project.policy.type_names()}
-    found: list[Imported] = []
-    existing_ids = {credential.id for credential in project.credentials}
-    for environment in environments:
-        backend = backends.get(environment)
-        named = {
-            credential.target(environment)[0]
-            for credential in project.credentials_in(environment)
-            if not credential.is_config
-        }
-        for info in sorted(backend.list_secrets(), key=lambda i: i.name):
-            if info.name in named or info.deleted:
-                continue
-            service, credential_type = _service_and_type(info, environment)
-            credential_type = known_types.get(slugify(credential_type), credential_type)
-            type_policy = project.policy.type_policy(credential_type)
-            schedule = info.metadata.get(META_SCHEDULE) or _default_schedule(project, type_policy)
-            imported = Imported(
-                environment.name,
-                info.reference,
-                {
-                    "service": service,
-                    "environment": environment.name,
-                    "credential_type": credential_type,
-                    "reference": info.reference,
-                    "schedule": schedule,
-                    "last_rotated": _date(info.last_rotated) or "never",
-                    "owner": info.metadata.get(META_OWNER, ""),
-                },
-            )
-            if imported.id in existing_ids:
-                continue  # a credential already claims that identity under another name
-            existing_ids.add(imported.id)
-            found.append(imported)
-    return found
-
-
-@dataclass
-class ImportResult(Result):
-    """The credentials found for unmanaged secrets, and those added (None for a dry run)."""
-
-    found: list[Imported]
-    added: list[Imported] | None
-    table: str
-
-    def as_text(self, style: Styler) -> str:
-        return "".join(
-            f"+ {item.id}  {item.reference}  ({item.values['owner'] or 'no owner: set one'})\n"
-            for item in self.found
-        )
-
-    def notes(self) -> list[str]:
-        if not self.found:
-            return ["Nothing to import: every secret under the prefixes has a credential."]
-        if self.added is None:
-            return [f"{_rows(len(self.found))} would be added to {self.table}."]
-        return [
-            f"Added {_rows(len(self.added))} to {self.table}; fill in the owners, then run "
-            "'credctl validate'."
-        ]
-
-
-def _rows(count: int) -> str:
-    return f"{count} credential{'s' if count != 1 else ''}"
-
-
-def import_rows(
-    project: Project,
-    environments: Sequence[EnvironmentConfig],
-    backends: Backends,
-    actor: str,
-    *,
-    dry_run: bool = False,
-) -> ImportResult:
-    """Rows for the secrets under each prefix that no credential names, appended unless a dry run."""
-    found = plan_import(project, environments, backends)
-    added = None if dry_run or not found else apply_import(project, found, actor)
-    return ImportResult(found, added, project.table.display)
-
-
-def apply_import(project: Project, credentials: Sequence[Imported], actor: str) -> list[Imported]:
-    """Append the credentials onto the table as it is now; the credentials added (not added meanwhile)."""
-    check_can_record(project, "import")
-    result = project.table.append([credential.values for credential in credentials])
-    already = {skipped.id for skipped in result.skipped}
-    added = (
-        [credential for credential in credentials if credential.id not in already]
-        if result.written
-        else []
-    )
-    for credential in added:
-        auditlog.append(
-            project.root,
-            Entry(
-                actor, credential.environment, credential.id, "import", message=credential.reference
-            ),
-        )
-    return added
-
-
-def _service_and_type(info: SecretInfo, environment: EnvironmentConfig) -> tuple[str, str]:
-    service = info.metadata.get(META_SERVICE)
-    credential_type = info.metadata.get(META_TYPE)
-    if service and credential_type:
-        return service, credential_type
-    relative = info.name[len(environment.prefix) :].strip("/")
-    parts = [part for part in relative.split("/") if part]
-    guessed_service = parts[0] if len(parts) > 1 else environment.name
-    guessed_type = parts[-1] if parts else relative
-    return (
-        service or _title(guessed_service),
-        credential_type or _title(guessed_type),
-    )
-
-
-def _title(slug: str) -> str:
-    return " ".join(word.capitalize() for word in slug.replace("_", "-").split("-") if word)
-
-
-def _default_schedule(project: Project, type_policy: object) -> str:
-    max_age = getattr(type_policy, "max_age", None) or project.policy.defaults.max_age
-    count = days(max_age)
-    return f"{count}d" if count else "90d"

@@ -16,6 +16,7 @@ from credctl.errors import (
     NotRecordedError,
     UsageError,
 )
+from credctl.lifecycle import deleted_error, explain_read_failure, missing_external_error
 from credctl.model import EnvironmentConfig, PendingInfo, Ref
 from credctl.policy import refuse_invalid
 from credctl.project import Project
@@ -86,9 +87,10 @@ def get_value(project: Project, credential: Credential, backends: Backends) -> S
     if credential.is_config:
         return Secret(credential.reference.strip())
     ref = value_reference(project, credential, environment)
-    result = backends.get(environment).read_values([ref])[ref]
+    backend = backends.get(environment)
+    result = backend.read_values([ref])[ref]
     if isinstance(result, BackendError):
-        raise result
+        raise explain_read_failure(backend, credential, environment, result)
     return result
 
 
@@ -110,7 +112,13 @@ class Stored(Result):
 
 
 def set_value(
-    project: Project, credential: Credential, backends: Backends, value: Secret, actor: str
+    project: Project,
+    credential: Credential,
+    backends: Backends,
+    value: Secret,
+    actor: str,
+    *,
+    recreate: bool = False,
 ) -> Stored:
     """Store a new value now, staged like a rotation; the value already stored is no change.
 
@@ -128,6 +136,15 @@ def set_value(
     backend = backends.get(environment)
     name, field = credential.target(environment)
     info = backend.secret_info(name)
+    if info is not None and info.deleted:
+        # never written over unless asked: the value given then brings it back
+        if not recreate:
+            raise deleted_error(credential, environment, backend, info)
+        if not info.destroyed:
+            backend.restore(name)
+            info = backend.secret_info(name)
+    elif info is None and credential.external:
+        raise missing_external_error(credential, environment, backend)
     if info is not None and not info.deleted and info.has_value and info.pending is None:
         reference = Ref(
             environment.backend_type.scheme, environment.backend.reference_name(name), field
@@ -140,7 +157,7 @@ def set_value(
     if info is not None and info.pending is not None:
         token = _take_over(backend, name, field, info.pending, credential, environment, value)
     if token is None:
-        if info is None or info.deleted:
+        if info is None:
             backend.create(name, metadata_for(credential), None)
         token = staging_token()
         backend.put_pending(name, value, token, field)
