@@ -178,7 +178,7 @@ def _rows_for(
         )
         return [_row(project, environment, backend, info, None, service, credential_type, [])]
     secret_fields = [name for name in found if _looks_secret(name)]
-    others = [name for name in found if name not in secret_fields]
+    others = sorted(name for name in found if name not in secret_fields)
     if not secret_fields:
         plan.not_imported.append(
             NotImported(
