@@ -6,7 +6,7 @@ import contextlib
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -30,6 +30,7 @@ class State:
         self.quiet = False
         self.verbose = 0
         self.no_color = False
+        self.follow_symlinks = False
         self._project: Project | None = None
 
     @property
@@ -203,14 +204,47 @@ def format_option(*choices: str, default: str = "table") -> Callable[[F], F]:
     )
 
 
-def output_option(function: F) -> F:
-    return click.option(
-        "-o",
-        "--output",
-        type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
-        default=None,
-        help="Write to FILE atomically instead of standard output.",
+def follow_symlinks_option(function: F) -> F:
+    """--follow-symlinks: `-o` naming a symbolic link writes its target (else refused)."""
+    return _shared(
+        "--follow-symlinks",
+        store="follow_symlinks",
+        is_flag=True,
+        help="When -o names a symbolic link, write its target (atomically) instead of refusing.",
     )(function)
+
+
+class OutputPath(click.Path):
+    """A path for `-o`: a bare format name (`-o json`, the AWS CLI's habit) is refused,
+    with the hint for --format, before anything runs."""
+
+    def __init__(self, formats: Sequence[str]) -> None:
+        super().__init__(path_type=Path, dir_okay=False, allow_dash=True)
+        self.formats = tuple(formats)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from credctl.fsutil import check_output_name
+
+        if isinstance(value, str):
+            check_output_name(value, self.formats)
+        return super().convert(value, param, ctx)
+
+
+def output_option(*formats: str) -> Callable[[F], F]:
+    """-o FILE (and --follow-symlinks) for a command printing one of `formats`."""
+
+    def decorate(function: F) -> F:
+        function = follow_symlinks_option(function)
+        return click.option(
+            "-o",
+            "--output",
+            type=OutputPath(formats),
+            default=None,
+            help="Write to FILE atomically instead of standard output (a device or FIFO is "
+            "written in place; a symbolic link is refused without --follow-symlinks).",
+        )(function)
+
+    return decorate
 
 
 def selection_options(function: F) -> F:

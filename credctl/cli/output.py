@@ -24,18 +24,18 @@ def emit(
     command offers it, else table. Colour only on a terminal. A failure the result
     carries is raised last, after everything that did happen was shown.
     """
-    from credctl.fsutil import display_path, write_file
+    from credctl.fsutil import display_path, write_output
     from credctl.render import RENDERERS, plain
 
-    fmt = state.format(output_format, result.formats)
     to_file = output is not None and str(output) != "-"
+    fmt = state.format(output_format, result.formats)
     renderer = RENDERERS.get(fmt)
     if renderer is not None and renderer.page and not to_file and sys.stdout.isatty():
         raise UsageError(f"the {fmt.upper()} report is a file: pass -o report.{fmt}")
     rendered = result.render(fmt, plain if to_file else state.style)
     if to_file:
         assert output is not None
-        write_file(output, rendered, 0o644)
+        write_output(output, rendered, 0o644, follow_symlinks=state.follow_symlinks)
         state.say(f"wrote {display_path(output)}")
     else:
         for chunk in [rendered] if isinstance(rendered, str) else rendered:
