@@ -385,8 +385,9 @@ class ImportResult(Result):
             return notes
         ownerless = [item.id for item in rows if item.needs_owner]
         owners = (
-            f"; {len(ownerless)} need an owner ({', '.join(ownerless)}): fill in their Owner "
-            "cells, then run 'credctl validate'"
+            f"; {len(ownerless)} {'needs' if len(ownerless) == 1 else 'need'} an owner "
+            f"({', '.join(ownerless)}): fill in {'its' if len(ownerless) == 1 else 'their'} "
+            "Owner cell, then run 'credctl validate'"
             if ownerless
             else ""
         )

@@ -120,7 +120,7 @@ def test_import_keeps_what_the_store_says(tmp_path: Path, store: Store) -> None:
         "tells the two apart)",
     ]
     if spaced:
-        assert "1 need an owner (prod/team-x/api-key)" in imported.stderr
+        assert "1 needs an owner (prod/team-x/api-key): fill in its Owner cell" in imported.stderr
     table = (project / "credentials.md").read_text()
     assert f"| Teams/Payments/Eu/West/Psp/Adyen | prod | API Key | {scheme}{deep} | 90d |" in table
     assert "| Postgres/Main | prod | Database Password |" in table
