@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from credctl.backends.access import LADDER
+from credctl.backends.base import PERMISSIONS, AccessCheck, Backend
 from credctl.backends.pool import Backends
 from credctl.errors import (
     AccessDeniedError,
@@ -37,12 +39,16 @@ class Check:
     secrets: int | None
     seconds: float | None
     message: str
+    commands: dict[str, str] = field(
+        default_factory=dict
+    )  # command -> ok / denied: … / not checked
 
     def as_json(self) -> dict[str, object]:
         return {
             **pick(self, "environment", "backend", "where", "ok", "state", "secrets"),
             "latency_ms": None if self.seconds is None else round(self.seconds * 1000, 1),
             "message": self.message,
+            "commands": self.commands,
         }
 
 
@@ -92,16 +98,45 @@ def diagnose(environments: Sequence[EnvironmentConfig], backends: Backends) -> D
             )
             continue
         elapsed = time.perf_counter() - started
+        message = f"listed {count} secrets under {environment.prefix!r}"
+        commands = _commands(backend)
+        denied = [command for command, verdict in commands.items() if verdict != "ok"]
+        if denied and all(commands[c].startswith("denied") for c in denied):
+            first = commands[denied[0]]
+            message += (
+                f"; {_series(denied)} will fail: the token lacks {first.removeprefix('denied: ')}"
+                f" (hint: credctl policy --env {environment.name} --for {denied[-1]})"
+            )
+        state = "limited" if any(v.startswith("denied") for v in commands.values()) else "ok"
         checks.append(
             Check(
                 environment.name,
                 kind,
                 where,
-                True,
-                "ok",
+                state == "ok",
+                state,
                 count,
                 elapsed,
-                f"listed {count} secrets under {environment.prefix!r}",
+                message,
+                commands,
             )
         )
     return Diagnosis(checks)
+
+
+def _commands(backend: Backend) -> dict[str, str]:
+    """Per command of the ladder: ok, denied (what is missing), or not checked."""
+    if not isinstance(backend, AccessCheck):
+        return {command: "not checked" for command in LADDER}
+    verdicts = {command: "ok" for command in LADDER}
+    for permission, (allowed, what) in backend.permissions().items():
+        if allowed:
+            continue
+        for command in LADDER[LADDER.index(PERMISSIONS[permission]) :]:
+            if verdicts[command] == "ok":
+                verdicts[command] = f"denied: {what}"
+    return verdicts
+
+
+def _series(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"

@@ -84,7 +84,7 @@ class ImportPlan:
 def plan_import(
     project: Project, environments: Sequence[EnvironmentConfig], backends: Backends
 ) -> ImportPlan:
-    """Rows for the secrets under each prefix that no credential names."""
+    """Rows for the secrets under each prefix that no row names."""
     plan = ImportPlan()
     for environment in environments:
         _survey(project, environment, backends.get(environment), plan)
@@ -381,7 +381,7 @@ class ImportResult(Result):
         rows = self.plan.rows
         if not rows:
             if not self.plan.not_imported:
-                notes.append("Nothing to import: every secret under the prefixes has a credential.")
+                notes.append("Nothing to import: every secret under the prefixes has a row.")
             return notes
         ownerless = [item.id for item in rows if item.needs_owner]
         owners = (
@@ -399,7 +399,7 @@ class ImportResult(Result):
 
 
 def _rows(count: int) -> str:
-    return f"{count} credential{'s' if count != 1 else ''}"
+    return f"{count} row{'s' if count != 1 else ''}"
 
 
 def import_rows(
@@ -410,7 +410,7 @@ def import_rows(
     *,
     dry_run: bool = False,
 ) -> ImportResult:
-    """Rows for the secrets under each prefix that no credential names, appended unless a dry run."""
+    """Rows for the secrets under each prefix that no row names, appended unless a dry run."""
     plan = plan_import(project, environments, backends)
     added = None if dry_run or not plan.rows else apply_import(project, plan.rows, actor)
     return ImportResult(plan, added, project.table.display)

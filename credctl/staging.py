@@ -33,8 +33,8 @@ from credctl.schedule import format_instant
 
 
 def metadata_for(credential: Credential) -> dict[str, str]:
-    """The credctl metadata a credential puts on its secret (none on an external one,
-    which another system owns: only the record of a rotation goes there)."""
+    """The credctl metadata a credential's row puts on its secret (none on an external
+    one, which another system owns: only the record of a rotation goes there)."""
     if credential.external:
         return {}
     metadata = {

@@ -218,27 +218,36 @@ class OutputPath(click.Path):
     """A path for `-o`: a bare format name (`-o json`, the AWS CLI's habit) is refused,
     with the hint for --format, before anything runs."""
 
-    def __init__(self, formats: Sequence[str]) -> None:
+    def __init__(self, formats: Sequence[str] | Callable[[], Sequence[str]]) -> None:
         super().__init__(path_type=Path, dir_okay=False, allow_dash=True)
-        self.formats = tuple(formats)
+        # a callable is asked only when the option is given (--help imports nothing)
+        self.formats = formats
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         from credctl.fsutil import check_output_name
 
         if isinstance(value, str):
-            check_output_name(value, self.formats)
+            formats = self.formats() if callable(self.formats) else self.formats
+            check_output_name(value, formats)
         return super().convert(value, param, ctx)
 
 
-def output_option(*formats: str) -> Callable[[F], F]:
-    """-o FILE (and --follow-symlinks) for a command printing one of `formats`."""
+def output_option(
+    *formats: str, more: Callable[[], Sequence[str]] | None = None
+) -> Callable[[F], F]:
+    """-o FILE (and --follow-symlinks) for a command printing one of `formats` (and of
+    what `more` names, asked only when -o is given)."""
+    names: Sequence[str] | Callable[[], Sequence[str]] = formats
+    if more is not None:
+        extra = more
+        names = lambda: [*formats, *extra()]  # noqa: E731
 
     def decorate(function: F) -> F:
         function = follow_symlinks_option(function)
         return click.option(
             "-o",
             "--output",
-            type=OutputPath(formats),
+            type=OutputPath(names),
             default=None,
             help="Write to FILE atomically instead of standard output (a device or FIFO is "
             "written in place; a symbolic link is refused without --follow-symlinks).",
@@ -263,7 +272,7 @@ def selection_options(function: F) -> F:
             "--include-config/--no-include-config",
             default=True,
             show_default=True,
-            help="Include literal configuration credentials (redirect URIs, client IDs).",
+            help="Include literal configuration rows (redirect URIs, client IDs).",
         ),
     ]
     for option in reversed(options):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,8 +36,22 @@ def emit(
     rendered = result.render(fmt, plain if to_file else state.style)
     if to_file:
         assert output is not None
-        write_output(output, rendered, 0o644, follow_symlinks=state.follow_symlinks)
+        digest = hashlib.sha256()
+        chunks = [rendered] if isinstance(rendered, str) else rendered
+        in_place = write_output(
+            output,
+            (_hashed(chunk, digest) for chunk in chunks),
+            0o644,
+            follow_symlinks=state.follow_symlinks,
+        )
         state.say(f"wrote {display_path(output)}")
+        # an auditor checks the report against its digest (sha256sum -c); a device, a FIFO
+        # or a stream has no folder of its own to put it in
+        if result.sealed and not in_place:
+            seal = output.with_name(output.name + ".sha256")
+            text = f"{digest.hexdigest()}  {output.name}\n"
+            write_output(seal, text, 0o644, follow_symlinks=state.follow_symlinks)
+            state.say(f"wrote {display_path(seal)}")
     else:
         for chunk in [rendered] if isinstance(rendered, str) else rendered:
             click.echo(chunk, nl=False)
@@ -48,3 +63,8 @@ def emit(
     code = result.exit_code()
     if code:
         sys.exit(code)
+
+
+def _hashed(chunk: str, digest: hashlib._Hash) -> str:
+    digest.update(chunk.encode("utf-8"))
+    return chunk
