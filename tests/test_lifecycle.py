@@ -234,3 +234,21 @@ def test_a_deleted_secret_without_a_row_is_not_an_orphan(tmp_path: Path) -> None
     assert credctl(project, "sync", env=store.env).exit_code == 3
     assert credctl(project, "sync", "--restore", env=store.env).exit_code == 0
     assert audit_of(project, store)["credentials"][1]["status"] == "ok"
+
+
+@pytest.mark.integration
+def test_a_vault_deletion_still_to_come_is_not_a_deleted_secret(
+    tmp_path: Path, openbao: OpenBao
+) -> None:
+    """`delete_version_after` gives every version a deletion_time ahead: readable until then."""
+    store = Store("vault", openbao)
+    project, prefix = project_on(tmp_path, store, [row()])
+    name = f"{prefix}stripe/api-key"
+    openbao.client().secrets.kv.v2.update_metadata(
+        path=name, delete_version_after="24h", mount_point="secret"
+    )
+    assert credctl(project, "sync", env=store.env).exit_code == 0
+    meta = openbao.client().secrets.kv.v2.read_secret_metadata(path=name, mount_point="secret")
+    assert meta["data"]["versions"]["1"]["deletion_time"]  # set, and a day ahead
+    assert audit_of(project, store)["credentials"][0]["status"] == "ok"
+    assert credctl(project, "get", "prod/stripe/api-key", env=store.env).exit_code == 0

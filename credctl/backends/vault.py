@@ -543,11 +543,18 @@ class VaultBackend:
             return False
         return bool(answer["data"]["data"] == dict(data))
 
-    def _write_metadata(self, name: str, custom: Mapping[str, str]) -> None:
+    def _write_metadata(
+        self, name: str, custom: Mapping[str, str], delete_after: str | None = None
+    ) -> None:
+        """Write custom_metadata; `delete_after`, the secret's `delete_version_after` as it
+        is (hvac sends "0s" unless told, which would switch another tool's setting off)."""
         self._check_limits(name, custom)
         self._call(
             lambda c: c.secrets.kv.v2.update_metadata(
-                path=name, custom_metadata=dict(custom), mount_point=self.mount
+                path=name,
+                custom_metadata=dict(custom),
+                delete_version_after=delete_after or "0s",
+                mount_point=self.mount,
             ),
             f"metadata/{name}",
             "update",
@@ -807,7 +814,7 @@ class VaultBackend:
         merged.update(updates)
         for key in remove:
             merged.pop(key, None)
-        self._write_metadata(name, merged)
+        self._write_metadata(name, merged, existing.get("delete_version_after"))
 
     def put_pending(self, name: str, value: Secret, token: str, field: str | None = None) -> None:
         staged = self._pending(name)
