@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DEMO   := build/demo
 CREDCTL := $(BIN)/credctl --project-dir $(DEMO)
 
-.PHONY: demo test faults lint typecheck bench install dev node-deps browser shells clean
+.PHONY: demo test faults lint typecheck bench install dev node-deps browser shells terraform clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,17 @@ shells:
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 			(apt-get update -qq && apt-get install -y -qq $$missing >/dev/null) || echo "could not install$$missing: their shell tests will be skipped"; \
 		else echo "not found:$$missing: their shell tests will be skipped"; fi; fi
+
+# terraform and its AWS provider run the Terraform coexistence test (tests/test_terraform.py),
+# offline against moto_server, from a filesystem mirror of the provider; skipped without them.
+TERRAFORM_PLUGIN_MIRROR ?= /opt/tf-plugins
+export TERRAFORM_PLUGIN_MIRROR
+terraform:
+	@if ! command -v terraform >/dev/null 2>&1; then \
+		echo "terraform not found: the Terraform coexistence test will be skipped"; \
+	elif [ ! -d "$(TERRAFORM_PLUGIN_MIRROR)/registry.terraform.io/hashicorp/aws" ]; then \
+		echo "no AWS provider mirror in $(TERRAFORM_PLUGIN_MIRROR): the Terraform test will be skipped"; \
+	else echo "terraform and the AWS provider found: the Terraform coexistence test runs"; fi
 
 demo: install
 	@rm -rf $(DEMO) && mkdir -p $(DEMO)
@@ -85,7 +96,7 @@ typecheck: dev
 
 # Then the server-free tests once more with credctl's clock and the tests' idea of today a
 # year ahead, so a test that quietly depends on today's date fails today, not next year.
-test: dev node-deps browser shells lint typecheck
+test: dev node-deps browser shells terraform lint typecheck
 	$(BIN)/pytest -n 2 --durations=10
 	@echo "== again with the clock moved a year ahead (stores that keep their own time left out)"
 	$(BIN)/pytest -n 2 -q --clock-offset 365d

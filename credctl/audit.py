@@ -16,6 +16,7 @@ from credctl.backends.pool import Backends
 from credctl.credential import Credential
 from credctl.errors import Problem
 from credctl.evidence import Population, input_digests, inputs_digest
+from credctl.lifecycle import deleted_hint, deleted_message, external_missing
 from credctl.model import (
     META_OWNER,
     META_ROTATED_BY,
@@ -145,11 +146,12 @@ def run_audit(
             backend.describe(),
             time.perf_counter() - started,
         )
+        known = {**listing, **_external_secrets(credentials, environment, backend)}
         matched: set[str] = set()
         share = Population(environment.name, backend.describe(), listed=len(listing))
         report.population.append(share)
         for credential in credentials:
-            status = _audit_row(credential, environment, backend, listing, matched, project, now)
+            status = _audit_row(credential, environment, backend, known, matched, project, now)
             share.count(status)
             for problem in row_problems.get(credential.line, []):
                 status.findings.append(
@@ -203,6 +205,19 @@ def run_audit(
     return report
 
 
+def _external_secrets(
+    credentials: Sequence[Credential], environment: EnvironmentConfig, backend: Backend
+) -> dict[str, SecretInfo]:
+    """What the store says of the rows' secrets outside the prefix, which its listing
+    leaves out: one metadata read each (`concurrency` at a time)."""
+    names = sorted(
+        {credential.target(environment)[0] for credential in credentials if credential.external}
+    )
+    if not names:
+        return {}
+    return {name: info for name, info in backend.describe_secrets(names).items() if info}
+
+
 def _audit_row(
     credential: Credential,
     environment: EnvironmentConfig,
@@ -242,16 +257,30 @@ def _audit_row(
             "(write the store's date back with 'credctl sync')",
         )
     if info is None or info.deleted:
-        finding(
-            "missing-in-backend",
-            "error",
-            f"{credential.id}: {reference} does not exist in {backend.describe()} "
-            "(create it with 'credctl sync')",
-        )
+        if info is not None:
+            finding(
+                "deleted",
+                "error" if info.managed or not credential.external else "warning",
+                f"{deleted_message(credential, reference, backend.describe(), info)} "
+                f"({deleted_hint(credential, environment, info)})",
+            )
+        elif credential.external:
+            finding(
+                "missing-in-backend",
+                "error",
+                external_missing(credential, reference, backend.describe(), environment),
+            )
+        else:
+            finding(
+                "missing-in-backend",
+                "error",
+                f"{credential.id}: {reference} does not exist in {backend.describe()} "
+                "(create it with 'credctl sync')",
+            )
         return CredentialStatus(
             credential,
             reference,
-            "missing",
+            "missing" if info is None else "deleted",
             findings,
             last_rotated=table_last_rotated,
             max_age_days=max_age_days,
@@ -419,6 +448,8 @@ def _drift(
             f"{credential.id}: the table's {' and '.join(drifted)} differs from the store "
             "('credctl sync' writes the store's truth back)",
         )
+    if credential.external:
+        return  # another system's secret: credctl keeps no owner or schedule on it
     store_owner = info.own(META_OWNER)
     store_schedule = info.own(META_SCHEDULE)
     metadata_drift = []

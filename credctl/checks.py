@@ -182,7 +182,7 @@ def _target(
             )
         ], None
     name = found
-    owner = _owner(name, environment, environments)
+    owner = owner_of(name, environment, environments)
     if owner is not None and owner is not environment:
         return [
             Problem(
@@ -207,8 +207,8 @@ def _target(
     return [], Target(name, reference.field, environment)
 
 
-def _owner(
-    name: str, environment: EnvironmentConfig, environments: Sequence[EnvironmentConfig]
+def owner_of(
+    name: str, environment: EnvironmentConfig, environments: Iterable[EnvironmentConfig]
 ) -> EnvironmentConfig | None:
     """The environment on the same store whose prefix holds `name` (the longest prefix)."""
     owners = [

@@ -127,6 +127,17 @@ class Credential:
         """The `#field` of the secret this row holds (None: all of it)."""
         return self.ref.field if self.ref is not None else None
 
+    @property
+    def external(self) -> bool:
+        """Its reference points outside its environment's prefix (a secret another system
+        owns, declared in `external:`): credctl reads and rotates it, never creates it or
+        puts its own metadata on it besides the record of a rotation."""
+        environment = self.environment_config
+        if environment is None or self.ref is None:
+            return False
+        name = environment.store_name(self.ref)
+        return name is not None and not environment.owns(name)
+
     def matches(self, services: Sequence[str], types: Sequence[str]) -> bool:
         """Whether `--service` and `--type` options (none given: all) choose it."""
         return (not services or slugify(self.service) in {slugify(s) for s in services}) and (

@@ -25,7 +25,8 @@ from credctl.errors import (
     StaleError,
     UsageError,
 )
-from credctl.fsutil import display_path, write_file
+from credctl.fsutil import display_path, write_output
+from credctl.lifecycle import explain_read_failure
 from credctl.model import EnvironmentConfig
 from credctl.project import Project
 from credctl.render import Styler
@@ -81,7 +82,8 @@ def collect_env(
         if not credential.is_config
     }
     started = time.perf_counter()
-    results = backends.get(environment).read_values(list(refs.values())) if refs else {}
+    backend = backends.get(environment)
+    results = backend.read_values(list(refs.values())) if refs else {}
     log.info(
         "%s: read %d values in %.2f s",
         environment.name,
@@ -105,7 +107,9 @@ def collect_env(
             )
             continue
         if isinstance(result, BackendError):
-            failures.append(f"{credential.id} ({result})")
+            explained = explain_read_failure(backend, credential, environment, result)
+            hint = f"; {explained.hint}" if explained.hint and explained is not result else ""
+            failures.append(f"{credential.id} ({explained}{hint})")
             continue
         entries.append(EnvEntry(name, result, credential.id))
     if failures:
@@ -162,6 +166,7 @@ class EnvWritten(Result):
     path: Path | None  # None: standard output
     text: str = field(repr=False)
     tracked_by_git: bool = False
+    in_place: bool = False  # a device or FIFO, written as it is (no mode of credctl's)
 
     def as_text(self, style: Styler) -> str:
         return self.text if self.path is None else ""
@@ -171,8 +176,9 @@ class EnvWritten(Result):
             return []
         shown = display_path(self.path)
         warning = [f"warning: git would track {shown}; add it to .gitignore"]
+        mode = "" if self.in_place else " (mode 0600)"
         return (warning if self.tracked_by_git else []) + [
-            f"wrote {self.count} variables to {shown} (mode 0600)"
+            f"wrote {self.count} variables to {shown}{mode}"
         ]
 
 
@@ -202,8 +208,10 @@ def env_file(
     fmt: str | None,
     output: Path | None,
     check: bool = False,
+    follow_symlinks: bool = False,
 ) -> EnvWritten | EnvChecked:
-    """Write one environment's variables to a file (0600, atomic) or stdout, or check one."""
+    """Write one environment's variables to a file (0600, atomic) or stdout, or check one;
+    a device or FIFO is written in place, a symbolic link only with `follow_symlinks`."""
     environment = one_environment(project, names)
     chosen_format = fmt or (
         environment.env_file.format if environment.env_file else envfile.DEFAULT_FORMAT
@@ -231,7 +239,8 @@ def env_file(
     text = envfile.render(pairs, chosen_format)
     if str(path) == "-":
         return EnvWritten(len(pairs), None, text)
-    write_file(path, text, 0o600)
+    if write_output(path, text, 0o600, follow_symlinks=follow_symlinks):
+        return EnvWritten(len(pairs), path, "", in_place=True)
     return EnvWritten(len(pairs), path, "", git_tracks_or_would_track(path))
 
 

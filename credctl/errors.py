@@ -123,6 +123,11 @@ class NotFoundError(BackendError):
     """The secret (or version) does not exist in the store."""
 
 
+class SecretDeletedError(NotFoundError):
+    """The secret exists but is deleted or scheduled for deletion: nothing reads it, and
+    nothing writes over it until it is restored or recreated on purpose."""
+
+
 class ConflictError(BackendError):
     """A check-and-set write lost to a concurrent writer."""
 

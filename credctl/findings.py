@@ -9,6 +9,8 @@ FINDINGS: dict[str, str] = {
     "never-rotated": "The store has no record of a rotation; it is aged from its creation.",
     "missing-owner": "The row names no owner, and policy requires one.",
     "missing-in-backend": "The row's secret does not exist in the environment's store.",
+    "deleted": "The row's secret exists but is deleted or scheduled for deletion; "
+    "'credctl sync --restore' brings it back (--recreate where its value was destroyed).",
     "no-value": "The secret exists but holds no value yet.",
     "orphan": "A credctl-managed secret under the prefix has no row in the table.",
     "unmanaged": "A secret under the prefix was never managed by credctl.",
@@ -34,6 +36,7 @@ REMINDED = frozenset(
         "future-date",
         "missing-owner",
         "missing-in-backend",
+        "deleted",
         "no-value",
         "literal-secret-in-table",
     }
@@ -48,6 +51,7 @@ FIXES: dict[str, str] = {
     "future-date": "credctl rotate {id}",
     "missing-owner": "fill in the Owner at {where}, then credctl validate",
     "missing-in-backend": "credctl sync --env {environment}",
+    "deleted": "credctl sync --restore --env {environment}",
     "no-value": "credctl set {id}",
     "table-drift": "credctl sync --env {environment}",
     "metadata-drift": "credctl sync --env {environment}",

@@ -150,6 +150,8 @@ class EnvironmentConfig(Strict):
     naming: Annotated[str, AfterValidator(_naming)] = "{service}/{credential}"
     # Names outside the prefix that rows may reference (prefixes, or globs with * ? [).
     external: Annotated[list[str], AfterValidator(_external)] = Field(default_factory=list)
+    # Tags or metadata keys that name a secret's owner, for `import` (after credctl:owner).
+    owner_keys: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
     env_file: EnvFileConfig | None = None
     env_vars: dict[str, str] = Field(default_factory=dict)
     concurrency: int = Field(default=16, ge=1, le=256)
@@ -350,20 +352,44 @@ class Ref:
     field: str | None = None
 
     def __str__(self) -> str:
-        suffix = f"#{self.field}" if self.field else ""
-        return f"{self.scheme}://{self.name}{suffix}"
+        suffix = f"#{quote_part(self.field)}" if self.field else ""
+        return f"{self.scheme}://{quote_part(self.name)}{suffix}"
 
 
 _REF = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]*)://(?P<name>[^#\s]+)(?:#(?P<field>[^#\s]+))?$")
+# What a reference cannot hold as written (a cell's reference ends at whitespace, a field
+# starts at #), and a % that would read as an escape: written as %XX of their UTF-8 bytes.
+_UNWRITABLE = re.compile(r"[#\s\x00-\x1f\x7f-\x9f]|%(?=[0-9A-Fa-f]{2})")
+_ESCAPES = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
+
+
+def quote_part(text: str) -> str:
+    """A store name or field as a reference writes it: `team x/api key` -> `team%20x/api%20key`."""
+    return _UNWRITABLE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), text)
+
+
+def _unquote_part(text: str) -> str:
+    def decoded(match: re.Match[str]) -> str:
+        try:
+            return bytes.fromhex(match.group().replace("%", "")).decode("utf-8")
+        except UnicodeDecodeError:
+            return match.group()
+
+    return _ESCAPES.sub(decoded, text)
 
 
 def parse_reference(text: str) -> Ref | None:
     """The reference in a cell (of a store type the registry knows), or None when the
-    cell is empty or a literal."""
+    cell is empty or a literal. `%XX` escapes (`quote_part`) are decoded."""
     match = _REF.match(text.strip())
     if not match or by_scheme(match.group("scheme")) is None:
         return None
-    return Ref(match.group("scheme"), match.group("name"), match.group("field"))
+    field = match.group("field")
+    return Ref(
+        match.group("scheme"),
+        _unquote_part(match.group("name")),
+        _unquote_part(field) if field is not None else None,
+    )
 
 
 def looks_like_reference(text: str) -> bool:
@@ -428,7 +454,10 @@ class SecretInfo:
     # when the current version was made, where the store tells without another request
     current_created: datetime | None = None
     pending: PendingInfo | None = None
+    # deleted or scheduled for deletion: nothing reads it or writes over it until restored
     deleted: bool = False
+    # its current value is gone for good (a destroyed Vault version): only a new value helps
+    destroyed: bool = False
     rotated_by_store: bool = False  # the store rotates it itself (AWS RotationEnabled)
     field: str | None = None  # the #field of the row this view is for (None: the whole secret)
 
@@ -549,7 +578,7 @@ def key_name(key: str) -> str:
 # -------------------------------------------------------------------- findings
 
 Severity = Literal["error", "warning", "info"]
-Status = Literal["ok", "due-soon", "overdue", "never-rotated", "missing", "unknown"]
+Status = Literal["ok", "due-soon", "overdue", "never-rotated", "missing", "deleted", "unknown"]
 
 
 @dataclass(frozen=True)

@@ -300,7 +300,8 @@ def _overlapping_prefixes(
                     display,
                     _line_of(node, ["backend", key]),
                     f"prefix {environment.prefix!r} overlaps environment {other.name}'s prefix "
-                    f"{other.prefix!r} on the same store, so each would take the other's "
+                    f"{other.prefix!r} ({nodes[other.name][0]}) on the same store, so each would "
+                    "take the other's "
                     f"secrets for its own; set backend.{key} so that neither contains the other",
                     "overlapping-prefix",
                 )

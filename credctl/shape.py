@@ -28,6 +28,8 @@ _CREDENTIAL_WORDS = re.compile(
     r"(pass(word|wd|phrase)?|secret|key|token|credential|pwd|pin|private|auth|signature|salt)$",
     re.IGNORECASE,
 )
+# last words of a field that names something about a credential, not the credential
+_ABOUT_A_CREDENTIAL = {"id", "name", "arn", "url", "uri", "host", "type", "user", "username"}
 _SHOWN_FIELDS = 12  # a message lists at most this many fields
 
 
@@ -63,10 +65,13 @@ class Shape:
 
 def looks_like_credential(field: str) -> bool:
     """Whether a field's name says it holds a credential: `password`, `client_secret`,
-    `api-key`, `db.token` (its last part is what counts)."""
-    last = re.split(r"[._\-\s]", field.rsplit(".", 1)[-1])
-    words = [word for word in last if word]
-    return bool(words) and any(_CREDENTIAL_WORDS.search(word) for word in words[-2:])
+    `api-key`, `db.token` (its last part is what counts), unless it names something about
+    one (`key_id`, `secret_name`, `token_url`)."""
+    last = field.rsplit(".", 1)[-1]
+    words = [word for word in re.split(r"[^A-Za-z0-9]+", last.lower()) if word]
+    if not words or words[-1] in _ABOUT_A_CREDENTIAL:
+        return False
+    return any(_CREDENTIAL_WORDS.search(word) for word in words[-2:])
 
 
 def fields_of(value: str | bytes | Mapping[str, Any]) -> list[str]:

@@ -36,7 +36,10 @@ from credctl.schedule import format_instant, format_timestamp
 
 def metadata_for(credential: Credential) -> dict[str, str]:
     """The credctl metadata a credential puts on its secret: `credctl:managed`, and its own
-    keys, under its field's names when it holds one `#field` (`model.row_key`)."""
+    keys, under its field's names when it holds one `#field` (`model.row_key`). None on an
+    external one, which another system owns: only the record of a rotation goes there."""
+    if credential.external:
+        return {}
     field = credential.field
     metadata = {
         META_MANAGED: "true",

@@ -1,4 +1,4 @@
-"""plan, sync and import: make the table and each store agree, both ways.
+"""plan and sync: make the table and each store agree, both ways.
 
 A plan compares the table with one listing per store (no value is read). Sync
 applies it: store writes run concurrently (bounded by the environment's
@@ -20,6 +20,7 @@ from credctl import auditlog, clock
 from credctl.auditlog import LOG_PATH, Entry
 from credctl.backends.base import Backend, batched
 from credctl.backends.pool import Backends
+from credctl.checks import owner_of
 from credctl.credential import Credential
 from credctl.errors import (
     BackendError,
@@ -30,6 +31,11 @@ from credctl.errors import (
     NotRecordedError,
 )
 from credctl.generate import generate
+from credctl.lifecycle import (
+    deleted_error,
+    gives_first_value,
+    missing_external_error,
+)
 from credctl.model import (
     FIELD_KEY_PREFIX,
     META_LAST_ROTATED,
@@ -44,15 +50,13 @@ from credctl.model import (
     EnvironmentConfig,
     SecretInfo,
     row_key,
-    slugify,
 )
 from credctl.progress import Progress, Silent
 from credctl.project import Project
 from credctl.recording import check_can_record, save_table
 from credctl.render import Styler
 from credctl.results import Result, pick
-from credctl.rotation.rotators import rotator_type
-from credctl.schedule import days, format_instant
+from credctl.schedule import format_instant
 from credctl.secret import Secret
 from credctl.staging import (
     finish_promoted,
@@ -63,7 +67,18 @@ from credctl.staging import (
     staging_token,
 )
 
-Action = Literal["create", "update", "write-back", "orphan", "unmanaged", "prune"]
+Action = Literal[
+    "create",
+    "update",
+    "write-back",
+    "restore",
+    "recreate",
+    "orphan",
+    "unmanaged",
+    "prune",
+    "deleted",
+    "missing",
+]
 # metadata key -> the name a plan shows for it
 FIELD_NAMES = {
     META_MANAGED: "managed",
@@ -80,8 +95,14 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "orphan": ("!", "red"),
     "unmanaged": ("?", "bright_black"),
     "prune": ("-", "red"),
+    "restore": ("^", "green"),
+    "recreate": ("+", "green"),
+    "deleted": ("x", "red"),
+    "missing": ("!", "red"),
 }
-REPORTED_ONLY = ("orphan", "unmanaged")  # never changed by sync
+REPORTED_ONLY = ("orphan", "unmanaged", "deleted", "missing")  # never changed by sync
+# reported, and what stops sync: a row's secret deleted, or an external one missing
+BLOCKED = ("deleted", "missing")
 # who the store records as having rotated a value that another tool changed
 OUTSIDE_ACTOR = "outside credctl"
 
@@ -105,6 +126,8 @@ class Change:
     finish_staged: bool = False
     # metadata keys to remove: a #field row's keys that older credctl kept on the secret
     remove: list[str] = field(default_factory=list)
+    info: SecretInfo | None = None  # the store's listing of it, when it has one
+    error: CredctlError | None = None  # why a blocked row stops sync (deleted, missing)
 
     def as_json(self) -> dict[str, object]:
         return pick(self, "action", "id", "environment", "fields")
@@ -116,6 +139,7 @@ class Plan(Result):
 
     changes: list[Change]
     detailed_exitcode: bool = False
+    applying: bool = False  # sync's plan, not plan's: a blocked row is its failure
 
     @property
     def actionable(self) -> list[Change]:
@@ -135,6 +159,8 @@ class Plan(Result):
             symbol, colour = ACTIONS[change.action]
             mark = style(f"{symbol} {change.action:<11}", colour)
             detail = f"  ({', '.join(change.fields)})" if change.fields else ""
+            if change.error is not None:
+                detail = f"  ({change.error.hint})" if change.error.hint else ""
             lines.append(f"  {mark} {change.id}{detail}")
         if not self.changes:
             lines.append("No changes: the table and the stores agree.")
@@ -144,6 +170,9 @@ class Plan(Result):
     def exit_code(self) -> int:
         return 2 if self.detailed_exitcode and self.actionable else 0
 
+    def failure(self, fmt: str) -> CredctlError | None:
+        return blocked_error(self.changes) if self.applying else None
+
     def count(self, action: Action) -> int:
         return sum(1 for change in self.changes if change.action == action)
 
@@ -152,9 +181,31 @@ class Plan(Result):
             f"Plan: {self.count('create')} to create, {self.count('update')} to update, "
             f"{self.count('write-back')} to write back"
         )
-        if self.count("prune"):
-            text += f", {self.count('prune')} to prune"
-        return text + f"; {self.count('orphan')} orphans, {self.count('unmanaged')} unmanaged."
+        extra: tuple[Action, ...] = ("restore", "recreate", "prune")
+        for action in extra:
+            if self.count(action):
+                text += f", {self.count(action)} to {action}"
+        text += f"; {self.count('orphan')} orphans, {self.count('unmanaged')} unmanaged"
+        if self.count("deleted"):
+            text += f", {self.count('deleted')} deleted"
+        if self.count("missing"):
+            text += f", {self.count('missing')} missing external"
+        return text + "."
+
+
+def blocked_error(changes: Sequence[Change]) -> CredctlError | None:
+    """Why sync could not make the store match the table: rows whose secret is deleted
+    (until --restore or --recreate) or external and missing; exit 3, each named."""
+    blocked = [change for change in changes if change.error is not None]
+    if not blocked:
+        return None
+    first = blocked[0].error
+    assert first is not None
+    if len(blocked) == 1:
+        return first
+    more = f"{len(blocked)} rows' secrets are deleted or missing, so sync left them alone"
+    error = NotFoundError(f"{more}; first: {first}", hint=first.hint)
+    return error
 
 
 @dataclass
@@ -196,6 +247,9 @@ class SyncResult(Result):
     def failure(self, fmt: str) -> CredctlError | None:
         if self.failed:
             return _stopped(self.failed, len(self.plan.actionable))
+        blocked = blocked_error(self.plan.changes)
+        if blocked is not None:
+            return blocked
         if self.not_recorded:
             return NotRecordedError(
                 f"the {len(self.applied)} changes are made in the stores, but "
@@ -227,11 +281,15 @@ def _date(moment: datetime | None) -> str | None:
     return moment.strftime("%Y-%m-%d") if moment else None
 
 
-def _generates(project: Project, credential: Credential) -> bool:
-    type_policy = credential.type_policy
-    return bool(
-        type_policy and rotator_type(type_policy).first_value and type_policy.generator is not None
-    )
+@dataclass(frozen=True)
+class Lifecycle:
+    """What sync may do besides making the store match the table: bring back the rows'
+    deleted secrets (`--restore`, their values too), or give those whose value is gone
+    a new one (`--recreate`), and schedule the deletion of orphans (`--prune`)."""
+
+    restore: bool = False
+    recreate: bool = False
+    prune: bool = False
 
 
 def make_plan(
@@ -241,58 +299,55 @@ def make_plan(
     *,
     prune: bool = False,
     detailed_exitcode: bool = False,
+    lifecycle: Lifecycle | None = None,
 ) -> Plan:
-    """What sync would change in each store and in the table; one listing per store."""
+    """What sync would change in each store and in the table; one listing per store (and
+    one metadata read per row whose secret is outside the prefix)."""
     problems = project.problems()
     if problems:
         raise ConfigError(problems)
+    lifecycle = lifecycle or Lifecycle(prune=prune)
     changes: list[Change] = []
     for environment in environments:
         backend = backends.get(environment)
         listing = {info.name: info for info in backend.list_secrets()}
+        credentials = [c for c in project.credentials_in(environment) if not c.is_config]
+        outside = sorted({c.target(environment)[0] for c in credentials if c.external})
+        known = dict(listing)
+        if outside:
+            known.update((n, i) for n, i in backend.describe_secrets(outside).items() if i)
         named: dict[str, list[Credential]] = {}
-        for credential in project.credentials_in(environment):
-            if credential.is_config:
-                continue
+        for credential in credentials:
             name, field_name = credential.target(environment)
             named.setdefault(name, []).append(credential)
             changes.extend(
-                _row_changes(project, credential, environment, backend, name, field_name, listing)
+                _row_changes(credential, environment, backend, name, field_name, known, lifecycle)
             )
-        for name, credentials in named.items():
-            check_metadata_room(environment, name, credentials, listing.get(name))
+        for name, on_secret in named.items():
+            check_metadata_room(environment, name, on_secret, known.get(name))
+        others = [e for e in project.environments.values() if e is not environment]
         for name, info in sorted(listing.items()):
             if name in named or info.deleted:
                 continue
+            if owner_of(name, environment, [environment, *others]) is not environment:
+                continue  # under another environment's prefix: never its orphan to prune
+            action: Action = "unmanaged"
             if info.managed:
-                action: Action = "prune" if prune else "orphan"
-                changes.append(
-                    Change(
-                        action, info.reference, environment.name, [], name, reference=info.reference
-                    )
-                )
-            else:
-                changes.append(
-                    Change(
-                        "unmanaged",
-                        info.reference,
-                        environment.name,
-                        [],
-                        name,
-                        reference=info.reference,
-                    )
-                )
+                action = "prune" if lifecycle.prune else "orphan"
+            changes.append(
+                Change(action, info.reference, environment.name, [], name, reference=info.reference)
+            )
     return Plan(changes, detailed_exitcode)
 
 
 def _row_changes(
-    project: Project,
     credential: Credential,
     environment: EnvironmentConfig,
     backend: Backend,
     name: str,
     field_name: str | None,
     listing: dict[str, SecretInfo],
+    lifecycle: Lifecycle,
 ) -> list[Change]:
     reference = backend.reference(name, field_name)
     desired = metadata_for(credential)
@@ -302,25 +357,72 @@ def _row_changes(
     table_updates: dict[str, str] = {}
     if credential.reference.strip() != reference:
         table_updates["reference"] = reference
-    if info is None or info.deleted:
-        generated = _generates(project, credential)
-        if not generated and _date(credential.rotated_on) is not None:
-            table_updates["last_rotated"] = "never"  # the store's truth: no value yet
-        change = Change(
-            "create",
+
+    def change(action: Action, fields: list[str], **details: Any) -> Change:
+        return Change(
+            action,
             credential.id,
             environment.name,
-            ["metadata", "value"] if generated else ["metadata"],
+            fields,
             name,
             field_name,
             reference,
             credential,
-            desired,
-            table_updates,
-            generated,
+            **details,
         )
-        return [change]
+
+    if info is None and credential.external:
+        return [
+            change("missing", [], error=missing_external_error(credential, environment, backend))
+        ]
+    if info is None:
+        generated = gives_first_value(credential)
+        if not generated and _date(credential.rotated_on) is not None:
+            table_updates["last_rotated"] = "never"  # the store's truth: no value yet
+        fields = ["metadata", "value"] if generated else ["metadata"]
+        return [
+            change(
+                "create",
+                fields,
+                metadata=desired,
+                table_updates=table_updates,
+                generate_value=generated,
+            )
+        ]
     drifted = {k: v for k, v in desired.items() if info.metadata.get(k) != v}
+    metadata_fields = list(dict.fromkeys(_shown(k) for k in drifted))
+    if info.deleted:
+        blocked = deleted_error(credential, environment, backend, info)
+        if lifecycle.recreate and gives_first_value(credential):
+            recreated = change("recreate", ["value", *metadata_fields], metadata=desired, info=info)
+            recreated.generate_value = True
+            if table_updates:
+                recreated.table_updates = table_updates
+            return [recreated]
+        if not (lifecycle.restore and not info.destroyed):
+            return [change("deleted", [], info=info, error=blocked)]
+        changes.append(change("restore", ["value", *metadata_fields], metadata=drifted, info=info))
+    else:
+        changes.extend(_update_changes(credential, environment, info, drifted, change))
+    store_date = _date(info.last_rotated)
+    if store_date != _date(credential.rotated_on):
+        table_updates["last_rotated"] = store_date or "never"
+    if table_updates:
+        fields = ["Value/Reference" if k == "reference" else "Last Rotated" for k in table_updates]
+        changes.append(change("write-back", fields, table_updates=table_updates))
+    return changes
+
+
+def _update_changes(
+    credential: Credential,
+    environment: EnvironmentConfig,
+    info: SecretInfo,
+    drifted: dict[str, str],
+    change: Any,
+) -> list[Change]:
+    """The update of a row's secret that is there: drifted metadata, keys moved to its
+    field's, a value changed outside credctl recorded, a first value, a stopped run's value."""
+    field_name = info.field
     remove = _moved_to_field(info, drifted)
     if not info.managed and info.current_version is not None:
         # adopted: the version it has now is the one credctl knows; a later one is another tool's
@@ -332,54 +434,30 @@ def _row_changes(
         drifted[row_key(META_LAST_ROTATED, field_name)] = format_instant(outside)
         drifted[row_key(META_ROTATED_BY, field_name)] = OUTSIDE_ACTOR
         drifted[META_VERSION] = info.current_version
-    fill_value = not info.has_value and _generates(project, credential)
+    fill_value = not info.has_value and gives_first_value(credential) and not credential.external
     own_pending = info.own_pending
     finish = (
         own_pending is not None
         and own_pending.promoted
         and pending_state(own_pending, environment, clock.now()) == "abandoned"
     )
-    if drifted or fill_value or finish:
-        fields = list(
-            dict.fromkeys(_shown(k) for k in drifted if outside is None or not _is_outside_key(k))
-        )
-        fields += ["changed outside"] if outside is not None else []
-        fields += ["value"] if fill_value else []
-        fields += ["staged value"] if finish else []
-        changes.append(
-            Change(
-                "update",
-                credential.id,
-                environment.name,
-                fields,
-                name,
-                field_name,
-                reference,
-                credential,
-                drifted,
-                generate_value=fill_value,
-                finish_staged=finish,
-                remove=remove,
-            )
-        )
-    store_date = _date(info.last_rotated)
-    if store_date != _date(credential.rotated_on):
-        table_updates["last_rotated"] = store_date or "never"
-    if table_updates:
-        changes.append(
-            Change(
-                "write-back",
-                credential.id,
-                environment.name,
-                ["Value/Reference" if k == "reference" else "Last Rotated" for k in table_updates],
-                name,
-                field_name,
-                reference,
-                credential,
-                table_updates=table_updates,
-            )
-        )
-    return changes
+    if not (drifted or fill_value or finish):
+        return []
+    fields = list(
+        dict.fromkeys(_shown(k) for k in drifted if outside is None or not _is_outside_key(k))
+    )
+    fields += ["changed outside"] if outside is not None else []
+    fields += ["value"] if fill_value else []
+    fields += ["staged value"] if finish else []
+    updated: Change = change(
+        "update",
+        fields,
+        metadata=drifted,
+        generate_value=fill_value,
+        finish_staged=finish,
+        remove=remove,
+    )
+    return [updated]
 
 
 def _is_outside_key(key: str) -> bool:
@@ -419,7 +497,7 @@ def check_metadata_room(
     """Refuse (exit 2), before anything is written, rows whose metadata the secret's store
     cannot hold: each row keeps six keys of its own beside the secret's and other tools'."""
     limit = environment.backend_type.metadata_keys
-    if limit is None:
+    if limit is None or all(credential.external for credential in credentials):
         return
     keys = set(info.metadata) if info is not None else set()
     keys -= set(ROW_KEYS) if any(c.field is not None for c in credentials) else set()
@@ -434,6 +512,26 @@ def check_metadata_room(
             f"{environment.backend.store_label()} holds for credctl; nothing was written",
             hint="keep fewer rows on this secret, or give some credentials a secret of their own",
         )
+
+
+def sync(
+    project: Project,
+    environments: Sequence[EnvironmentConfig],
+    backends: Backends,
+    actor: str,
+    lifecycle: Lifecycle,
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> Plan | SyncResult:
+    """Plan, then apply unless a dry run: the store and the table made to agree. A row
+    whose secret is deleted (without --restore/--recreate) or external and missing is
+    left alone and makes the run fail, naming the command that ends it."""
+    planned = make_plan(project, environments, backends, lifecycle=lifecycle)
+    if dry_run or not planned.actionable:
+        planned.applying = not dry_run
+        return planned
+    return apply_plan(project, planned, backends, actor, progress=progress)
 
 
 def apply_plan(
@@ -561,6 +659,13 @@ def _apply_one(
         return Applied(change)
     assert change.credential is not None
     now = clock.now()
+    if change.action == "restore":
+        backend.restore(change.name)
+        if change.metadata:
+            backend.set_metadata(change.name, change.metadata)
+        return Applied(change, note=f"restored {change.id} ({change.reference}) with its value")
+    if change.action == "recreate":
+        return _recreate(project, backend, change, actor)
     if change.action == "create" and change.secret_field is not None:
         return _create_field(project, backend, change, actor, created)
     if change.action == "create":
@@ -638,6 +743,23 @@ def _update(project: Project, backend: Backend, change: Change, actor: str) -> A
     return Applied(change, version=_fill(backend, change, actor, token))
 
 
+def _recreate(project: Project, backend: Backend, change: Change, actor: str) -> Applied:
+    """A deleted secret back with a new generated value (its old one stays in the history
+    where the store kept it)."""
+    assert change.name is not None
+    assert change.credential is not None
+    if change.info is not None and not change.info.destroyed:
+        backend.restore(change.name)  # a store writes no new value over a deleted secret
+    token = staging_token()
+    backend.put_pending(
+        change.name, _generated(project, change.credential), token, change.secret_field
+    )
+    version = _fill(backend, change, actor, token)
+    return Applied(
+        change, version, note=f"recreated {change.id} with a new value (version {version})"
+    )
+
+
 def _fill(backend: Backend, change: Change, actor: str, token: str) -> str:
     """Make a staged first value current, recorded before it is (a stop in between is
     finished by the next sync, which finds it staged or promoted, and never fills twice)."""
@@ -658,142 +780,3 @@ def _generated(project: Project, credential: Credential) -> Secret:
     assert type_policy is not None
     assert type_policy.generator is not None
     return generate(type_policy.generator)
-
-
-# --------------------------------------------------------------------- import
-
-
-@dataclass
-class Imported:
-    environment: str
-    reference: str
-    values: dict[str, str]  # table column -> text
-
-    @property
-    def id(self) -> str:
-        return "/".join(
-            slugify(self.values[k]) for k in ("environment", "service", "credential_type")
-        )
-
-
-def plan_import(
-    project: Project, environments: Sequence[EnvironmentConfig], backends: Backends
-) -> list[Imported]:
-    """Rows for the secrets under each prefix that no row names."""
-    known_types = {slugify(name): name for name in project.policy.type_names()}
-    found: list[Imported] = []
-    existing_ids = {credential.id for credential in project.credentials}
-    for environment in environments:
-        backend = backends.get(environment)
-        named = {
-            credential.target(environment)[0]
-            for credential in project.credentials_in(environment)
-            if not credential.is_config
-        }
-        for info in sorted(backend.list_secrets(), key=lambda i: i.name):
-            if info.name in named or info.deleted:
-                continue
-            service, credential_type = _service_and_type(info, environment)
-            credential_type = known_types.get(slugify(credential_type), credential_type)
-            type_policy = project.policy.type_policy(credential_type)
-            schedule = info.metadata.get(META_SCHEDULE) or _default_schedule(project, type_policy)
-            imported = Imported(
-                environment.name,
-                info.reference,
-                {
-                    "service": service,
-                    "environment": environment.name,
-                    "credential_type": credential_type,
-                    "reference": info.reference,
-                    "schedule": schedule,
-                    "last_rotated": _date(info.last_rotated) or "never",
-                    "owner": info.metadata.get(META_OWNER, ""),
-                },
-            )
-            if imported.id in existing_ids:
-                continue  # a row already claims that identity under another name
-            existing_ids.add(imported.id)
-            found.append(imported)
-    return found
-
-
-@dataclass
-class ImportResult(Result):
-    """The rows found for unmanaged secrets, and those added (None for a dry run)."""
-
-    found: list[Imported]
-    added: list[Imported] | None
-    table: str
-
-    def as_text(self, style: Styler) -> str:
-        return "".join(
-            f"+ {item.id}  {item.reference}  ({item.values['owner'] or 'no owner: set one'})\n"
-            for item in self.found
-        )
-
-    def notes(self) -> list[str]:
-        if not self.found:
-            return ["Nothing to import: every secret under the prefixes has a row."]
-        if self.added is None:
-            return [f"{_rows(len(self.found))} would be added to {self.table}."]
-        return [
-            f"Added {_rows(len(self.added))} to {self.table}; fill in the owners, then run "
-            "'credctl validate'."
-        ]
-
-
-def _rows(count: int) -> str:
-    return f"{count} row{'s' if count != 1 else ''}"
-
-
-def import_rows(
-    project: Project,
-    environments: Sequence[EnvironmentConfig],
-    backends: Backends,
-    actor: str,
-    *,
-    dry_run: bool = False,
-) -> ImportResult:
-    """Rows for the secrets under each prefix that no row names, appended unless a dry run."""
-    found = plan_import(project, environments, backends)
-    added = None if dry_run or not found else apply_import(project, found, actor)
-    return ImportResult(found, added, project.table.display)
-
-
-def apply_import(project: Project, rows: Sequence[Imported], actor: str) -> list[Imported]:
-    """Append the rows onto the table as it is now; the rows added (not added meanwhile)."""
-    check_can_record(project, "import")
-    result = project.table.append([row.values for row in rows])
-    already = {skipped.id for skipped in result.skipped}
-    added = [row for row in rows if row.id not in already] if result.written else []
-    for row in added:
-        auditlog.append(
-            project.root,
-            Entry(actor, row.environment, row.id, "import", message=row.reference),
-        )
-    return added
-
-
-def _service_and_type(info: SecretInfo, environment: EnvironmentConfig) -> tuple[str, str]:
-    service = info.metadata.get(META_SERVICE)
-    credential_type = info.metadata.get(META_TYPE)
-    if service and credential_type:
-        return service, credential_type
-    relative = info.name[len(environment.prefix) :].strip("/")
-    parts = [part for part in relative.split("/") if part]
-    guessed_service = parts[0] if len(parts) > 1 else environment.name
-    guessed_type = parts[-1] if parts else relative
-    return (
-        service or _title(guessed_service),
-        credential_type or _title(guessed_type),
-    )
-
-
-def _title(slug: str) -> str:
-    return " ".join(word.capitalize() for word in slug.replace("_", "-").split("-") if word)
-
-
-def _default_schedule(project: Project, type_policy: object) -> str:
-    max_age = getattr(type_policy, "max_age", None) or project.policy.defaults.max_age
-    count = days(max_age)
-    return f"{count}d" if count else "90d"

@@ -17,6 +17,7 @@ from credctl.errors import (
     RotationInProgressError,
     UsageError,
 )
+from credctl.lifecycle import deleted_error, explain_read_failure, missing_external_error
 from credctl.model import EnvironmentConfig, PendingInfo, Ref
 from credctl.policy import refuse_invalid
 from credctl.project import Project
@@ -88,9 +89,10 @@ def get_value(project: Project, credential: Credential, backends: Backends) -> S
     if credential.is_config:
         return Secret(credential.reference.strip())
     ref = value_reference(project, credential, environment)
-    result = backends.get(environment).read_values([ref])[ref]
+    backend = backends.get(environment)
+    result = backend.read_values([ref])[ref]
     if isinstance(result, BackendError):
-        raise result
+        raise explain_read_failure(backend, credential, environment, result)
     return result
 
 
@@ -112,7 +114,13 @@ class Stored(Result):
 
 
 def set_value(
-    project: Project, credential: Credential, backends: Backends, value: Secret, actor: str
+    project: Project,
+    credential: Credential,
+    backends: Backends,
+    value: Secret,
+    actor: str,
+    *,
+    recreate: bool = False,
 ) -> Stored:
     """Store a new value now, staged like a rotation; the value already stored is no change.
 
@@ -130,6 +138,15 @@ def set_value(
     backend = backends.get(environment)
     name, field = credential.target(environment)
     listed = backend.secret_info(name)
+    if listed is not None and listed.deleted:
+        # never written over unless asked: the value given then brings it back
+        if not recreate:
+            raise deleted_error(credential, environment, backend, listed)
+        if not listed.destroyed:
+            backend.restore(name)
+            listed = backend.secret_info(name)
+    elif listed is None and credential.external:
+        raise missing_external_error(credential, environment, backend)
     info = None if listed is None else listed.for_field(field)
     if info is not None and not info.deleted and info.has_value:
         # never over a JSON object or several fields without #field, never over binary data
@@ -156,7 +173,7 @@ def set_value(
     if pending is not None:
         token = _take_over(backend, name, field, pending, credential, environment, value)
     if token is None:
-        if info is None or info.deleted:
+        if info is None:
             backend.create(name, metadata_for(credential), None)
         token = staging_token()
         backend.put_pending(name, value, token, field)

@@ -12,7 +12,12 @@ import json
 import pytest
 
 from credctl.backends.base import Backend
-from credctl.errors import BackendError, NotFoundError, RotationInProgressError
+from credctl.errors import (
+    BackendError,
+    NotFoundError,
+    RotationInProgressError,
+    SecretDeletedError,
+)
 from credctl.model import META_LAST_ROTATED, META_MANAGED, META_OWNER, Ref
 from credctl.schedule import parse_timestamp
 from credctl.secret import Secret
@@ -268,10 +273,39 @@ class BackendContract:
         backend.create(name, MANAGED, Secret("v"))
         hint = backend.schedule_delete(name)
         assert hint
-        listed = [i for i in backend.list_secrets() if i.name == name]
-        assert listed == [] or listed[0].deleted
+        [listed] = [i for i in backend.list_secrets() if i.name == name]
+        assert (listed.deleted, listed.destroyed) == (True, False)
+        info = backend.secret_info(name)
+        assert info is not None
+        assert info.deleted
         ref = ref_of(backend, name)
         assert isinstance(backend.read_values([ref])[ref], BackendError)
+
+    def test_create_never_writes_over_a_deleted_secret_and_restore_brings_it_back(
+        self, backend: Backend, name: str
+    ) -> None:
+        backend.create(name, MANAGED, Secret("before"))
+        backend.schedule_delete(name)
+        with pytest.raises(SecretDeletedError):
+            backend.create(name, MANAGED, Secret("after"))
+        backend.restore(name)
+        backend.restore(name)  # not deleted any more: nothing to do
+        info = backend.secret_info(name)
+        assert info is not None
+        assert (info.deleted, info.has_value) == (False, True)
+        assert value_of(backend, name) == "before"
+
+    def test_describe_secrets_reads_names_outside_the_listing(
+        self, backend: Backend, name: str
+    ) -> None:
+        outside = "zz-outside-" + backend.environment.prefix + "db"
+        backend.create(outside, {"team": "data"}, Secret("v"))
+        found = backend.describe_secrets([outside, outside + "-missing"])
+        info = found[outside]
+        assert info is not None
+        assert (info.name, info.metadata["team"]) == (outside, "data")
+        assert (info.deleted, info.has_value) == (False, True)
+        assert found[outside + "-missing"] is None
 
     def test_lists_only_under_the_prefix(self, backend: Backend, name: str) -> None:
         backend.create(name, MANAGED, Secret("v"))

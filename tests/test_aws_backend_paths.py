@@ -19,7 +19,7 @@ from credctl.backends import aws
 from credctl.backends.base import BackendContext
 from credctl.backends.config import AwsBackendConfig
 from credctl.backends.pool import open_backend
-from credctl.errors import BackendError, ConflictError, RotationInProgressError
+from credctl.errors import BackendError, ConflictError, RotationInProgressError, SecretDeletedError
 from credctl.model import EnvironmentConfig
 from credctl.secret import Secret
 from tests.backend_contract import CANARY, MANAGED
@@ -99,18 +99,18 @@ def test_create_over_its_own_secret_is_success_without_a_second_version(client: 
     assert len(client.list_secret_version_ids(SecretId="prod/a/key")["Versions"]) == 1
 
 
-def test_create_restores_its_own_secret_scheduled_for_deletion(client: Any) -> None:
+def test_create_never_restores_a_secret_scheduled_for_deletion(client: Any) -> None:
     backend = backend_on(client)
     backend.create("prod/a/key", MANAGED, Secret("first"))
     backend.schedule_delete("prod/a/key")
-    backend.create("prod/a/key", {**MANAGED, "credctl:owner": "@new"}, Secret(CANARY))
-    described = client.describe_secret(SecretId="prod/a/key")
-    assert "DeletedDate" not in described
-    # it is what was asked for: the new value current, the new tags on, the old value previous
-    assert client.get_secret_value(SecretId="prod/a/key")["SecretString"] == CANARY
-    assert {"Key": "credctl:owner", "Value": "@new"} in described["Tags"]
-    previous = client.get_secret_value(SecretId="prod/a/key", VersionStage="AWSPREVIOUS")
-    assert previous["SecretString"] == "first"
+    with pytest.raises(SecretDeletedError, match="scheduled for deletion") as caught:
+        backend.create("prod/a/key", {**MANAGED, "credctl:owner": "@new"}, Secret(CANARY))
+    assert caught.value.hint == "restore it with 'credctl sync --restore'"
+    assert CANARY not in str(caught.value)
+    assert "DeletedDate" in client.describe_secret(SecretId="prod/a/key")
+    assert len(client.list_secret_version_ids(SecretId="prod/a/key")["Versions"]) == 1
+    backend.restore("prod/a/key")  # only when asked
+    assert client.get_secret_value(SecretId="prod/a/key")["SecretString"] == "first"
 
 
 def test_delete_only_schedules_with_the_recovery_window(client: Any) -> None:

@@ -13,7 +13,7 @@ import pytest
 from credctl.backends.base import BackendContext
 from credctl.backends.local import LocalBackend
 from credctl.backends.pool import open_backend
-from credctl.errors import ConfigError, WrongKeyError
+from credctl.errors import ConfigError, SecretDeletedError, WrongKeyError
 from credctl.model import EnvironmentConfig
 from credctl.secret import Secret
 from tests.backend_contract import CANARY, MANAGED, BackendContract, value_of
@@ -127,14 +127,15 @@ def test_a_corrupt_store_is_a_clear_error(tmp_path: Path) -> None:
         backend.list_secrets()
 
 
-def test_creating_a_pruned_secret_again_restores_it_with_its_history(tmp_path: Path) -> None:
+def test_a_pruned_secret_is_restored_with_its_history_only_when_asked(tmp_path: Path) -> None:
     backend = make_local(tmp_path)
     name = "dev/stripe/api-key"
     backend.create(name, MANAGED, Secret("before-prune"))
     backend.schedule_delete(name)
-    backend.create(name, {**MANAGED, "credctl:owner": "@new"}, Secret("after-prune"))
+    with pytest.raises(SecretDeletedError):
+        backend.create(name, {**MANAGED, "credctl:owner": "@new"}, Secret("after-prune"))
+    backend.restore(name)
     [info] = backend.list_secrets()
     assert not info.deleted
-    assert info.metadata["credctl:owner"] == "@new"
-    assert value_of(backend, name) == "after-prune"
+    assert value_of(backend, name) == "before-prune"
     assert backend.read_version(name, "1").reveal() == "before-prune"  # history kept

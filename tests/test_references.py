@@ -357,8 +357,8 @@ def test_overlapping_prefixes_on_one_store_are_an_error(tmp_path: Path) -> None:
         environments={"prod": LOCAL_ENV, "dev": "backend:\n  type: local\n  prefix: ''\n"},
     )
     assert validate_errors(project) == [
-        "Error: environments/prod.yaml:1: prefix 'prod/' overlaps environment dev's prefix '' on "
-        "the same store, so each would take the other's secrets for its own; set "
+        "Error: environments/prod.yaml:1: prefix 'prod/' overlaps environment dev's prefix '' "
+        "(environments/dev.yaml) on the same store, so each would take the other's secrets for its own; set "
         "backend.prefix so that neither contains the other"
     ]
     (project / "environments" / "dev.yaml").write_text("backend: {type: local, prefix: dev/}\n")

@@ -21,10 +21,11 @@ import pytest
 
 from credctl import clock
 from credctl.backends.pool import Backends
+from credctl.importing import apply_import, plan_import
 from credctl.project import Project, load_project
 from credctl.secret import Secret
 from credctl.settings import load_settings
-from credctl.sync import apply_import, apply_plan, make_plan, plan_import
+from credctl.sync import apply_plan, make_plan
 from credctl.table import read_table
 from credctl.values import set_value
 from tests.projects import POLICY, REPO, credctl, inherited_environment, make_project, row
@@ -274,7 +275,7 @@ def test_import_appends_onto_the_table_as_it_is_now(
     project = open_project(folder)
     backends = Backends(project)
     try:
-        found = plan_import(project, project.select(["dev"]), backends)
+        found = plan_import(project, project.select(["dev"]), backends).rows
     finally:
         backends.close()
     assert [item.id for item in found] == ["dev/billing/api-key", "dev/legacy/api-key"]

@@ -47,6 +47,7 @@ from credctl.errors import (
     NotFoundError,
     Problem,
     RotationInProgressError,
+    SecretDeletedError,
     ShapeError,
     ThrottledError,
     UnreachableError,
@@ -347,7 +348,9 @@ class AwsBackend:
 
     def _pages(self) -> Iterator[dict[str, Any]]:
         prefix = self.environment.prefix
-        arguments: dict[str, Any] = {"MaxResults": PAGE, "IncludePlannedDeletion": False}
+        # secrets scheduled for deletion too: a row's secret in that state is reported as
+        # such, never as missing (which would send sync to create it again)
+        arguments: dict[str, Any] = {"MaxResults": PAGE, "IncludePlannedDeletion": True}
         if prefix:
             arguments["Filters"] = [{"Key": "name", "Values": [prefix]}]
         while True:
@@ -377,6 +380,15 @@ class AwsBackend:
         # DescribeSecret names the stages map differently from ListSecrets
         stages = described.get("VersionIdsToStages") or {}
         return self._dated([self._info({**described, "SecretVersionsToStages": stages})])[0]
+
+    def describe_secrets(self, names: Sequence[str]) -> dict[str, SecretInfo | None]:
+        """One DescribeSecret each (tags, dates, stages), `concurrency` at a time."""
+        unique = list(dict.fromkeys(names))
+        if not unique:
+            return {}
+        workers = min(self.environment.concurrency, len(unique))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return dict(zip(unique, pool.map(self.secret_info, unique), strict=True))
 
     def _info(self, entry: Mapping[str, Any]) -> SecretInfo:
         name = entry["Name"]
@@ -617,26 +629,15 @@ class AwsBackend:
         try:
             self._call("create_secret", f"CreateSecret {name}", write=True, **arguments)
         except BackendError as error:
-            if self._adopt_existing(name, error):
-                # restored with its old value and tags: make it what was asked for
-                self.set_metadata(name, recorded)
-                if value is not None:
-                    self._call(
-                        "put_secret_value",
-                        f"PutSecretValue {name}",
-                        write=True,
-                        SecretId=name,
-                        SecretString=value.reveal(),
-                        ClientRequestToken=version,
-                    )
+            self._adopt_existing(name, error)
 
-    def _adopt_existing(self, name: str, error: BackendError) -> bool:
+    def _adopt_existing(self, name: str, error: BackendError) -> None:
         """ListSecrets lags behind creation: an existing credctl secret is ours, not a clash.
 
-        One scheduled for deletion is restored (AWS refuses the name with an
-        InvalidRequestException, told here by the secret's state: the message is left
-        out of errors of calls that carried a value). Any other failure is `error`.
-        True when it was restored.
+        One scheduled for deletion is never brought back here (AWS refuses the name with
+        an InvalidRequestException, told here by the secret's state: the message is left
+        out of errors of calls that carried a value): only `restore` does that, when asked.
+        Any other failure is `error`.
         """
         exists = "ResourceExistsException" in str(error)
         if not exists and "InvalidRequestException" not in str(error):
@@ -655,14 +656,11 @@ class AwsBackend:
                 hint="adopt it with 'credctl import'",
             )
         if scheduled:
-            self._call(
-                "restore_secret",
-                f"RestoreSecret {name}",
-                write=True,
-                settled=lambda: not self._scheduled(name),
-                SecretId=name,
+            raise SecretDeletedError(
+                f"{name} exists in {self.describe()} but is scheduled for deletion; "
+                "credctl does not write over it",
+                hint="restore it with 'credctl sync --restore'",
             )
-        return scheduled
 
     def set_metadata(
         self, name: str, updates: Mapping[str, str], remove: Collection[str] = ()
@@ -839,6 +837,17 @@ class AwsBackend:
                     hint="check the function's logs in CloudWatch",
                 )
             time.sleep(1)
+
+    def restore(self, name: str) -> None:
+        if not self._describe_secret(name).get("DeletedDate"):
+            return
+        self._call(
+            "restore_secret",
+            f"RestoreSecret {name}",
+            write=True,
+            settled=lambda: not self._scheduled(name),
+            SecretId=name,
+        )
 
     def schedule_delete(self, name: str) -> str:
         days = self.config.recovery_window_days

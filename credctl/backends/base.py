@@ -49,6 +49,10 @@ class Backend(Protocol):
     # listing taken earlier must not make, such as whether to rotate it.
     def secret_info(self, name: str) -> SecretInfo | None: ...
 
+    # Secrets outside the listing (rows' `external:` secrets), by name: one metadata read
+    # each, in parallel (bounded by `concurrency`); None for a name the store lacks.
+    def describe_secrets(self, names: Sequence[str]) -> dict[str, SecretInfo | None]: ...
+
     # Current values of many secrets at once; per-reference errors, never all-or-nothing.
     def read_values(self, refs: Sequence[Ref]) -> dict[Ref, ValueResult]: ...
 
@@ -92,6 +96,11 @@ class Backend(Protocol):
 
     # Schedule a recoverable deletion; returns how to undo it.
     def schedule_delete(self, name: str) -> str: ...
+
+    # Undo a deletion: the secret and the value it held come back (AWS RestoreSecret, Vault
+    # undelete of the current version). A no-op when it is not deleted; SecretDeletedError
+    # when its value was destroyed (only a new value can replace it).
+    def restore(self, name: str) -> None: ...
 
     # Release connections and pools.
     def close(self) -> None: ...

@@ -46,6 +46,7 @@ from credctl.errors import (
     NotFoundError,
     Problem,
     RotationInProgressError,
+    SecretDeletedError,
     WrongKeyError,
 )
 from credctl.fsutil import locked, write_atomic
@@ -298,6 +299,14 @@ class LocalBackend:
             entry = document["secrets"].get(name)
             return None if entry is None else self._info(name, entry)
 
+    def describe_secrets(self, names: Sequence[str]) -> dict[str, SecretInfo | None]:
+        with self._reading() as document:
+            found = document["secrets"]
+            return {
+                name: None if found.get(name) is None else self._info(name, found[name])
+                for name in names
+            }
+
     def _info(self, name: str, entry: Mapping[str, Any]) -> SecretInfo:
         metadata: dict[str, str] = dict(entry.get("metadata", {}))
         pending = entry.get("pending")
@@ -399,27 +408,12 @@ class LocalBackend:
                 return
             now = format_timestamp(clock.now())
             if existing is not None:
-                # deleted (pruned): restore it rather than drop the history deletion kept
-                if existing.get("metadata", {}).get("credctl:managed") != "true":
-                    raise ConflictError(
-                        f"{name} was deleted from {self.describe()} but is not managed by credctl",
-                        hint="adopt it with 'credctl import'",
-                    )
-                existing["deleted"] = None
-                existing["metadata"] = {**existing.get("metadata", {}), **metadata}
-                existing["updated"] = now
-                if value is not None:
-                    version_ids = [int(v) for v in existing["versions"]]
-                    new_id = str(max(version_ids, default=0) + 1)
-                    _record_version(existing["metadata"], new_id)
-                    existing["versions"][new_id] = {
-                        "created": now,
-                        "data": self._encrypt(value.reveal(), f"{name}@{new_id}"),
-                    }
-                    for old in sorted(version_ids)[: max(0, len(version_ids) + 1 - HISTORY)]:
-                        del existing["versions"][str(old)]
-                    existing["current"] = new_id
-                return
+                # deleted: never brought back here, only by `restore` when asked
+                raise SecretDeletedError(
+                    f"{name} exists in {self.describe()} but is marked deleted; credctl does "
+                    "not write over it",
+                    hint="restore it with 'credctl sync --restore'",
+                )
             entry: dict[str, Any] = {
                 "metadata": dict(metadata),
                 "created": now,
@@ -509,12 +503,12 @@ class LocalBackend:
             entry = self._entry(document, name)
             entry["deleted"] = format_timestamp(clock.now())
         return (
-            f"{name} is marked deleted in {self.describe()}; its versions are kept "
-            "and 'credctl sync' of a row with that name restores it"
+            f"{name} is marked deleted in {self.describe()}; its versions are kept: a row "
+            "naming it and 'credctl sync --restore' bring it back"
         )
 
     def restore(self, name: str) -> None:
-        """Undo a scheduled deletion."""
+        """Undo a deletion: the secret comes back with its versions."""
         with self._mutate(name) as document:
             entry = document["secrets"].get(name)
             if entry is None:

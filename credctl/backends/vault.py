@@ -31,6 +31,7 @@ import requests
 import requests.adapters
 import urllib3.exceptions
 
+from credctl import clock
 from credctl.backends.base import (
     BackendContext,
     ShapeResult,
@@ -50,6 +51,7 @@ from credctl.errors import (
     NotFoundError,
     Problem,
     RotationInProgressError,
+    SecretDeletedError,
     ShapeError,
     ThrottledError,
     UnreachableError,
@@ -550,11 +552,18 @@ class VaultBackend:
             return False
         return bool(answer["data"]["data"] == dict(data))
 
-    def _write_metadata(self, name: str, custom: Mapping[str, str]) -> None:
+    def _write_metadata(
+        self, name: str, custom: Mapping[str, str], delete_after: str | None = None
+    ) -> None:
+        """Write custom_metadata; `delete_after`, the secret's `delete_version_after` as it
+        is (hvac sends "0s" unless told, which would switch another tool's setting off)."""
         self._check_limits(name, custom)
         self._call(
             lambda c: c.secrets.kv.v2.update_metadata(
-                path=name, custom_metadata=dict(custom), mount_point=self.mount
+                path=name,
+                custom_metadata=dict(custom),
+                delete_version_after=delete_after or "0s",
+                mount_point=self.mount,
             ),
             f"metadata/{name}",
             "update",
@@ -672,7 +681,10 @@ class VaultBackend:
         versions: Mapping[str, Any] = meta.get("versions") or {}
         current = int(meta.get("current_version") or 0)
         current_entry = versions.get(str(current)) or {}
-        deleted = bool(current_entry.get("deletion_time")) or bool(current_entry.get("destroyed"))
+        destroyed = bool(current_entry.get("destroyed"))
+        # a deletion_time ahead is a `delete_version_after` still to come: readable until then
+        deletion = _time(current_entry.get("deletion_time"))
+        deleted = destroyed or (deletion is not None and deletion <= clock.now())
         first = versions.get(str(min((int(v) for v in versions), default=0))) or {}
         current_created = None if deleted else _time(current_entry.get("created_time"))
         store_rotated = None
@@ -693,7 +705,17 @@ class VaultBackend:
             current_created=current_created,
             pending=pending,
             deleted=deleted,
+            destroyed=destroyed,
         )
+
+    def describe_secrets(self, names: Sequence[str]) -> dict[str, SecretInfo | None]:
+        """One metadata read each, in parallel (`concurrency` at a time)."""
+        unique = list(dict.fromkeys(names))
+        found = self._parallel(self._metadata, unique)
+        return {
+            name: None if meta is None else self._info(name, meta, None)
+            for name, meta in zip(unique, found, strict=True)
+        }
 
     def read_values(self, refs: Sequence[Ref]) -> dict[Ref, ValueResult]:
         results: dict[Ref, ValueResult] = {}
@@ -777,8 +799,16 @@ class VaultBackend:
                     hint="adopt it with 'credctl import'",
                 )
             info = self._info(name, existing, None)
+            if info.deleted:
+                raise SecretDeletedError(
+                    f"{name} exists in {self.describe()} but its current version is "
+                    f"{'destroyed' if info.destroyed else 'deleted'}; credctl does not write "
+                    "over it",
+                    hint="'credctl sync --restore' brings it back, '--recreate' gives it a "
+                    "new value",
+                )
             if value is not None and not info.has_value:
-                # an earlier create stopped after the metadata, or the secret was deleted
+                # an earlier create stopped after the metadata
                 version = self._write(
                     name, {VALUE_FIELD: value.reveal()}, int(existing.get("current_version") or 0)
                 )
@@ -804,7 +834,7 @@ class VaultBackend:
         merged.update(updates)
         for key in remove:
             merged.pop(key, None)
-        self._write_metadata(name, merged)
+        self._write_metadata(name, merged, existing.get("delete_version_after"))
 
     def put_pending(self, name: str, value: Secret, token: str, field: str | None = None) -> None:
         staged = self._pending(name)
@@ -911,6 +941,28 @@ class VaultBackend:
         if staged is None or (token is not None and staged.get("token") != token):
             return
         self._delete_pending(name)
+
+    def restore(self, name: str) -> None:
+        meta = self._metadata(name)
+        if meta is None:
+            raise NotFoundError(f"{name} does not exist in {self.describe()}")
+        info = self._info(name, meta, None)
+        if not info.deleted:
+            return
+        version = info.current_version
+        if info.destroyed:
+            raise SecretDeletedError(
+                f"{name}: version {version} in {self.describe()} is destroyed; its value "
+                "cannot be restored",
+                hint="give it a new value with 'credctl sync --recreate'",
+            )
+        self._call(
+            lambda c: c.secrets.kv.v2.undelete_secret_versions(
+                versions=[int(version or 0)], path=name, mount_point=self.mount
+            ),
+            f"undelete/{name}",
+            "update",
+        )
 
     def schedule_delete(self, name: str) -> str:
         meta = self._metadata(name)

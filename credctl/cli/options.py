@@ -6,7 +6,7 @@ import contextlib
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -30,6 +30,7 @@ class State:
         self.quiet = False
         self.verbose = 0
         self.no_color = False
+        self.follow_symlinks = False
         self._project: Project | None = None
 
     @property
@@ -203,14 +204,56 @@ def format_option(*choices: str, default: str = "table") -> Callable[[F], F]:
     )
 
 
-def output_option(function: F) -> F:
-    return click.option(
-        "-o",
-        "--output",
-        type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
-        default=None,
-        help="Write to FILE atomically instead of standard output.",
+def follow_symlinks_option(function: F) -> F:
+    """--follow-symlinks: `-o` naming a symbolic link writes its target (else refused)."""
+    return _shared(
+        "--follow-symlinks",
+        store="follow_symlinks",
+        is_flag=True,
+        help="When -o names a symbolic link, write its target (atomically) instead of refusing.",
     )(function)
+
+
+class OutputPath(click.Path):
+    """A path for `-o`: a bare format name (`-o json`, the AWS CLI's habit) is refused,
+    with the hint for --format, before anything runs."""
+
+    def __init__(self, formats: Sequence[str] | Callable[[], Sequence[str]]) -> None:
+        super().__init__(path_type=Path, dir_okay=False, allow_dash=True)
+        # a callable is asked only when the option is given (--help imports nothing)
+        self.formats = formats
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from credctl.fsutil import check_output_name
+
+        if isinstance(value, str):
+            formats = self.formats() if callable(self.formats) else self.formats
+            check_output_name(value, formats)
+        return super().convert(value, param, ctx)
+
+
+def output_option(
+    *formats: str, more: Callable[[], Sequence[str]] | None = None
+) -> Callable[[F], F]:
+    """-o FILE (and --follow-symlinks) for a command printing one of `formats` (and of
+    what `more` names, asked only when -o is given)."""
+    names: Sequence[str] | Callable[[], Sequence[str]] = formats
+    if more is not None:
+        extra = more
+        names = lambda: [*formats, *extra()]  # noqa: E731
+
+    def decorate(function: F) -> F:
+        function = follow_symlinks_option(function)
+        return click.option(
+            "-o",
+            "--output",
+            type=OutputPath(names),
+            default=None,
+            help="Write to FILE atomically instead of standard output (a device or FIFO is "
+            "written in place; a symbolic link is refused without --follow-symlinks).",
+        )(function)
+
+    return decorate
 
 
 def selection_options(function: F) -> F:

@@ -25,11 +25,11 @@ def emit(
     command offers it, else table. Colour only on a terminal. A failure the result
     carries is raised last, after everything that did happen was shown.
     """
-    from credctl.fsutil import display_path, write_file
+    from credctl.fsutil import display_path, write_output
     from credctl.render import RENDERERS, plain
 
-    fmt = state.format(output_format, result.formats)
     to_file = output is not None and str(output) != "-"
+    fmt = state.format(output_format, result.formats)
     renderer = RENDERERS.get(fmt)
     if renderer is not None and renderer.page and not to_file and sys.stdout.isatty():
         raise UsageError(f"the {fmt.upper()} report is a file: pass -o report.{fmt}")
@@ -38,11 +38,19 @@ def emit(
         assert output is not None
         digest = hashlib.sha256()
         chunks = [rendered] if isinstance(rendered, str) else rendered
-        write_file(output, (_hashed(chunk, digest) for chunk in chunks), 0o644)
+        in_place = write_output(
+            output,
+            (_hashed(chunk, digest) for chunk in chunks),
+            0o644,
+            follow_symlinks=state.follow_symlinks,
+        )
         state.say(f"wrote {display_path(output)}")
-        if result.sealed:  # an auditor checks the report against its digest: sha256sum -c
+        # an auditor checks the report against its digest (sha256sum -c); a device, a FIFO
+        # or a stream has no folder of its own to put it in
+        if result.sealed and not in_place:
             seal = output.with_name(output.name + ".sha256")
-            write_file(seal, f"{digest.hexdigest()}  {output.name}\n", 0o644)
+            text = f"{digest.hexdigest()}  {output.name}\n"
+            write_output(seal, text, 0o644, follow_symlinks=state.follow_symlinks)
             state.say(f"wrote {display_path(seal)}")
     else:
         for chunk in [rendered] if isinstance(rendered, str) else rendered:

@@ -16,6 +16,7 @@ STATUS_COLOURS = {
     "overdue": "red",
     "never-rotated": "yellow",
     "missing": "red",
+    "deleted": "red",
     "unknown": "magenta",
 }
 SEVERITY_COLOURS = {"error": "red", "warning": "yellow", "info": "cyan"}
@@ -111,7 +112,7 @@ def group_heading(by: str, name: str, part: AuditReport) -> str:
         counts[status.status] = counts.get(status.status, 0) + 1
     details = ", ".join(
         f"{counts[s]} {s}"
-        for s in ("overdue", "due-soon", "never-rotated", "missing")
+        for s in ("overdue", "due-soon", "never-rotated", "missing", "deleted")
         if counts.get(s)
     )
     return f"{by} {name}: {len(part.credentials)} credentials" + (

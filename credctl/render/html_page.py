@@ -24,10 +24,11 @@ COLOURS = {
     "overdue": "#D55E00",
     "never-rotated": "#0072B2",
     "missing": "#CC79A7",
+    "deleted": "#000000",
     "unknown": "#777777",
     "config": "#999999",
 }
-ORDER = ["overdue", "due-soon", "never-rotated", "missing", "unknown", "ok"]
+ORDER = ["overdue", "due-soon", "never-rotated", "missing", "deleted", "unknown", "ok"]
 CHART_LIMIT = 300  # bars drawn; beyond that the chart shows the oldest ones
 
 CSS = """

@@ -27,6 +27,7 @@ from credctl.errors import (
     StepTimedOutError,
 )
 from credctl.fsutil import try_locked
+from credctl.lifecycle import deleted_error, missing_external_error
 from credctl.model import CredentialTypePolicy, EnvironmentConfig, PendingInfo, SecretInfo, slugify
 from credctl.project import Project
 from credctl.results import pick
@@ -140,8 +141,11 @@ class Rotation:
         )
 
     def _ensure_secret(self) -> None:
-        """Create the secret (metadata only) when the store does not have it yet."""
-        if (self.info is None or self.info.deleted) and not self.created:
+        """Create the secret (metadata only) when the store does not have it yet; never
+        one outside the prefix, which another system owns."""
+        if self.info is None and not self.created:
+            if self.credential.external:
+                raise missing_external_error(self.credential, self.environment, self.backend)
             self.backend.create(self.name, metadata_for(self.credential), None)
             self.created = True
 
@@ -188,6 +192,9 @@ class Rotation:
                 "rolled-back",
                 message="pending value discarded; current value unchanged",
             )
+        if self.info is not None and self.info.deleted:
+            # nothing is rotated into a deleted secret: one command brings it back first
+            raise deleted_error(credential, self.environment, self.backend, self.info)
         if pending is not None:
             refusal = refuse_pending(credential, pending, self.environment)
             if refusal is not None:

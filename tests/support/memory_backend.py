@@ -31,6 +31,7 @@ from credctl.errors import (
     ConflictError,
     NotFoundError,
     RotationInProgressError,
+    SecretDeletedError,
 )
 from credctl.fields import SafePrefix
 from credctl.model import (
@@ -159,7 +160,7 @@ class MemoryBackend:
             return [
                 self._info(name, entry)
                 for name, entry in sorted(self.secrets.items())
-                if name.startswith(prefix) and not entry.deleted
+                if name.startswith(prefix)
             ]
 
         return self._run(f"list {prefix}*", listing)
@@ -167,9 +168,12 @@ class MemoryBackend:
     def secret_info(self, name: str) -> SecretInfo | None:
         def one() -> SecretInfo | None:
             entry = self.secrets.get(name)
-            return None if entry is None or entry.deleted else self._info(name, entry)
+            return None if entry is None else self._info(name, entry)
 
         return self._run(f"describe {name}", one)
+
+    def describe_secrets(self, names: Sequence[str]) -> dict[str, SecretInfo | None]:
+        return {name: self.secret_info(name) for name in names}
 
     def read_values(self, refs: Sequence[Ref]) -> dict[Ref, ValueResult]:
         def read() -> dict[Ref, ValueResult]:
@@ -214,9 +218,11 @@ class MemoryBackend:
     def create(self, name: str, metadata: Mapping[str, str], value: Secret | None) -> None:
         def create() -> None:
             existing = self.secrets.get(name)
-            if existing is not None and not existing.deleted:
+            if existing is not None:
                 if existing.metadata.get(META_MANAGED) != "true":
                     raise ConflictError(f"{name} exists and is not managed by credctl")
+                if existing.deleted:
+                    raise SecretDeletedError(f"{name} is deleted; credctl does not write over it")
                 return
             entry = Entry(dict(metadata), clock.now())
             if value is not None:
@@ -290,3 +296,12 @@ class MemoryBackend:
 
         self._run(f"delete {name}", delete, write=True)
         return f"{name} is marked deleted in {self.describe()}"
+
+    def restore(self, name: str) -> None:
+        def restore() -> None:
+            entry = self.secrets.get(name)
+            if entry is None:
+                raise NotFoundError(f"{name} does not exist in {self.describe()}")
+            entry.deleted = False
+
+        self._run(f"restore {name}", restore, write=True)

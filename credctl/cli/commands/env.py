@@ -7,7 +7,15 @@ from pathlib import Path
 import click
 
 from credctl.cli.group import cli
-from credctl.cli.options import State, common_options, one_env_option, pass_state, selection_options
+from credctl.cli.options import (
+    OutputPath,
+    State,
+    common_options,
+    follow_symlinks_option,
+    one_env_option,
+    pass_state,
+    selection_options,
+)
 from credctl.cli.output import emit
 from credctl.envfile import DEFAULT_FORMAT, FORMATS
 
@@ -24,10 +32,12 @@ from credctl.envfile import DEFAULT_FORMAT, FORMATS
 @click.option(
     "-o",
     "--output",
-    type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+    type=OutputPath(FORMATS),
     default=None,
-    help="Path to write (default: env_file.path of the environment; '-' for stdout).",
+    help="Path to write (default: env_file.path of the environment; '-' for stdout). A "
+    "device or FIFO is written in place; a symbolic link is refused without --follow-symlinks.",
 )
+@follow_symlinks_option
 @selection_options
 @click.option("--check", is_flag=True, help="Compare an existing file; exit 1 listing stale names.")
 @common_options
@@ -56,5 +66,6 @@ def env(
             fmt=output_format,
             output=output,
             check=check,
+            follow_symlinks=state.follow_symlinks,
         )
     emit(state, result)

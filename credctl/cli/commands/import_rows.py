@@ -20,7 +20,7 @@ def import_command(
 ) -> None:
     """Add table rows for secrets that exist under an environment's prefix but in no row."""
     from credctl.actor import resolve_actor
-    from credctl.sync import import_rows
+    from credctl.importing import import_rows
 
     with state.backends(actor=actor) as backends:
         project = state.project()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import click
 
 from credctl.cli.group import cli
@@ -15,6 +18,33 @@ from credctl.cli.options import (
 )
 from credctl.cli.output import emit
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def lifecycle_options(function: F) -> F:
+    """--prune, --restore, --recreate: what sync may do besides matching the table."""
+    options = [
+        click.option(
+            "--prune",
+            is_flag=True,
+            help="Schedule recoverable deletion of orphans (AWS recovery window, Vault soft delete).",
+        ),
+        click.option(
+            "--restore",
+            is_flag=True,
+            help="Bring back the rows' deleted secrets with their values (AWS RestoreSecret, "
+            "Vault undelete).",
+        ),
+        click.option(
+            "--recreate",
+            is_flag=True,
+            help="Give rows' deleted secrets a new generated value (where a value was destroyed).",
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
 
 @cli.command()
 @env_option
@@ -24,7 +54,7 @@ from credctl.cli.output import emit
     is_flag=True,
     help="Exit 0 when nothing would change, 2 when something would (as Terraform does).",
 )
-@click.option("--prune", is_flag=True, help="Plan the scheduled deletion of orphans.")
+@lifecycle_options
 @common_options
 @pass_state
 def plan(
@@ -33,18 +63,22 @@ def plan(
     output_format: str | None,
     detailed_exitcode: bool,
     prune: bool,
+    restore: bool,
+    recreate: bool,
 ) -> None:
     """What sync would change, Terraform-style.
 
-    + create, ~ update, < write-back (to the table), - prune, ! orphan, ? unmanaged.
+    + create, ~ update, < write-back (to the table), ^ restore, - prune, ! orphan,
+    ? unmanaged, x deleted (until --restore or --recreate).
     """
-    from credctl.sync import make_plan
+    from credctl.sync import Lifecycle, make_plan
 
     with state.backends() as backends:
         project = state.project()
         chosen = project.select(environments)
+        lifecycle = Lifecycle(restore, recreate, prune)
         planned = make_plan(
-            project, chosen, backends, prune=prune, detailed_exitcode=detailed_exitcode
+            project, chosen, backends, detailed_exitcode=detailed_exitcode, lifecycle=lifecycle
         )
     emit(state, planned, output_format)
 
@@ -53,11 +87,7 @@ def plan(
 @env_option
 @format_option("table", "json")
 @click.option("--dry-run", is_flag=True, help="Only show the plan (same as credctl plan).")
-@click.option(
-    "--prune",
-    is_flag=True,
-    help="Schedule recoverable deletion of orphans (AWS recovery window, Vault soft delete).",
-)
+@lifecycle_options
 @actor_option
 @common_options
 @pass_state
@@ -67,18 +97,23 @@ def sync(
     output_format: str | None,
     dry_run: bool,
     prune: bool,
+    restore: bool,
+    recreate: bool,
     actor: str | None,
 ) -> None:
     """Make the stores match the table (create, set metadata) and the table match the stores."""
     from credctl.actor import resolve_actor
-    from credctl.sync import apply_plan, make_plan
+    from credctl.sync import Lifecycle, sync
 
     with state.backends(actor=actor) as backends:
         project = state.project()
-        planned = make_plan(project, project.select(environments), backends, prune=prune)
-        if dry_run or not planned.actionable:
-            emit(state, planned, output_format)
-            return
-        who = resolve_actor(project.settings.actor)
-        result = apply_plan(project, planned, backends, who, progress=state.progress())
+        result = sync(
+            project,
+            project.select(environments),
+            backends,
+            resolve_actor(project.settings.actor),
+            Lifecycle(restore, recreate, prune),
+            dry_run=dry_run,
+            progress=state.progress(),
+        )
     emit(state, result, output_format)

@@ -12,6 +12,12 @@ from credctl.cli.options import State, common_options, one_env_option, output_op
 from credctl.cli.output import emit
 
 
+def policy_formats() -> list[str]:
+    from credctl.access import policy_formats
+
+    return policy_formats()
+
+
 @cli.command("policy")
 @one_env_option
 @click.option(
@@ -27,7 +33,7 @@ from credctl.cli.output import emit
     default=None,
     help="Policy language (default: the store's own: iam for AWS, vault-hcl for Vault).",
 )
-@output_option
+@output_option("table", more=policy_formats)
 @common_options
 @pass_state
 def policy_command(

@@ -54,7 +54,7 @@ def _report(
 )
 @by_option
 @as_of_option
-@output_option
+@output_option(*FORMATS)
 @common_options
 @pass_state
 def audit(
@@ -79,7 +79,7 @@ def audit(
 @format_option(*FORMATS)
 @by_option
 @as_of_option
-@output_option
+@output_option(*FORMATS)
 @common_options
 @pass_state
 def status(

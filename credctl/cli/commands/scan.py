@@ -28,7 +28,7 @@ from credctl.cli.output import emit
 )
 @env_option
 @format_option("table", "json", "sarif", "github")
-@output_option
+@output_option("table", "json", "sarif", "github")
 @common_options
 @pass_state
 def scan(

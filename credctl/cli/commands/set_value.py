@@ -14,10 +14,15 @@ from credctl.cli.values import value_from_person
 
 @cli.command("set")
 @click.argument("credential_id", metavar="ID")
+@click.option(
+    "--recreate",
+    is_flag=True,
+    help="Also when its secret is deleted (its value destroyed): the new value brings it back.",
+)
 @actor_option
 @common_options
 @pass_state
-def set_command(state: State, credential_id: str, actor: str | None) -> None:
+def set_command(state: State, credential_id: str, recreate: bool, actor: str | None) -> None:
     """Store a new value now, from standard input or a hidden prompt (never argv)."""
     from credctl.actor import resolve_actor
     from credctl.values import set_value
@@ -25,8 +30,6 @@ def set_command(state: State, credential_id: str, actor: str | None) -> None:
     project = state.project(actor=actor)
     credential = project.find(credential_id)
     value = value_from_person(credential.id, prompt=sys.stdin is not None and sys.stdin.isatty())
+    who = resolve_actor(project.settings.actor)
     with state.backends() as backends:
-        emit(
-            state,
-            set_value(project, credential, backends, value, resolve_actor(project.settings.actor)),
-        )
+        emit(state, set_value(project, credential, backends, value, who, recreate=recreate))
