@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DEMO   := build/demo
 CREDCTL := $(BIN)/credctl --project-dir $(DEMO)
 
-.PHONY: demo test faults lint typecheck bench install dev node-deps browser shells clean
+.PHONY: demo test faults lint typecheck bench install dev dist node-deps browser shells clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -97,8 +97,22 @@ faults: dev
 	@FAULT_MATRIX=all FAULT_MATRIX_REPORT=build/faults.jsonl $(BIN)/pytest -n 2 -q tests/test_faults.py; \
 	status=$$?; echo; $(BIN)/python -m tests.support.fault_summary build/faults.jsonl; exit $$status
 
+# A release: the sdist and the wheel in dist/, both checked by twine, and the wheel installed
+# into a clean virtualenv (its dependencies from the package index) that must print this version.
+DIST_CHECK := build/dist-check
+dist: dev
+	rm -rf dist $(DIST_CHECK)
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*
+	$(PYTHON) -m venv $(DIST_CHECK)
+	$(DIST_CHECK)/bin/python -m pip install --quiet dist/credctl-*.whl
+	@want="credctl, version $$($(BIN)/python -c 'import credctl; print(credctl.__version__)')"; \
+	got="$$(cd $(DIST_CHECK) && bin/credctl --version)"; echo "$$got"; \
+	[ "$$got" = "$$want" ] || { echo "expected '$$want' from the installed wheel"; exit 1; }
+	@ls -1 dist/
+
 bench: dev
 	@for script in bench/*_bench.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache tests/node/node_modules
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache tests/node/node_modules
