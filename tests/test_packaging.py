@@ -61,9 +61,9 @@ def test_the_wheel_alone_runs_credctl(dist: Path, tmp_path: Path) -> None:
         f"credctl-{__version__}.dist-info",
     }
     site = tmp_path / "site"
+    install = ["install", "--quiet", "--no-deps", "--no-index", "--target", str(site)]
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index"]
-        + ["--target", str(site), str(wheel)],
+        [sys.executable, "-m", "pip", *install, str(wheel)],
         check=True,
         capture_output=True,
         timeout=120,

@@ -6,7 +6,7 @@ import contextlib
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -74,7 +74,7 @@ class State:
         return backends_for(self.project(**settings))
 
     def progress(self, shown: bool = True) -> Progress:
-        """A progress bar on a terminal's standard error; none when piped, with -q, or asked."""
+        """Progress on a terminal's standard error; none when piped, with -q, or asked."""
         from credctl.progress import Silent
 
         if shown and sys.stderr.isatty() and not self.quiet:
@@ -82,11 +82,58 @@ class State:
         return Silent()
 
 
+class StatusLine:
+    """The line an environment's step shows on standard error while it works, without its
+    line break; anything else written to standard error meanwhile goes above it."""
+
+    ERASE = "\r\x1b[K"
+
+    def __init__(self) -> None:
+        self.text: str | None = None
+
+    def show(self, text: str) -> None:
+        self.text = text
+        self._write(self.ERASE + text)
+
+    def close(self, final: str | None) -> None:
+        """Replace the line with its final text (None: erase it, an error follows)."""
+        if self.text is not None:
+            self.text = None
+            self._write(self.ERASE + (f"{final}\n" if final else ""))
+
+    @contextlib.contextmanager
+    def above(self) -> Iterator[None]:
+        """Write a line of one's own: the status line is erased first and drawn again after."""
+        if self.text is None:
+            yield
+            return
+        self._write(self.ERASE)
+        try:
+            yield
+        finally:
+            self._write(self.text)
+
+    @staticmethod
+    def _write(text: str) -> None:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+
+
+STATUS = StatusLine()
+
+
 class TerminalProgress:
-    """Click's progress bar on standard error, for work of more than one step."""
+    """Click's progress bar for work of more than one step, and one line per environment
+    (`prod: listing secrets…`, then `prod: listed 1000 secrets`), on standard error."""
 
     def __init__(self) -> None:
         self._bar: Any = None
+
+    def start(self, environment: str, doing: str) -> None:
+        STATUS.show(f"{environment}: {doing}…")
+
+    def done(self, environment: str, outcome: str | None) -> None:
+        STATUS.close(f"{environment}: {outcome}" if outcome else None)
 
     def begin(self, total: int, label: str) -> None:
         if total > 1:
@@ -120,7 +167,8 @@ class _StderrHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            click.echo(f"{record.levelname.lower()}: {record.getMessage()}", err=True)
+            with STATUS.above():
+                click.echo(f"{record.levelname.lower()}: {record.getMessage()}", err=True)
         except Exception:  # a log line must never take the command down
             self.handleError(record)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -30,6 +31,12 @@ from credctl.envfile import DEFAULT_FORMAT, FORMATS
 )
 @selection_options
 @click.option("--check", is_flag=True, help="Compare an existing file; exit 1 listing stale names.")
+@click.option(
+    "--example",
+    is_flag=True,
+    help="Write .env.example instead (default -o: .env.example): names with empty values and a "
+    "comment each; no value, no store opened.",
+)
 @common_options
 @pass_state
 def env(
@@ -42,8 +49,13 @@ def env(
     only: tuple[str, ...],
     include_config: bool,
     check: bool,
+    example: bool,
 ) -> None:
-    """Write an environment-variable file for one environment."""
+    """Write an environment-variable file for one environment.
+
+    With --format github, the values are also announced to the runner as ::add-mask:: lines
+    on standard output (one per line of a value), unless that is a terminal.
+    """
     from credctl.envvars import Selection, env_file
 
     selection = Selection(services, types, only, include_config)
@@ -56,5 +68,8 @@ def env(
             fmt=output_format,
             output=output,
             check=check,
+            example=example,
+            announce=not sys.stdout.isatty(),
+            progress=state.progress(),
         )
     emit(state, result)
