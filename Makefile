@@ -37,9 +37,10 @@ browser:
 			(apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "could not install chromium: browser tests will be skipped"; \
 		else echo "chromium not found: browser tests will be skipped"; fi; }
 
-# zsh and dash evaluate the `shell` format in the tests (each skipped when missing).
+# zsh and dash evaluate the `shell` format, fish completes with credctl's script, in the tests
+# (each skipped when missing).
 shells:
-	@missing=""; for shell in zsh dash; do command -v $$shell >/dev/null 2>&1 || missing="$$missing $$shell"; done; \
+	@missing=""; for shell in zsh dash fish; do command -v $$shell >/dev/null 2>&1 || missing="$$missing $$shell"; done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 			(apt-get update -qq && apt-get install -y -qq $$missing >/dev/null) || echo "could not install$$missing: their shell tests will be skipped"; \

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+import click.shell_completion
 
 if TYPE_CHECKING:
     from credctl.backends.pool import Backends
@@ -221,12 +222,41 @@ def common_options(function: F) -> F:
     return function
 
 
+Completer = Callable[
+    [click.Context, click.Parameter, str], list[click.shell_completion.CompletionItem]
+]
+
+
+def completes(kind: str) -> Completer:
+    """A shell completion from the project's files (`credctl.completion.<kind>`): no store
+    is opened; anything going wrong completes nothing rather than failing."""
+
+    def complete(
+        context: click.Context, parameter: click.Parameter, incomplete: str
+    ) -> list[click.shell_completion.CompletionItem]:
+        state = context.find_object(State) or State()
+        try:
+            from credctl import completion
+
+            candidates = getattr(completion, kind)(state.project_dir, state.table)
+        except Exception:  # a half-typed command line must never print a traceback
+            return []
+        return [
+            click.shell_completion.CompletionItem(candidate.value, help=candidate.help or None)
+            for candidate in candidates
+            if candidate.value.startswith(incomplete)
+        ]
+
+    return complete
+
+
 def env_option(function: F) -> F:
     return click.option(
         "--env",
         "environments",
         multiple=True,
         metavar="NAME",
+        shell_complete=completes("environments"),
         help="Environment (repeatable; default: all).",
     )(function)
 
@@ -237,7 +267,28 @@ def one_env_option(function: F) -> F:
         "environments",
         multiple=True,
         metavar="NAME",
+        shell_complete=completes("environments"),
         help="The environment (one; may be left out when the project has only one).",
+    )(function)
+
+
+def service_option(function: F) -> F:
+    return click.option(
+        "--service",
+        "services",
+        multiple=True,
+        shell_complete=completes("services"),
+        help="Only this service (repeatable).",
+    )(function)
+
+
+def type_option(function: F) -> F:
+    return click.option(
+        "--type",
+        "types",
+        multiple=True,
+        shell_complete=completes("credential_types"),
+        help="Only this credential type (repeatable).",
     )(function)
 
 
@@ -264,12 +315,8 @@ def output_option(function: F) -> F:
 def selection_options(function: F) -> F:
     """Which credentials go into an env file or a command's environment."""
     options = [
-        click.option(
-            "--service", "services", multiple=True, help="Only this service (repeatable)."
-        ),
-        click.option(
-            "--type", "types", multiple=True, help="Only this credential type (repeatable)."
-        ),
+        service_option,
+        type_option,
         click.option(
             "--only", "only", multiple=True, metavar="NAME", help="Only this variable (repeatable)."
         ),
