@@ -204,9 +204,15 @@ def common_options(function: F) -> F:
             "--project-dir",
             store="project_dir",
             type=folder,
-            help="Project folder (default: nearest folder with environments/).",
+            help="Project folder (default: CREDCTL_PROJECT_DIR, else the nearest folder with "
+            "environments/).",
         ),
-        _shared("--table", store="table", help="Reference table path (default: credentials.md)."),
+        _shared(
+            "--table",
+            store="table",
+            help="Reference table path (default: the table setting, else credentials.md, or "
+            "credentials.yaml when only it exists).",
+        ),
         _shared("-q", "--quiet", store="quiet", is_flag=True, help="Print only errors and data."),
         _shared("-v", "--verbose", store="verbose", count=True, help="Say more."),
         _shared(
@@ -257,7 +263,7 @@ def env_option(function: F) -> F:
         multiple=True,
         metavar="NAME",
         shell_complete=completes("environments"),
-        help="Environment (repeatable; default: all).",
+        help="Environment (repeatable; default: the environments setting, else all).",
     )(function)
 
 
@@ -298,7 +304,7 @@ def format_option(*choices: str, default: str = "table") -> Callable[[F], F]:
         "output_format",
         type=click.Choice(choices),
         default=None,
-        help=f"Output format (default: {default}).",
+        help=f"Output format (default: the format setting where this command has it, else {default}).",
     )
 
 
@@ -364,7 +370,8 @@ def as_of_option(function: F) -> F:
 
 def actor_option(function: F) -> F:
     return click.option(
-        "--actor", help="Who is doing this (default: CREDCTL_ACTOR, the CI's actor, the OS user)."
+        "--actor",
+        help="Who is doing this (default: the actor setting, else the CI's actor, else the OS user).",
     )(function)
 
 

@@ -34,8 +34,8 @@ from credctl.envfile import DEFAULT_FORMAT, FORMATS
 @click.option(
     "--example",
     is_flag=True,
-    help="Write .env.example instead (default -o: .env.example): names with empty values and a "
-    "comment each; no value, no store opened.",
+    help="Write a .env.example instead (to .env.example unless -o names another file): names "
+    "with empty values and a comment each; no value, no store opened.",
 )
 @common_options
 @pass_state

@@ -36,7 +36,13 @@ def plan(
 ) -> None:
     """What sync would change, Terraform-style.
 
-    + create, ~ update, < write-back (to the table), - prune, ! orphan, ? unmanaged.
+    \b
+    + create      a secret the table names and the store lacks
+    ~ update      the store's metadata (owner, schedule…) or a missing first value
+    < write-back  the table's Value/Reference or Last Rotated, from the store
+    - prune       an orphan scheduled for recoverable deletion (--prune)
+    ! orphan      a secret credctl manages that no row names (left alone)
+    ? unmanaged   a secret under the prefix credctl does not manage (left alone)
     """
     from credctl.sync import make_plan
 
