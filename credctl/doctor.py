@@ -16,6 +16,7 @@ from credctl.errors import (
     UnreachableError,
 )
 from credctl.model import EnvironmentConfig
+from credctl.progress import Progress, counted, environment_step
 from credctl.render import Styler
 from credctl.render.columns import text_table
 from credctl.results import Result, pick
@@ -37,6 +38,12 @@ class Check:
     secrets: int | None
     seconds: float | None
     message: str
+
+    def summary(self) -> str:
+        """One line for progress: the state, and how many secrets a listing found."""
+        return (
+            f"listed {counted(self.secrets, 'secret')}" if self.secrets is not None else self.state
+        )
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -74,34 +81,40 @@ class Diagnosis(Result):
         return 0 if all(check.ok for check in self.checks) else BackendError.exit_code
 
 
-def diagnose(environments: Sequence[EnvironmentConfig], backends: Backends) -> Diagnosis:
+def diagnose(
+    environments: Sequence[EnvironmentConfig],
+    backends: Backends,
+    progress: Progress | None = None,
+) -> Diagnosis:
     """One listing per environment: reachable, authenticated, permitted, latency."""
     checks = []
     for environment in environments:
-        kind: str = environment.backend.type
-        where = kind
-        started = time.perf_counter()
-        try:
-            backend = backends.get(environment)
-            where = backend.describe()
-            count = len(backend.list_secrets())
-        except CredctlError as error:
-            state = next((name for kind_of, name in _STATES if isinstance(error, kind_of)), "error")
-            checks.append(
-                Check(environment.name, kind, where, False, state, None, None, str(error))
-            )
-            continue
-        elapsed = time.perf_counter() - started
-        checks.append(
-            Check(
-                environment.name,
-                kind,
-                where,
-                True,
-                "ok",
-                count,
-                elapsed,
-                f"listed {count} secrets under {environment.prefix!r}",
-            )
-        )
+        with environment_step(progress, environment.name, "checking its store") as step:
+            checks.append(_check(environment, backends))
+            step.outcome = checks[-1].summary()
     return Diagnosis(checks)
+
+
+def _check(environment: EnvironmentConfig, backends: Backends) -> Check:
+    """Reach the environment's store with one listing, and time it."""
+    kind: str = environment.backend.type
+    where = kind
+    started = time.perf_counter()
+    try:
+        backend = backends.get(environment)
+        where = backend.describe()
+        count = len(backend.list_secrets())
+    except CredctlError as error:
+        state = next((name for kind_of, name in _STATES if isinstance(error, kind_of)), "error")
+        return Check(environment.name, kind, where, False, state, None, None, str(error))
+    elapsed = time.perf_counter() - started
+    return Check(
+        environment.name,
+        kind,
+        where,
+        True,
+        "ok",
+        count,
+        elapsed,
+        f"listed {count} secrets under {environment.prefix!r}",
+    )

@@ -38,7 +38,7 @@ from credctl.model import (
     SecretInfo,
     slugify,
 )
-from credctl.progress import Progress, Silent
+from credctl.progress import Progress, Silent, counted, environment_step
 from credctl.project import Project
 from credctl.recording import check_can_record, save_table
 from credctl.render import Styler
@@ -227,6 +227,7 @@ def make_plan(
     *,
     prune: bool = False,
     detailed_exitcode: bool = False,
+    progress: Progress | None = None,
 ) -> Plan:
     """What sync would change in each store and in the table; one listing per store."""
     problems = project.problems()
@@ -234,39 +235,55 @@ def make_plan(
         raise ConfigError(problems)
     changes: list[Change] = []
     for environment in environments:
-        backend = backends.get(environment)
-        listing = {info.name: info for info in backend.list_secrets()}
-        named: set[str] = set()
-        for credential in project.credentials_in(environment):
-            if credential.is_config:
-                continue
-            name, field_name = credential.target(environment)
-            named.add(name)
-            changes.extend(
-                _row_changes(project, credential, environment, backend, name, field_name, listing)
-            )
-        for name, info in sorted(listing.items()):
-            if name in named or info.deleted:
-                continue
-            if info.managed:
-                action: Action = "prune" if prune else "orphan"
-                changes.append(
-                    Change(
-                        action, info.reference, environment.name, [], name, reference=info.reference
-                    )
-                )
-            else:
-                changes.append(
-                    Change(
-                        "unmanaged",
-                        info.reference,
-                        environment.name,
-                        [],
-                        name,
-                        reference=info.reference,
-                    )
-                )
+        with environment_step(progress, environment.name, "listing secrets") as step:
+            planned = _environment_changes(project, environment, backends, prune)
+            step.outcome = f"listed {counted(planned.listed, 'secret')}"
+        changes.extend(planned.changes)
     return Plan(changes, detailed_exitcode)
+
+
+@dataclass
+class _Planned:
+    listed: int  # secrets under the environment's prefix
+    changes: list[Change]
+
+
+def _environment_changes(
+    project: Project, environment: EnvironmentConfig, backends: Backends, prune: bool
+) -> _Planned:
+    """What sync would change for one environment, from one listing of its store."""
+    changes: list[Change] = []
+    backend = backends.get(environment)
+    listing = {info.name: info for info in backend.list_secrets()}
+    named: set[str] = set()
+    for credential in project.credentials_in(environment):
+        if credential.is_config:
+            continue
+        name, field_name = credential.target(environment)
+        named.add(name)
+        changes.extend(
+            _row_changes(project, credential, environment, backend, name, field_name, listing)
+        )
+    for name, info in sorted(listing.items()):
+        if name in named or info.deleted:
+            continue
+        if info.managed:
+            action: Action = "prune" if prune else "orphan"
+            changes.append(
+                Change(action, info.reference, environment.name, [], name, reference=info.reference)
+            )
+        else:
+            changes.append(
+                Change(
+                    "unmanaged",
+                    info.reference,
+                    environment.name,
+                    [],
+                    name,
+                    reference=info.reference,
+                )
+            )
+    return _Planned(len(listing), changes)
 
 
 def _row_changes(
@@ -552,7 +569,10 @@ class Imported:
 
 
 def plan_import(
-    project: Project, environments: Sequence[EnvironmentConfig], backends: Backends
+    project: Project,
+    environments: Sequence[EnvironmentConfig],
+    backends: Backends,
+    progress: Progress | None = None,
 ) -> list[Imported]:
     """Rows for the secrets under each prefix that no credential names."""
     known_types = {slugify(name): name for name in project.policy.type_names()}
@@ -565,7 +585,10 @@ def plan_import(
             for credential in project.credentials_in(environment)
             if not credential.is_config
         }
-        for info in sorted(backend.list_secrets(), key=lambda i: i.name):
+        with environment_step(progress, environment.name, "listing secrets") as step:
+            listing = sorted(backend.list_secrets(), key=lambda i: i.name)
+            step.outcome = f"listed {counted(len(listing), 'secret')}"
+        for info in listing:
             if info.name in named or info.deleted:
                 continue
             service, credential_type = _service_and_type(info, environment)
@@ -628,9 +651,10 @@ def import_rows(
     actor: str,
     *,
     dry_run: bool = False,
+    progress: Progress | None = None,
 ) -> ImportResult:
     """Rows for the secrets under each prefix that no credential names, appended unless a dry run."""
-    found = plan_import(project, environments, backends)
+    found = plan_import(project, environments, backends, progress)
     added = None if dry_run or not found else apply_import(project, found, actor)
     return ImportResult(found, added, project.table.display)
 

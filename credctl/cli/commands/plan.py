@@ -50,7 +50,12 @@ def plan(
         project = state.project()
         chosen = project.select(environments)
         planned = make_plan(
-            project, chosen, backends, prune=prune, detailed_exitcode=detailed_exitcode
+            project,
+            chosen,
+            backends,
+            prune=prune,
+            detailed_exitcode=detailed_exitcode,
+            progress=state.progress(),
         )
     emit(state, planned, output_format)
 
@@ -81,10 +86,12 @@ def sync(
 
     with state.backends(actor=actor) as backends:
         project = state.project()
-        planned = make_plan(project, project.select(environments), backends, prune=prune)
+        progress = state.progress()
+        chosen = project.select(environments)
+        planned = make_plan(project, chosen, backends, prune=prune, progress=progress)
         if dry_run or not planned.actionable:
             emit(state, planned, output_format)
             return
         who = resolve_actor(project.settings.actor)
-        result = apply_plan(project, planned, backends, who, progress=state.progress())
+        result = apply_plan(project, planned, backends, who, progress=progress)
     emit(state, result, output_format)
