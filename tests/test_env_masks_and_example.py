@@ -183,3 +183,14 @@ def test_example_is_dotenv_only(project: Path) -> None:
         2,
         "Error: --example writes a dotenv file: leave out --format json\n",
     )
+
+
+def test_the_format_setting_never_turns_an_env_file_into_a_report(project: Path) -> None:
+    # `format = "json"` is for reports; env's output is the file (it printed {"schema_version": 1})
+    (project / "credctl.toml").write_text('format = "json"\n')
+    written = credctl(project, "env", "--env", "prod", "--only", "STRIPE_API_KEY", "-o", "-")
+    assert (written.exit_code, written.stdout) == (0, f"STRIPE_API_KEY='{CANARY}'\n")
+    example = credctl(project, "env", "--env", "prod", "--example", "-o", "-")
+    assert example.stdout.startswith("# Variables of the prod environment")
+    masks = credctl(project, "env", "--env", "prod", "--format", "github", "-o", "gh.env")
+    assert masks.stdout.startswith("::add-mask::")
