@@ -47,7 +47,7 @@ def seed(project: Path, count: int, env: dict[str, str]) -> None:
         "    {'name': 'bench', 'backend': {'type': 'local', 'prefix': 'bench/'}})\n"
         "backend = open_backend(environment, BackendContext(project_dir=Path(sys.argv[1])))\n"
         "now = format_timestamp(clock.now())\n"
-        "with backend._mutate() as document:  # one write, not one per secret\n"
+        "with backend._mutate(None) as document:  # one write, not one per secret\n"
         f"    for index in range({count}):\n"
         "        name = name_of('bench/', index)\n"
         "        document['secrets'][name] = {\n"

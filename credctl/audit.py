@@ -1,4 +1,4 @@
-"""Audit: what each credential's credential, policy and store say, and the findings."""
+"""Audit: what each credential's row, policy and store say, and the findings."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from credctl import clock
+from credctl import __version__, clock
 from credctl.backends.base import Backend
 from credctl.backends.pool import Backends
 from credctl.credential import Credential
 from credctl.errors import Problem
+from credctl.evidence import Population, input_digests, inputs_digest
 from credctl.model import (
     META_OWNER,
     META_ROTATED_BY,
@@ -30,7 +32,7 @@ from credctl.progress import Progress, counted, environment_step
 from credctl.project import Project
 from credctl.render import FORMATS, RenderOptions, Styler, render
 from credctl.results import Result
-from credctl.schedule import days, parse_schedule
+from credctl.schedule import days, format_timestamp, parse_schedule
 
 log = logging.getLogger("credctl")
 # A date up to this far ahead of this machine's clock is another machine's clock, not an error.
@@ -70,6 +72,21 @@ class AuditReport:
     source_root: str = ""
     # the moment ages and due dates were evaluated at, when not when it ran (--as-of)
     as_of: datetime | None = None
+    # evidence: the inputs' digests and each store's population
+    inputs: dict[str, str] = field(default_factory=dict)
+    population: list[Population] = field(default_factory=list)
+
+    def evidence(self) -> dict[str, Any]:
+        """What produced the report, from which inputs, over which population."""
+        return {
+            "tool": "credctl",
+            "version": __version__,
+            "generated_at": format_timestamp(self.generated_at),
+            "as_of": format_timestamp(self.evaluated_at),
+            "inputs_sha256": inputs_digest(self.inputs),
+            "inputs": self.inputs,
+            "population": [share.as_json() for share in self.population],
+        }
 
     @property
     def evaluated_at(self) -> datetime:
@@ -116,6 +133,7 @@ def run_audit(
         credentials=[],
         source_root=repository_prefix(project.root),
         as_of=as_of,
+        inputs=input_digests(project),
     )
     for environment in environments:
         credentials = project.credentials_in(environment)
@@ -132,8 +150,11 @@ def run_audit(
             time.perf_counter() - started,
         )
         matched: set[str] = set()
+        share = Population(environment.name, backend.describe(), listed=len(listing))
+        report.population.append(share)
         for credential in credentials:
             status = _audit_row(credential, environment, backend, listing, matched, project, now)
+            share.count(status)
             for problem in row_problems.get(credential.line, []):
                 status.findings.append(
                     Finding(
@@ -150,22 +171,28 @@ def run_audit(
                 status.reference = HIDDEN_LITERAL
             report.credentials.append(status)
             report.findings.extend(status.findings)
+        share.matched = len(matched & set(listing))
         for name, info in sorted(listing.items()):
-            if name in matched or info.deleted:
+            if name in matched:
+                continue
+            if info.deleted:
+                share.deleted += 1
                 continue
             if info.managed:
+                share.orphans += 1
                 report.findings.append(
                     Finding(
                         "orphan",
                         "warning",
-                        f"{info.reference} is managed by credctl but no credential of "
-                        f"{project.table.display} names it (add a credential, or 'credctl sync --prune')",
+                        f"{info.reference} is managed by credctl but no row of "
+                        f"{project.table.display} names it (add a row, or 'credctl sync --prune')",
                         None,
                         project.table.display,
                         None,
                     )
                 )
             else:
+                share.unmanaged += 1
                 report.findings.append(
                     Finding(
                         "unmanaged",
@@ -394,6 +421,7 @@ class ReportResult(Result):
     by: str | None = None
     fail_on: str = "never"
     formats = FORMATS
+    sealed = True
 
     def render(self, fmt: str, style: Styler) -> str | Iterator[str]:
         return render(self.report, fmt, RenderOptions(self.command, style, self.by))

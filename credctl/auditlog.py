@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
 import unicodedata
@@ -35,7 +37,11 @@ class Entry:
 
 
 def append(project_root: Path, entry: Entry) -> None:
-    """Append one line with O_APPEND, so concurrent writers never interleave a line."""
+    """Append one line, chained to the one before it (its `prev` is that entry's hash).
+
+    The file is locked while the last line is read and the new one written, so
+    concurrent credctl processes never fork the chain or interleave a line.
+    """
     folder = project_root / LOG_PATH.parent
     folder.mkdir(mode=0o700, exist_ok=True)
     document: dict[str, Any] = {
@@ -49,12 +55,50 @@ def append(project_root: Path, entry: Entry) -> None:
     }
     if entry.message:
         document["message"] = entry.message
-    line = (json.dumps(document, sort_keys=True) + "\n").encode("utf-8")
-    handle = os.open(project_root / LOG_PATH, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    handle = os.open(project_root / LOG_PATH, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
     try:
-        os.write(handle, line)
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        document["prev"] = _link(_last_line(handle))
+        document["hash"] = entry_hash(document)
+        os.write(handle, (json.dumps(document, sort_keys=True) + "\n").encode("utf-8"))
     finally:
-        os.close(handle)
+        os.close(handle)  # and with it the lock
+
+
+def entry_hash(document: dict[str, Any]) -> str:
+    """SHA-256 of an entry without its own hash: what `log --verify` recomputes."""
+    content = {key: value for key, value in document.items() if key != "hash"}
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _link(previous: bytes | None) -> str:
+    """What the next entry's `prev` is: the previous entry's hash (or its line's, for an
+    entry written before the chain), and "" for the first."""
+    if previous is None:
+        return ""
+    try:
+        document = json.loads(previous)
+    except ValueError:
+        document = None
+    if isinstance(document, dict) and isinstance(document.get("hash"), str):
+        return str(document["hash"])
+    return hashlib.sha256(previous).hexdigest()
+
+
+def _last_line(handle: int) -> bytes | None:
+    """The file's last non-empty line (read from the end, not the whole file)."""
+    size = os.lseek(handle, 0, os.SEEK_END)
+    block, tail = 65536, b""
+    position = size
+    while position > 0:
+        step = min(block, position)
+        position -= step
+        tail = os.pread(handle, step, position) + tail
+        lines = [line for line in tail.split(b"\n") if line.strip()]
+        if len(lines) > 1 or (lines and position == 0):
+            return lines[-1]
+    return None
 
 
 def read_log(
@@ -64,32 +108,11 @@ def read_log(
     credential_ids: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """Entries in order, filtered; a damaged line is an error naming its line."""
-    path = project_root / LOG_PATH
-    try:
-        raw_lines = path.read_bytes().splitlines()
-    except FileNotFoundError:
-        return []
-    except OSError as error:
-        raise UsageError(
-            f"cannot read {LOG_PATH}: {error.strerror}",
-            hint=f"make it readable: chmod u+r {LOG_PATH}",
-        ) from None
     wanted_environments = {slugify(name) for name in environments}
     wanted_ids = {"/".join(slugify(part) for part in cid.split("/")) for cid in credential_ids}
     entries = []
-    for number, raw_line in enumerate(raw_lines, start=1):
-        try:
-            line = raw_line.decode("utf-8")
-        except UnicodeDecodeError:
-            raise _damaged(number, "not UTF-8 text") from None
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            raise _damaged(number, "not a JSON line") from None
-        if not isinstance(entry, dict):
-            raise _damaged(number, "not a JSON object")
+    for number, raw in _lines(project_root):
+        entry = _entry(number, raw)
         if (
             wanted_environments
             and slugify(str(entry.get("environment"))) not in wanted_environments
@@ -99,6 +122,97 @@ def read_log(
             continue
         entries.append(entry)
     return entries
+
+
+def _lines(project_root: Path) -> list[tuple[int, bytes]]:
+    """The log's non-empty lines with their numbers (none when there is no log yet)."""
+    try:
+        raw_lines = (project_root / LOG_PATH).read_bytes().splitlines()
+    except FileNotFoundError:
+        return []
+    except OSError as error:
+        raise UsageError(
+            f"cannot read {LOG_PATH}: {error.strerror}",
+            hint=f"make it readable: chmod u+r {LOG_PATH}",
+        ) from None
+    return [(number, raw) for number, raw in enumerate(raw_lines, start=1) if raw.strip()]
+
+
+def _entry(number: int, raw: bytes) -> dict[str, Any]:
+    """One line as the JSON object credctl wrote; a damaged line is an error naming it."""
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _damaged(number, "not UTF-8 text") from None
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        raise _damaged(number, "not a JSON line") from None
+    if not isinstance(entry, dict):
+        raise _damaged(number, "not a JSON object")
+    return entry
+
+
+@dataclass
+class Verification(Result):
+    """Whether the log's chain holds: every entry unchanged, none removed or moved."""
+
+    entries: int
+    before_chain: int  # entries written before credctl chained its log
+    problem: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "entries": self.entries,
+            "before_chain": self.before_chain,
+            "intact": self.problem is None,
+            "problem": self.problem,
+        }
+
+    def notes(self) -> list[str]:
+        if self.problem is not None:
+            return [
+                f"{LOG_PATH}: {self.problem} (credctl only ever appends to it: restore it from a "
+                "backup to find what changed)"
+            ]
+        older = f" ({self.before_chain} written before the chain)" if self.before_chain else ""
+        return [f"{LOG_PATH}: {self.entries} entries, chain intact{older}"]
+
+    def exit_code(self) -> int:
+        return 0 if self.problem is None else 1
+
+
+def verify_log(project_root: Path) -> Verification:
+    """Recompute the chain: the first entry edited, removed, moved or added by hand."""
+    lines = _lines(project_root)
+    chained = False
+    previous: bytes | None = None
+    before_chain = 0
+    for index, (number, raw) in enumerate(lines, start=1):
+        document = _entry(number, raw)
+        where = f"entry {index} (line {number})"
+        if "hash" not in document:
+            if chained:
+                return Verification(
+                    len(lines), before_chain, f"{where} has no hash: added or rewritten by hand"
+                )
+            before_chain += 1
+            previous = raw
+            continue
+        chained = True
+        if document["hash"] != entry_hash(document):
+            return Verification(
+                len(lines), before_chain, f"{where} was edited after it was written"
+            )
+        if document.get("prev") != _link(previous):
+            return Verification(
+                len(lines),
+                before_chain,
+                f"{where} does not follow the entry before it: an entry was removed, moved or "
+                "added there",
+            )
+        previous = raw
+    return Verification(len(lines), before_chain)
 
 
 LOG_COLUMNS = ("time", "actor", "environment", "id", "action", "version", "outcome")

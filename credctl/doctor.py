@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from credctl.backends.access import LADDER
+from credctl.backends.base import PERMISSIONS, AccessCheck, Backend
 from credctl.backends.pool import Backends
 from credctl.errors import (
     AccessDeniedError,
@@ -38,6 +40,9 @@ class Check:
     secrets: int | None
     seconds: float | None
     message: str
+    commands: dict[str, str] = field(
+        default_factory=dict
+    )  # command -> ok / denied: … / not checked
 
     def summary(self) -> str:
         """One line for progress: the state, and how many secrets a listing found."""
@@ -50,6 +55,7 @@ class Check:
             **pick(self, "environment", "backend", "where", "ok", "state", "secrets"),
             "latency_ms": None if self.seconds is None else round(self.seconds * 1000, 1),
             "message": self.message,
+            "commands": self.commands,
         }
 
 
@@ -96,7 +102,7 @@ def diagnose(
 
 
 def _check(environment: EnvironmentConfig, backends: Backends) -> Check:
-    """Reach the environment's store with one listing, and time it."""
+    """Reach the environment's store with one listing, time it, and ask what it permits."""
     kind: str = environment.backend.type
     where = kind
     started = time.perf_counter()
@@ -108,13 +114,34 @@ def _check(environment: EnvironmentConfig, backends: Backends) -> Check:
         state = next((name for kind_of, name in _STATES if isinstance(error, kind_of)), "error")
         return Check(environment.name, kind, where, False, state, None, None, str(error))
     elapsed = time.perf_counter() - started
+    message = f"listed {count} secrets under {environment.prefix!r}"
+    commands = _commands(backend)
+    denied = [command for command, verdict in commands.items() if verdict != "ok"]
+    if denied and all(commands[c].startswith("denied") for c in denied):
+        first = commands[denied[0]]
+        message += (
+            f"; {_series(denied)} will fail: the token lacks {first.removeprefix('denied: ')}"
+            f" (hint: credctl policy --env {environment.name} --for {denied[-1]})"
+        )
+    state = "limited" if any(v.startswith("denied") for v in commands.values()) else "ok"
     return Check(
-        environment.name,
-        kind,
-        where,
-        True,
-        "ok",
-        count,
-        elapsed,
-        f"listed {count} secrets under {environment.prefix!r}",
+        environment.name, kind, where, state == "ok", state, count, elapsed, message, commands
     )
+
+
+def _commands(backend: Backend) -> dict[str, str]:
+    """Per command of the ladder: ok, denied (what is missing), or not checked."""
+    if not isinstance(backend, AccessCheck):
+        return {command: "not checked" for command in LADDER}
+    verdicts = {command: "ok" for command in LADDER}
+    for permission, (allowed, what) in backend.permissions().items():
+        if allowed:
+            continue
+        for command in LADDER[LADDER.index(PERMISSIONS[permission]) :]:
+            if verdicts[command] == "ok":
+                verdicts[command] = f"denied: {what}"
+    return verdicts
+
+
+def _series(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"

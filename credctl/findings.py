@@ -1,4 +1,5 @@
-"""Every finding credctl reports, by code: what it means (SARIF rules, docs, tests)."""
+"""Every finding credctl reports, by code: what it means (SARIF rules, docs, tests), and the
+command that fixes it (reminders)."""
 
 from __future__ import annotations
 
@@ -18,3 +19,41 @@ FINDINGS: dict[str, str] = {
     "rotation-in-progress": "A pending value has waited longer than the lock timeout.",
     "future-date": "A Last Rotated date is in the future; the credential is aged from its creation.",
 }
+
+# What reminders carry: findings an owner acts on. Drift and policy notes are left out:
+# `credctl sync` and the table's maintainers see to those.
+REMINDED = frozenset(
+    {
+        "overdue",
+        "due-soon",
+        "never-rotated",
+        "rotation-in-progress",
+        "future-date",
+        "missing-owner",
+        "missing-in-backend",
+        "no-value",
+        "literal-secret-in-table",
+    }
+)
+
+# code -> what fixes it; {id}, {environment} and {where} (file:line) filled in per finding
+FIXES: dict[str, str] = {
+    "overdue": "credctl rotate {id}",
+    "due-soon": "credctl rotate {id}",
+    "never-rotated": "credctl rotate {id}",
+    "rotation-in-progress": "credctl rotate {id}",
+    "future-date": "credctl rotate {id}",
+    "missing-owner": "fill in the Owner at {where}, then credctl validate",
+    "missing-in-backend": "credctl sync --env {environment}",
+    "no-value": "credctl set {id}",
+    "table-drift": "credctl sync --env {environment}",
+    "metadata-drift": "credctl sync --env {environment}",
+    "schedule-exceeds-policy": "shorten the Rotation Schedule at {where}",
+    "literal-secret-in-table": "credctl set {id}, then put its reference at {where}",
+}
+
+
+def fix_for(code: str, credential_id: str, environment: str, where: str) -> str:
+    """The one command (or edit) that fixes a finding, as a reminder says it."""
+    template = FIXES.get(code, "credctl audit --env {environment}")
+    return template.format(id=credential_id, environment=environment, where=where)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -22,6 +22,8 @@ from credctl.model import (
 from credctl.policy import Policy
 from credctl.settings import Settings
 from credctl.table import LOCK_FILE, Table, read_table
+
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass
@@ -130,6 +132,15 @@ def _read_yaml(path: Path, display: str) -> tuple[Any, yaml.Node | None]:
     if duplicates:
         raise ConfigError(duplicates)
     return data, node
+
+
+def load_yaml_model(path: Path, display: str, model: type[M]) -> M:
+    """A YAML file read as one model; every problem located by file, line and key."""
+    data, node = _read_yaml(path, display)
+    try:
+        return model.model_validate(data if data is not None else {})
+    except ValidationError as error:
+        raise ConfigError(_validation_problems(error, display, node)) from None
 
 
 def _duplicate_keys(root: yaml.Node | None, display: str) -> list[Problem]:

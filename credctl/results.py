@@ -22,6 +22,8 @@ class Result:
 
     # the --format choices of the command that prints it (table for people, json for machines)
     formats: tuple[str, ...] = ("table", "json")
+    # written to a file (-o), it gets a SHA-256 beside it (FILE.sha256, as sha256sum writes)
+    sealed: bool = False
 
     def as_json(self) -> dict[str, Any]:
         """The JSON document, without `schema_version` (the output function adds it)."""

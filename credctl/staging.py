@@ -33,7 +33,7 @@ from credctl.schedule import format_instant
 
 
 def metadata_for(credential: Credential) -> dict[str, str]:
-    """The credctl metadata a credential puts on its secret."""
+    """The credctl metadata a credential's row puts on its secret."""
     metadata = {
         META_MANAGED: "true",
         META_SERVICE: credential.service,

@@ -574,7 +574,7 @@ def plan_import(
     backends: Backends,
     progress: Progress | None = None,
 ) -> list[Imported]:
-    """Rows for the secrets under each prefix that no credential names."""
+    """Rows for the secrets under each prefix that no row names."""
     known_types = {slugify(name): name for name in project.policy.type_names()}
     found: list[Imported] = []
     existing_ids = {credential.id for credential in project.credentials}
@@ -609,7 +609,7 @@ def plan_import(
                 },
             )
             if imported.id in existing_ids:
-                continue  # a credential already claims that identity under another name
+                continue  # a row already claims that identity under another name
             existing_ids.add(imported.id)
             found.append(imported)
     return found
@@ -617,7 +617,7 @@ def plan_import(
 
 @dataclass
 class ImportResult(Result):
-    """The credentials found for unmanaged secrets, and those added (None for a dry run)."""
+    """The rows found for unmanaged secrets, and those added (None for a dry run)."""
 
     found: list[Imported]
     added: list[Imported] | None
@@ -631,7 +631,7 @@ class ImportResult(Result):
 
     def notes(self) -> list[str]:
         if not self.found:
-            return ["Nothing to import: every secret under the prefixes has a credential."]
+            return ["Nothing to import: every secret under the prefixes has a row."]
         if self.added is None:
             return [f"{_rows(len(self.found))} would be added to {self.table}."]
         return [
@@ -641,7 +641,7 @@ class ImportResult(Result):
 
 
 def _rows(count: int) -> str:
-    return f"{count} credential{'s' if count != 1 else ''}"
+    return f"{count} row{'s' if count != 1 else ''}"
 
 
 def import_rows(
@@ -653,28 +653,22 @@ def import_rows(
     dry_run: bool = False,
     progress: Progress | None = None,
 ) -> ImportResult:
-    """Rows for the secrets under each prefix that no credential names, appended unless a dry run."""
+    """Rows for the secrets under each prefix that no row names, appended unless a dry run."""
     found = plan_import(project, environments, backends, progress)
     added = None if dry_run or not found else apply_import(project, found, actor)
     return ImportResult(found, added, project.table.display)
 
 
-def apply_import(project: Project, credentials: Sequence[Imported], actor: str) -> list[Imported]:
-    """Append the credentials onto the table as it is now; the credentials added (not added meanwhile)."""
+def apply_import(project: Project, rows: Sequence[Imported], actor: str) -> list[Imported]:
+    """Append the rows onto the table as it is now; the rows added (not added meanwhile)."""
     check_can_record(project, "import")
-    result = project.table.append([credential.values for credential in credentials])
+    result = project.table.append([row.values for row in rows])
     already = {skipped.id for skipped in result.skipped}
-    added = (
-        [credential for credential in credentials if credential.id not in already]
-        if result.written
-        else []
-    )
-    for credential in added:
+    added = [row for row in rows if row.id not in already] if result.written else []
+    for row in added:
         auditlog.append(
             project.root,
-            Entry(
-                actor, credential.environment, credential.id, "import", message=credential.reference
-            ),
+            Entry(actor, row.environment, row.id, "import", message=row.reference),
         )
     return added
 

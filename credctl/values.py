@@ -121,7 +121,7 @@ def set_value(
         raise UsageError(
             f"{credential.id} is configuration written in {credential.file}:{credential.line}; edit the table instead"
         )
-    # as rotate and sync: never write through a credential that escapes its prefix or shares a secret
+    # as rotate and sync: never write through a row that escapes its prefix or shares a secret
     refuse_invalid(project.problems())
     check_can_record(project, "set")
     environment = environment_of(project, credential)

@@ -166,6 +166,28 @@ class BackendContract:
         assert pending is not None
         assert pending.reveal() == "new"
 
+    def test_the_previous_value_is_readable_where_the_store_keeps_it(
+        self, backend: Backend, name: str
+    ) -> None:
+        from credctl.backends.base import History
+
+        if not isinstance(backend, History):
+            return  # keeping history is a capability, not a duty
+        other = backend.environment.prefix + "twilio/api-key"
+        backend.create(name, MANAGED, Secret(json.dumps({"user": "a", "password": "old"})))
+        backend.create(other, MANAGED, Secret("only"))
+        backend.put_pending(name, Secret("new"), "token-1", "password")
+        backend.promote(name, "token-1")
+        missing = backend.environment.prefix + "nothing/here"
+        assert backend.read_previous(
+            [(name, "password"), (name, None), (other, None), (missing, None)]
+        ) == [
+            Secret("old"),
+            Secret(json.dumps({"user": "a", "password": "old"})),
+            None,
+            None,
+        ]
+
     def test_promote_makes_pending_current_and_keeps_previous(
         self, backend: Backend, name: str
     ) -> None:

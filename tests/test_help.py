@@ -125,6 +125,24 @@ def env_output_default(project: Path) -> None:
     assert (project / ".env.dev").read_text() == "STRIPE_API_KEY='value'\n"
 
 
+def policy_format_default(project: Path) -> None:
+    environments = project / "environments"
+    (environments / "prod.yaml").write_text("backend: {type: aws, region: eu-west-1}\n")
+    (environments / "dev.yaml").write_text("backend: {type: vault, url: 'http://127.0.0.1:9'}\n")
+    iam = credctl(project, "policy", "--env", "prod", "--for", "audit")
+    assert json.loads(iam.stdout)["Version"] == "2012-10-17"
+    hcl = credctl(project, "policy", "--env", "dev", "--for", "audit")
+    assert hcl.exit_code == 0, hcl.output
+    assert hcl.stdout.lstrip().startswith(("#", "path "))
+
+
+def remind_state_default(project: Path) -> None:
+    (project / "owners.yaml").write_text("default: {markdown: reminders/}\n")
+    reminded = credctl(project, "remind", "--only-new", env={"CREDCTL_ACTOR": "tester"})
+    assert reminded.exit_code == 0, reminded.output
+    assert json.loads((project / ".credctl" / "remind-state.json").read_text())
+
+
 DOCUMENTED: dict[tuple[str, str], Callable[[Path], None]] = {
     ("--project-dir", "CREDCTL_PROJECT_DIR, else the nearest folder with environments/"): (
         project_dir_default
@@ -138,6 +156,8 @@ DOCUMENTED: dict[tuple[str, str], Callable[[Path], None]] = {
     ("--actor", "the actor setting, else the CI's actor, else the OS user"): actor_default,
     ("--format", "the environment file's, else dotenv"): env_format_default,
     ("--output", "env_file.path of the environment"): env_output_default,
+    ("--format", "the store's own: iam for AWS, vault-hcl for Vault"): policy_format_default,
+    ("--state", ".credctl/remind-state.json"): remind_state_default,
 }
 
 

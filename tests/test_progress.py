@@ -94,6 +94,7 @@ def test_log_lines_go_above_the_line_of_the_environment(thousand: Path) -> None:
         (["import", "--dry-run"], "listing secrets", "listed 1 secret"),
         (["doctor"], "checking its store", "listed 1 secret"),
         (["rotate", "--due", "--dry-run"], "listing secrets", "listed 1 secret"),
+        (["remind", "--dry-run"], "listing secrets", "listed 1 secret"),
     ],
 )
 def test_every_command_over_many_secrets_shows_a_line_per_environment(
@@ -114,6 +115,14 @@ def test_env_and_run_say_how_many_values_they_read(small: Path, command: str) ->
     assert drawn.exit_code == 0, drawn.stderr
     assert "prod: reading 1 value…" in drawn.stderr
     assert screen(drawn.stderr) == ["prod: read 1 value"]
+
+
+def test_scan_says_how_many_values_it_read_per_environment(small: Path) -> None:
+    drawn = on_a_terminal(small, "scan", "credentials.md", stdout=False)
+    assert drawn.exit_code == 0, drawn.stderr
+    assert "dev: reading 1 value…" in drawn.stderr
+    shown = [line for line in screen(drawn.stderr) if line.startswith(("dev:", "prod:"))]
+    assert [line.split(" ")[:2] for line in shown] == [["dev:", "read"], ["prod:", "read"]]
 
 
 def test_a_failure_erases_the_line_and_the_error_stands_alone(tmp_path: Path) -> None:

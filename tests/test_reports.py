@@ -14,6 +14,7 @@ from junitparser import Failure, JUnitXml
 from credctl.render.html_page import COLOURS
 from tests.projects import credctl, make_project, row
 from tests.support.dates import stamp
+from tests.support.fixtures import Store
 from tests.test_commands import seed
 
 CANARY = "canary-Hs2Kq9Vx4Lm7Bd1Wz6Tp"
@@ -239,6 +240,7 @@ def test_json_documents_keep_the_design_contract(project: Path) -> None:
         "credentials",
         "findings",
         "summary",
+        "evidence",
     }
     assert document["schema_version"] == 1
     assert set(document["summary"]) == {"error", "warning", "info"}
@@ -274,3 +276,42 @@ def test_ci_annotations_point_into_the_repository_not_the_project(
     assert annotations[0].startswith("::error file=services/pay/credentials.md,line=5,")
     document = json.loads(audit(project, "--format", "json"))
     assert {f["file"] for f in document["findings"]} == {"credentials.md"}  # project-relative
+
+
+def test_the_report_carries_evidence_an_auditor_can_check(project: Path, tmp_path: Path) -> None:
+    """Tool, moment, inputs' digests, a population that reconciles, and the report's own
+    digest beside it (the project has an orphan and a missing row)."""
+    import hashlib
+    import subprocess
+
+    Store("local").put_unmanaged(str(project), "prod/legacy/api-key", CANARY + "-6")
+    out = tmp_path / "report.json"
+    result = credctl(project, "audit", "--format", "json", "-o", str(out), "--fail-on", "never")
+    assert result.exit_code == 0, result.output
+    evidence = json.loads(out.read_text())["evidence"]
+    assert evidence["tool"] == "credctl"
+    assert set(evidence["inputs"]) == {
+        "credentials.md",
+        "environments/dev.yaml",
+        "environments/prod.yaml",
+        "policies/default.yaml",
+    }
+    table_digest = hashlib.sha256((project / "credentials.md").read_bytes()).hexdigest()
+    assert evidence["inputs"]["credentials.md"] == table_digest
+    prod = next(share for share in evidence["population"] if share["environment"] == "prod")
+    assert prod["listed"] == 6  # four rows' secrets, an orphan, a secret another tool made
+    assert (prod["matched"], prod["orphans"], prod["unmanaged"], prod["deleted"]) == (4, 1, 1, 0)
+    assert (prod["rows"], prod["rows_in_store"], prod["rows_missing"], prod["rows_config"]) == (
+        6,
+        4,
+        1,
+        1,
+    )
+    assert prod["reconciles"] is True
+    seal = tmp_path / "report.json.sha256"
+    assert seal.read_text() == f"{hashlib.sha256(out.read_bytes()).hexdigest()}  report.json\n"
+    checked = subprocess.run(
+        ["sha256sum", "-c", seal.name], cwd=tmp_path, capture_output=True, check=False
+    )
+    assert checked.returncode == 0
+    assert CANARY not in out.read_text() + seal.read_text()

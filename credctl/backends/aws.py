@@ -465,6 +465,29 @@ class AwsBackend:
             raise value
         return Secret(value)
 
+    def read_previous(self, items: Sequence[tuple[str, str | None]]) -> list[Secret | None]:
+        workers = max(1, min(self.environment.concurrency, len(items)))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(lambda item: self._previous(*item), items))
+
+    def _previous(self, name: str, field: str | None) -> Secret | None:
+        try:
+            answer = self._call(
+                "get_secret_value",
+                f"GetSecretValue {name} AWSPREVIOUS",
+                SecretId=name,
+                VersionStage="AWSPREVIOUS",
+            )
+        except BackendError:
+            return None  # none (NotFound), or not readable: nothing to look for
+        value = _string_of(answer, name)
+        if isinstance(value, BackendError):
+            return None  # a binary value has no text to look for
+        try:
+            return select_field(value, field, name)
+        except BackendError:
+            return None
+
     def _current_raw(self, name: str) -> str | None:
         try:
             answer = self._call("get_secret_value", f"GetSecretValue {name}", SecretId=name)

@@ -107,6 +107,36 @@ class NativeRotation(Protocol):
     def rotate_with_function(self, name: str, lambda_arn: str, timeout: float) -> str: ...
 
 
+@runtime_checkable
+class History(Protocol):
+    """A store that keeps the value a rotation replaced (AWSPREVIOUS, the previous KV
+    version, the local store's history)."""
+
+    # For each (name, field): the value before the current one, or None when there is
+    # none (or it cannot be read); many at once, as the store reads them best.
+    def read_previous(self, items: Sequence[tuple[str, str | None]]) -> list[Secret | None]: ...
+
+
+# What a store may be asked, and the command (of the ladder audit < env < rotate < sync)
+# that first needs each.
+PERMISSIONS = {
+    "list": "audit",
+    "metadata": "audit",
+    "read": "env",
+    "write": "rotate",
+    "delete": "sync",
+}
+
+
+@runtime_checkable
+class AccessCheck(Protocol):
+    """A store that can say what its credentials may do without doing it (Vault's
+    sys/capabilities-self)."""
+
+    # Per permission (list, metadata, read, write, delete): allowed, and if not, on what path.
+    def permissions(self) -> dict[str, tuple[bool, str]]: ...
+
+
 def batched(backend: Backend) -> AbstractContextManager[bool]:
     """The store's batch when it batches; else a block whose writes are made at once
     (yields False)."""

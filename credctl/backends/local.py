@@ -339,6 +339,25 @@ class LocalBackend:
             raise NotFoundError(f"{name} has no version {version} in {self.describe()}")
         return Secret(self._decrypt(stored["data"], f"{name}@{version}"))
 
+    def read_previous(self, items: Sequence[tuple[str, str | None]]) -> list[Secret | None]:
+        with self._reading() as document:  # one read of the store for all of them
+            return [self._previous(document, name, field) for name, field in items]
+
+    def _previous(self, document: dict[str, Any], name: str, field: str | None) -> Secret | None:
+        entry = document["secrets"].get(name)
+        if entry is None or entry.get("deleted"):
+            return None
+        current = int(entry.get("current") or 0)
+        earlier = [int(version) for version in entry["versions"] if int(version) < current]
+        if not earlier:
+            return None
+        version = str(max(earlier))
+        raw = self._decrypt(entry["versions"][version]["data"], f"{name}@{version}")
+        try:
+            return select_field(raw, field, name)
+        except BackendError:
+            return None
+
     def read_pending(self, name: str, token: str, field: str | None = None) -> Secret | None:
         with self._reading() as document:
             pending = self._entry(document, name).get("pending")

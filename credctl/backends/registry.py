@@ -32,6 +32,8 @@ class BackendType:
     factory: str  # "module:function" building it from (EnvironmentConfig, BackendContext)
     reference_form: str  # how a reference to it looks, for messages: "aws-sm://NAME"
     write_rate: float | None = None  # writes per second when `rate_limit` is not set
+    # the least access each command needs, as the store writes policies: (format, "module:function")
+    access: tuple[str, str] | None = None
 
 
 BACKENDS: dict[str, BackendType] = {
@@ -51,6 +53,7 @@ BACKENDS: dict[str, BackendType] = {
             factory="credctl.backends.aws:from_config",
             reference_form="aws-sm://NAME",
             write_rate=50.0,  # Secrets Manager's quota for writes, all kinds together
+            access=("iam", "credctl.backends.access:aws_iam"),
         ),
         BackendType(
             type="vault",
@@ -58,6 +61,7 @@ BACKENDS: dict[str, BackendType] = {
             config=VaultBackendConfig,
             factory="credctl.backends.vault:from_config",
             reference_form="vault://MOUNT/PATH",
+            access=("vault-hcl", "credctl.backends.access:vault_hcl"),
         ),
     )
 }

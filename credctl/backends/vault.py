@@ -430,6 +430,31 @@ class VaultBackend:
             raise self._mount_error(what)
         self._mount_checked = True
 
+    def permissions(self) -> dict[str, tuple[bool, str]]:
+        """What this token may do under the prefix, as the server says (no secret touched)."""
+        probe = f"{self.environment.prefix}credctl-doctor-probe"
+        needs = {
+            "list": (f"metadata/{self.environment.prefix}", {"list"}),
+            "metadata": (f"metadata/{probe}", {"read"}),
+            "read": (f"data/{probe}", {"read"}),
+            "write": (f"data/{probe}", {"create", "update"}),
+            "delete": (f"data/{probe}", {"delete"}),
+        }
+        paths = sorted({f"{self.mount}/{path}" for path, _ in needs.values()})
+        answer = self._system(
+            lambda client: client.adapter.post("/v1/sys/capabilities-self", json={"paths": paths}),
+            "sys/capabilities-self",
+        )
+        granted = answer.get("data", answer) if isinstance(answer, dict) else {}
+        result = {}
+        for permission, (path, wanted) in needs.items():
+            full = f"{self.mount}/{path}"
+            have = set(granted.get(full) or [])
+            allowed = "root" in have or wanted <= have
+            shown = full.replace(probe, f"{self.environment.prefix}*")
+            result[permission] = (allowed, f"{'/'.join(sorted(wanted))} on {shown}")
+        return result
+
     def _is_vault(self) -> bool:
         """Whether the server answers sys/health as Vault and OpenBao do (any status)."""
         try:
@@ -684,6 +709,19 @@ class VaultBackend:
         if data is None:
             raise NotFoundError(f"{name} has no version {version} in {self.describe()}")
         return _field_of(data, None, name)
+
+    def read_previous(self, items: Sequence[tuple[str, str | None]]) -> list[Secret | None]:
+        positions = [str(index) for index in range(len(items))]
+        return self._parallel(lambda index: self._previous(*items[int(index)]), positions)
+
+    def _previous(self, name: str, field: str | None) -> Secret | None:
+        try:
+            meta = self._metadata(name) or {}
+            current = int(meta.get("current_version") or 0)
+            data = self._data(name, current - 1) if current > 1 else None
+            return None if data is None else _field_of(data, field, name)
+        except BackendError:
+            return None
 
     def _pending(self, name: str) -> dict[str, Any] | None:
         return self._data(name + PENDING_SUFFIX)

@@ -330,7 +330,7 @@ def selection_options(function: F) -> F:
             "--include-config/--no-include-config",
             default=True,
             show_default=True,
-            help="Include literal configuration credentials (redirect URIs, client IDs).",
+            help="Include literal configuration rows (redirect URIs, client IDs).",
         ),
     ]
     for option in reversed(options):

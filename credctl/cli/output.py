@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,8 +36,14 @@ def emit(
     rendered = result.render(fmt, plain if to_file else state.style)
     if to_file:
         assert output is not None
-        write_file(output, rendered, 0o644)
+        digest = hashlib.sha256()
+        chunks = [rendered] if isinstance(rendered, str) else rendered
+        write_file(output, (_hashed(chunk, digest) for chunk in chunks), 0o644)
         state.say(f"wrote {display_path(output)}")
+        if result.sealed:  # an auditor checks the report against its digest: sha256sum -c
+            seal = output.with_name(output.name + ".sha256")
+            write_file(seal, f"{digest.hexdigest()}  {output.name}\n", 0o644)
+            state.say(f"wrote {display_path(seal)}")
     else:
         for chunk in [rendered] if isinstance(rendered, str) else rendered:
             click.echo(chunk, nl=False)
@@ -48,3 +55,8 @@ def emit(
     code = result.exit_code()
     if code:
         sys.exit(code)
+
+
+def _hashed(chunk: str, digest: hashlib._Hash) -> str:
+    digest.update(chunk.encode("utf-8"))
+    return chunk

@@ -120,6 +120,7 @@ def html(report: AuditReport, *, title: str = "Credential status", by: str | Non
                 f"<td>{escape(where)}</td><td>{escape(finding.message)}</td></tr>"
             )
         parts.append("</tbody></table>")
+    parts.append(_evidence(report))
     parts.append("</body></html>\n")
     return "\n".join(parts)
 
@@ -241,3 +242,25 @@ def _credentials_table(credentials: list[CredentialStatus], by: str | None) -> s
             )
         out.append("</tbody></table>")
     return "".join(out)
+
+
+def _evidence(report: AuditReport) -> str:
+    """What produced the page, from which inputs, over which population (for an auditor)."""
+    evidence = report.evidence()
+    rows = "".join(
+        f"<tr><td>{escape(share.environment)}</td><td>{escape(share.store)}</td>"
+        f"<td class=num>{share.listed}</td><td class=num>{share.matched}</td>"
+        f"<td class=num>{share.orphans}</td><td class=num>{share.unmanaged}</td>"
+        f"<td class=num>{share.deleted}</td><td class=num>{share.rows}</td>"
+        f"<td>{'yes' if share.reconciles else 'NO'}</td></tr>"
+        for share in report.population
+    )
+    return (
+        '<h2>Evidence</h2><p class="note">credctl '
+        f"{escape(evidence['version'])}, as of {escape(evidence['as_of'])}; inputs SHA-256 "
+        f"<code>{escape(evidence['inputs_sha256'])}</code> ({len(report.inputs)} files)</p>"
+        '<table id="population"><thead><tr><th>Environment</th><th>Store</th>'
+        "<th class=num>Listed</th><th class=num>Named by rows</th><th class=num>Orphans</th>"
+        "<th class=num>Unmanaged</th><th class=num>Deleted</th><th class=num>Rows</th>"
+        f"<th>Reconciles</th></tr></thead><tbody>{rows}</tbody></table>"
+    )

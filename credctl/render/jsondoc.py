@@ -63,7 +63,8 @@ def _stream_json(report: AuditReport, *, with_findings: bool) -> Iterator[str]:
             yield ("," if index else "") + "\n    " + text
         yield "\n  ]" if report.findings else "]"
     summary = encoder.encode(report.summary()).replace("\n", "\n  ")
-    yield f',\n  "summary": {summary}\n}}\n'
+    evidence = encoder.encode(report.evidence()).replace("\n", "\n  ")
+    yield f',\n  "summary": {summary},\n  "evidence": {evidence}\n}}\n'
 
 
 def render(report: AuditReport, options: RenderOptions) -> Iterator[str]:

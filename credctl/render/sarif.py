@@ -68,7 +68,10 @@ def sarif(report: AuditReport) -> str:
                     }
                 },
                 "automationDetails": {"id": "credctl/audit/"},
-                "properties": {"as_of": format_timestamp(report.evaluated_at)},
+                "properties": {
+                    "as_of": format_timestamp(report.evaluated_at),
+                    "evidence": report.evidence(),
+                },
                 "results": results,
             }
         ],

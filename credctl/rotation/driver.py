@@ -68,7 +68,7 @@ class RotationReport(Result):
     def as_text(self, style: Styler) -> str:
         if not self.results:
             return ""
-        credentials = [
+        rows = [
             [
                 r.id,
                 style(r.outcome, OUTCOME_COLOURS.get(r.outcome, "white")),
@@ -77,7 +77,7 @@ class RotationReport(Result):
             ]
             for r in self.results
         ]
-        return text_table(["ID", "OUTCOME", "VERSION", "MESSAGE"], credentials)
+        return text_table(["ID", "OUTCOME", "VERSION", "MESSAGE"], rows)
 
     def notes(self) -> list[str]:
         if not self.results:
@@ -164,7 +164,7 @@ def select(
 
 
 def rotator_of(project: Project, credential: Credential) -> str:
-    """The rotator of a credential's credential type (manual when the policy names none)."""
+    """The rotator of a credential's type (manual when the policy names none)."""
     policy = credential.type_policy
     return (policy.rotator if policy else None) or DEFAULT
 

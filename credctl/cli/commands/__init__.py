@@ -8,9 +8,12 @@ from credctl.cli.commands import (  # noqa: F401
     init,
     log,
     plan,
+    policy,
+    remind,
     reports,
     rotate,
     run,
+    scan,
     set_value,
     validate,
 )
