@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DEMO   := build/demo
 CREDCTL := $(BIN)/credctl --project-dir $(DEMO)
 
-.PHONY: demo test faults lint typecheck bench install dev node-deps browser shells terraform clean
+.PHONY: demo test faults lint typecheck bench install dev dist node-deps browser shells terraform clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,9 +37,10 @@ browser:
 			(apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "could not install chromium: browser tests will be skipped"; \
 		else echo "chromium not found: browser tests will be skipped"; fi; }
 
-# zsh and dash evaluate the `shell` format in the tests (each skipped when missing).
+# zsh and dash evaluate the `shell` format, fish completes with credctl's script, in the tests
+# (each skipped when missing).
 shells:
-	@missing=""; for shell in zsh dash; do command -v $$shell >/dev/null 2>&1 || missing="$$missing $$shell"; done; \
+	@missing=""; for shell in zsh dash fish; do command -v $$shell >/dev/null 2>&1 || missing="$$missing $$shell"; done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 			(apt-get update -qq && apt-get install -y -qq $$missing >/dev/null) || echo "could not install$$missing: their shell tests will be skipped"; \
@@ -108,8 +109,22 @@ faults: dev
 	@FAULT_MATRIX=all FAULT_MATRIX_REPORT=build/faults.jsonl $(BIN)/pytest -n 2 -q tests/test_faults.py; \
 	status=$$?; echo; $(BIN)/python -m tests.support.fault_summary build/faults.jsonl; exit $$status
 
+# A release: the sdist and the wheel in dist/, both checked by twine, and the wheel installed
+# into a clean virtualenv (its dependencies from the package index) that must print this version.
+DIST_CHECK := build/dist-check
+dist: dev
+	rm -rf dist $(DIST_CHECK)
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*
+	$(PYTHON) -m venv $(DIST_CHECK)
+	$(DIST_CHECK)/bin/python -m pip install --quiet dist/credctl-*.whl
+	@want="credctl, version $$($(BIN)/python -c 'import credctl; print(credctl.__version__)')"; \
+	got="$$(cd $(DIST_CHECK) && bin/credctl --version)"; echo "$$got"; \
+	[ "$$got" = "$$want" ] || { echo "expected '$$want' from the installed wheel"; exit 1; }
+	@ls -1 dist/
+
 bench: dev
 	@for script in bench/*_bench.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache tests/node/node_modules
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache tests/node/node_modules

@@ -1,3 +1,3 @@
 """credctl: keep a team's credentials reference table true."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -29,6 +29,7 @@ from credctl.model import (
     Status,
 )
 from credctl.policy import FINDING_PROBLEMS, refuse_invalid, schedule_warning
+from credctl.progress import Progress, counted, environment_step
 from credctl.project import Project
 from credctl.render import FORMATS, RenderOptions, Styler, render
 from credctl.results import Result
@@ -118,6 +119,7 @@ def run_audit(
     environments: Sequence[EnvironmentConfig],
     backends: Backends,
     as_of: datetime | None = None,
+    progress: Progress | None = None,
 ) -> AuditReport:
     """Audit the chosen environments as of now (or `as_of`): one listing per store, no value."""
     generated_at = clock.now()
@@ -138,7 +140,9 @@ def run_audit(
         credentials = project.credentials_in(environment)
         backend = backends.get(environment)
         started = time.perf_counter()
-        listing = {info.name: info for info in backend.list_secrets()}
+        with environment_step(progress, environment.name, "listing secrets") as step:
+            listing = {info.name: info for info in backend.list_secrets()}
+            step.outcome = f"listed {counted(len(listing), 'secret')}"
         log.info(
             "%s: listed %d secrets in %s in %.2f s",
             environment.name,

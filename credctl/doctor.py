@@ -18,6 +18,7 @@ from credctl.errors import (
     UnreachableError,
 )
 from credctl.model import EnvironmentConfig
+from credctl.progress import Progress, counted, environment_step
 from credctl.render import Styler
 from credctl.render.columns import text_table
 from credctl.results import Result, pick
@@ -42,6 +43,12 @@ class Check:
     commands: dict[str, str] = field(
         default_factory=dict
     )  # command -> ok / denied: … / not checked
+
+    def summary(self) -> str:
+        """One line for progress: the state, and how many secrets a listing found."""
+        return (
+            f"listed {counted(self.secrets, 'secret')}" if self.secrets is not None else self.state
+        )
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -80,48 +87,46 @@ class Diagnosis(Result):
         return 0 if all(check.ok for check in self.checks) else BackendError.exit_code
 
 
-def diagnose(environments: Sequence[EnvironmentConfig], backends: Backends) -> Diagnosis:
+def diagnose(
+    environments: Sequence[EnvironmentConfig],
+    backends: Backends,
+    progress: Progress | None = None,
+) -> Diagnosis:
     """One listing per environment: reachable, authenticated, permitted, latency."""
     checks = []
     for environment in environments:
-        kind: str = environment.backend.type
-        where = kind
-        started = time.perf_counter()
-        try:
-            backend = backends.get(environment)
-            where = backend.describe()
-            count = len(backend.list_secrets())
-        except CredctlError as error:
-            state = next((name for kind_of, name in _STATES if isinstance(error, kind_of)), "error")
-            checks.append(
-                Check(environment.name, kind, where, False, state, None, None, str(error))
-            )
-            continue
-        elapsed = time.perf_counter() - started
-        message = f"listed {count} secrets under {environment.prefix!r}"
-        commands = _commands(backend)
-        denied = [command for command, verdict in commands.items() if verdict != "ok"]
-        if denied and all(commands[c].startswith("denied") for c in denied):
-            first = commands[denied[0]]
-            message += (
-                f"; {_series(denied)} will fail: the token lacks {first.removeprefix('denied: ')}"
-                f" (hint: credctl policy --env {environment.name} --for {denied[-1]})"
-            )
-        state = "limited" if any(v.startswith("denied") for v in commands.values()) else "ok"
-        checks.append(
-            Check(
-                environment.name,
-                kind,
-                where,
-                state == "ok",
-                state,
-                count,
-                elapsed,
-                message,
-                commands,
-            )
-        )
+        with environment_step(progress, environment.name, "checking its store") as step:
+            checks.append(_check(environment, backends))
+            step.outcome = checks[-1].summary()
     return Diagnosis(checks)
+
+
+def _check(environment: EnvironmentConfig, backends: Backends) -> Check:
+    """Reach the environment's store with one listing, time it, and ask what it permits."""
+    kind: str = environment.backend.type
+    where = kind
+    started = time.perf_counter()
+    try:
+        backend = backends.get(environment)
+        where = backend.describe()
+        count = len(backend.list_secrets())
+    except CredctlError as error:
+        state = next((name for kind_of, name in _STATES if isinstance(error, kind_of)), "error")
+        return Check(environment.name, kind, where, False, state, None, None, str(error))
+    elapsed = time.perf_counter() - started
+    message = f"listed {count} secrets under {environment.prefix!r}"
+    commands = _commands(backend)
+    denied = [command for command, verdict in commands.items() if verdict != "ok"]
+    if denied and all(commands[c].startswith("denied") for c in denied):
+        first = commands[denied[0]]
+        message += (
+            f"; {_series(denied)} will fail: the token lacks {first.removeprefix('denied: ')}"
+            f" (hint: credctl policy --env {environment.name} --for {denied[-1]})"
+        )
+    state = "limited" if any(v.startswith("denied") for v in commands.values()) else "ok"
+    return Check(
+        environment.name, kind, where, state == "ok", state, count, elapsed, message, commands
+    )
 
 
 def _commands(backend: Backend) -> dict[str, str]:

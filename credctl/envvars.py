@@ -15,6 +15,8 @@ from credctl import envfile
 from credctl.backends.pool import Backends
 from credctl.credential import Credential
 from credctl.envfile.check import compare
+from credctl.envfile.example import ExampleEntry
+from credctl.envfile.example import render as render_example
 from credctl.envfile.git import git_tracks_or_would_track
 from credctl.errors import (
     BackendError,
@@ -28,6 +30,7 @@ from credctl.errors import (
 from credctl.fsutil import display_path, write_output
 from credctl.lifecycle import explain_read_failure
 from credctl.model import EnvironmentConfig
+from credctl.progress import Progress, counted, environment_step
 from credctl.project import Project
 from credctl.render import Styler
 from credctl.results import Result
@@ -42,12 +45,13 @@ class EnvEntry:
     name: str
     value: Secret
     credential_id: str
+    secret: bool = True  # False: a configuration value from the table (not masked)
 
 
-def collect_env(
-    project: Project, environment: EnvironmentConfig, backends: Backends, selection: Selection
-) -> list[EnvEntry]:
-    """The variables of one environment, all read before anything is written."""
+def chosen_credentials(
+    project: Project, environment: EnvironmentConfig, selection: Selection
+) -> list[tuple[Credential, str]]:
+    """The credentials of one environment a selection takes, with their variable names."""
     only = selection.only
     chosen: list[tuple[Credential, str]] = []
     for credential in project.credentials_in(environment):
@@ -76,6 +80,18 @@ def collect_env(
         first_by_name.setdefault(name, credential)
     if problems:
         raise ConfigError(problems)
+    return chosen
+
+
+def collect_env(
+    project: Project,
+    environment: EnvironmentConfig,
+    backends: Backends,
+    selection: Selection,
+    progress: Progress | None = None,
+) -> list[EnvEntry]:
+    """The variables of one environment, all read before anything is written."""
+    chosen = chosen_credentials(project, environment, selection)
     refs = {
         credential.line: value_reference(project, credential, environment)
         for credential, _ in chosen
@@ -83,7 +99,11 @@ def collect_env(
     }
     started = time.perf_counter()
     backend = backends.get(environment)
-    results = backend.read_values(list(refs.values())) if refs else {}
+    with environment_step(
+        progress, environment.name, f"reading {counted(len(refs), 'value')}"
+    ) as step:
+        results = backend.read_values(list(refs.values())) if refs else {}
+        step.outcome = f"read {counted(len(results), 'value')}"
     log.info(
         "%s: read %d values in %.2f s",
         environment.name,
@@ -94,7 +114,7 @@ def collect_env(
     entries = []
     for credential, name in chosen:
         if credential.line not in refs:
-            entries.append(EnvEntry(name, Secret(credential.reference.strip()), credential.id))
+            entries.append(EnvEntry(name, Secret(credential.literal), credential.id, secret=False))
             continue
         result = results[refs[credential.line]]
         if isinstance(result, BinaryValueError):
@@ -151,34 +171,42 @@ def one_environment(project: Project, names: Sequence[str]) -> EnvironmentConfig
 
 
 def entries_for(
-    project: Project, names: Sequence[str], backends: Backends, selection: Selection
+    project: Project,
+    names: Sequence[str],
+    backends: Backends,
+    selection: Selection,
+    progress: Progress | None = None,
 ) -> list[EnvEntry]:
     """The variables of the one environment named, all read before anything is written."""
     environment = one_environment(project, names)
-    return collect_env(project, environment, backends, selection)
+    return collect_env(project, environment, backends, selection, progress)
 
 
 @dataclass
 class EnvWritten(Result):
-    """An env file written (or, to stdout, its text: the one output that holds values)."""
+    """An env file written, and what goes to standard output: the file itself (`-o -`, the
+    one output that holds values) or the lines that tell its reader what to mask."""
 
     count: int
     path: Path | None  # None: standard output
     text: str = field(repr=False)
     tracked_by_git: bool = False
     in_place: bool = False  # a device or FIFO, written as it is (no mode of credctl's)
+    remarks: list[str] = field(default_factory=list)
+    formats = ("table",)  # the text is the file (or its reader's lines) whatever the settings say
 
     def as_text(self, style: Styler) -> str:
-        return self.text if self.path is None else ""
+        return self.text
 
     def notes(self) -> list[str]:
         if self.path is None:
-            return []
+            return self.remarks
         shown = display_path(self.path)
         warning = [f"warning: git would track {shown}; add it to .gitignore"]
         mode = "" if self.in_place else " (mode 0600)"
         return (warning if self.tracked_by_git else []) + [
-            f"wrote {self.count} variables to {shown}{mode}"
+            f"wrote {self.count} variables to {shown}{mode}",
+            *self.remarks,
         ]
 
 
@@ -189,14 +217,44 @@ class EnvChecked(Result):
     count: int
     path: Path
     stale: StaleError | None
+    what: str = "variables"
+    formats = ("table",)
 
     def notes(self) -> list[str]:
         if self.stale is not None:
             return []
-        return [f"{display_path(self.path)} is up to date ({self.count} variables)"]
+        return [f"{display_path(self.path)} is up to date ({self.count} {self.what})"]
 
     def failure(self, fmt: str) -> CredctlError | None:
         return self.stale
+
+
+@dataclass
+class ExampleWritten(Result):
+    """A `.env.example` written (names, comments, no value), or its text for stdout."""
+
+    count: int
+    path: Path | None
+    text: str
+    formats = ("table",)
+
+    def as_text(self, style: Styler) -> str:
+        return self.text if self.path is None else ""
+
+    def notes(self) -> list[str]:
+        if self.path is None:
+            return []
+        return [f"wrote {self.count} variable names to {display_path(self.path)} (no values)"]
+
+
+NOT_ANNOUNCED_TERMINAL = (
+    "the ::add-mask:: lines hold the values, so they are not printed to a terminal "
+    "(a GitHub Actions runner gets them)"
+)
+NOT_ANNOUNCED_STDOUT = (
+    "warning: no ::add-mask:: lines, as the file itself goes to standard output; "
+    'write it with -o "$GITHUB_ENV" so that the runner masks the values'
+)
 
 
 def env_file(
@@ -209,10 +267,17 @@ def env_file(
     output: Path | None,
     check: bool = False,
     follow_symlinks: bool = False,
-) -> EnvWritten | EnvChecked:
+    example: bool = False,
+    announce: bool = True,
+    progress: Progress | None = None,
+) -> EnvWritten | EnvChecked | ExampleWritten:
     """Write one environment's variables to a file (0600, atomic) or stdout, or check one;
-    a device or FIFO is written in place, a symbolic link only with `follow_symlinks`."""
+    a device or FIFO is written in place, a symbolic link only with `follow_symlinks`;
+    `example`: its `.env.example` instead. `announce`: print what the file's reader must
+    mask (GitHub's `::add-mask::` lines) on standard output."""
     environment = one_environment(project, names)
+    if example:
+        return example_file(project, environment, selection, fmt=fmt, output=output, check=check)
     chosen_format = fmt or (
         environment.env_file.format if environment.env_file else envfile.DEFAULT_FORMAT
     )
@@ -224,7 +289,7 @@ def env_file(
                 f"or set env_file in environments/{environment.name}.yaml"
             )
         path = project.root / environment.env_file.path
-    entries = entries_for(project, [environment.name], backends, selection)
+    entries = collect_env(project, environment, backends, selection, progress)
     pairs = [(entry.name, entry.value.reveal()) for entry in entries]
     if check:
         if str(path) == "-":
@@ -237,11 +302,76 @@ def env_file(
             len(pairs), path, _stale(path, pairs, chosen_format, again + selection.options())
         )
     text = envfile.render(pairs, chosen_format)
+    masks = envfile.mask([entry.value.reveal() for entry in entries if entry.secret], chosen_format)
     if str(path) == "-":
-        return EnvWritten(len(pairs), None, text)
-    if write_output(path, text, 0o600, follow_symlinks=follow_symlinks):
-        return EnvWritten(len(pairs), path, "", in_place=True)
-    return EnvWritten(len(pairs), path, "", git_tracks_or_would_track(path))
+        return EnvWritten(len(pairs), None, text, remarks=[NOT_ANNOUNCED_STDOUT] if masks else [])
+    in_place = write_output(path, text, 0o600, follow_symlinks=follow_symlinks)
+    tracked = not in_place and git_tracks_or_would_track(path)
+    if masks and not announce:
+        return EnvWritten(
+            len(pairs), path, "", tracked, in_place=in_place, remarks=[NOT_ANNOUNCED_TERMINAL]
+        )
+    return EnvWritten(len(pairs), path, masks, tracked, in_place=in_place)
+
+
+EXAMPLE_FILE = ".env.example"
+
+
+def example_file(
+    project: Project,
+    environment: EnvironmentConfig,
+    selection: Selection,
+    *,
+    fmt: str | None,
+    output: Path | None,
+    check: bool,
+) -> ExampleWritten | EnvChecked:
+    """The `.env.example` of an environment: its variables' names with empty values, each
+    with a comment (service, type, owner, reference); read from the table, no store opened."""
+    if fmt not in (None, "dotenv"):
+        raise UsageError(f"--example writes a dotenv file: leave out --format {fmt}")
+    entries = [
+        ExampleEntry(
+            name,
+            credential.service,
+            credential.credential_type,
+            credential.owner,
+            "" if credential.is_config else str(value_reference(project, credential, environment)),
+        )
+        for credential, name in chosen_credentials(project, environment, selection)
+    ]
+    text = render_example(environment.name, project.table.display, entries)
+    path = output or project.root / EXAMPLE_FILE
+    if check:
+        if str(path) == "-":
+            raise UsageError("--check needs a file: pass -o PATH")
+        again = ["credctl", "env", "--env", environment.name, "--example"]
+        again += (["-o", display_path(output)] if output else []) + selection.options()
+        return EnvChecked(len(entries), path, _stale_example(path, text, again), "variable names")
+    if str(path) == "-":
+        return ExampleWritten(len(entries), None, text)
+    write_output(path, text, 0o644)
+    return ExampleWritten(len(entries), path, text)
+
+
+def _stale_example(path: Path, text: str, again: list[str]) -> StaleError | None:
+    """Why the example at `path` is not the one credctl would write (it holds no value)."""
+    shown = display_path(path)
+    try:
+        existing = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return StaleError(f"{shown} does not exist")
+    except (OSError, UnicodeDecodeError):
+        existing = ""
+    if existing == text:
+        return None
+    # a name with a value in it counts as differing: an example must hold none
+    names = compare(existing, [(name, "") for name in envfile.parse(text, "dotenv")], "dotenv")
+    why = names.describe() if names else "its comments differ"
+    return StaleError(
+        f"{shown} is stale: {why}",
+        hint=f"regenerate it with '{shlex.join(again)}'",
+    )
 
 
 def _stale(
@@ -266,10 +396,14 @@ def _stale(
 
 
 def process_environment(
-    project: Project, names: Sequence[str], backends: Backends, selection: Selection
+    project: Project,
+    names: Sequence[str],
+    backends: Backends,
+    selection: Selection,
+    progress: Progress | None = None,
 ) -> dict[str, str]:
     """The environment for `credctl run`: this process's, with the credentials added."""
     environment = dict(os.environ)
-    for entry in entries_for(project, names, backends, selection):
+    for entry in entries_for(project, names, backends, selection, progress):
         environment[entry.name] = entry.value.reveal()
     return environment

@@ -33,6 +33,7 @@ from credctl.model import (
     SecretInfo,
     slugify,
 )
+from credctl.progress import Progress, counted, environment_step
 from credctl.project import Project
 from credctl.recording import check_can_record
 from credctl.render import Styler
@@ -78,19 +79,25 @@ class ImportPlan:
 
 
 def plan_import(
-    project: Project, environments: Sequence[EnvironmentConfig], backends: Backends
+    project: Project,
+    environments: Sequence[EnvironmentConfig],
+    backends: Backends,
+    progress: Progress | None = None,
 ) -> ImportPlan:
     """Rows for the secrets under each prefix that no row names."""
     plan = ImportPlan()
     for environment in environments:
-        _survey(project, environment, backends.get(environment), plan)
+        with environment_step(progress, environment.name, "listing secrets") as step:
+            listed = _survey(project, environment, backends.get(environment), plan)
+            step.outcome = f"listed {counted(listed, 'secret')}"
     _drop_invalid(project, plan)
     return plan
 
 
 def _survey(
     project: Project, environment: EnvironmentConfig, backend: Backend, plan: ImportPlan
-) -> None:
+) -> int:
+    """Propose the rows of one environment's unnamed secrets; how many secrets it listed."""
     credentials = [c for c in project.credentials_in(environment) if not c.is_config]
     listing = {info.name: info for info in backend.list_secrets()}
     named: set[str] = set()
@@ -151,6 +158,7 @@ def _survey(
             else:
                 proposed[row.id] = row
                 plan.rows.append(row)
+    return len(listing)
 
 
 def _rows_for(
@@ -401,9 +409,10 @@ def import_rows(
     actor: str,
     *,
     dry_run: bool = False,
+    progress: Progress | None = None,
 ) -> ImportResult:
     """Rows for the secrets under each prefix that no row names, appended unless a dry run."""
-    plan = plan_import(project, environments, backends)
+    plan = plan_import(project, environments, backends, progress)
     added = None if dry_run or not plan.rows else apply_import(project, plan.rows, actor)
     return ImportResult(plan, added, project.table.display)
 

@@ -22,6 +22,7 @@ from credctl.backends.pool import Backends
 from credctl.credential import Credential
 from credctl.errors import UsageError
 from credctl.model import EnvironmentConfig
+from credctl.progress import Progress, counted, environment_step
 from credctl.project import Project
 from credctl.render import Styler
 from credctl.render.columns import text_table
@@ -137,10 +138,11 @@ def scan(
     *,
     git_history: bool = False,
     include_ignored: bool = False,
+    progress: Progress | None = None,
 ) -> ScanResult:
     """Look for every chosen credential's current and previous value in `paths` (files git
     ignores — generated env files, local state — only with `include_ignored`)."""
-    needles, too_short = _needles(project, environments, backends)
+    needles, too_short = _needles(project, environments, backends, progress)
     automaton = _automaton(needles)
     hits: list[Hit] = []
     files = 0
@@ -169,7 +171,10 @@ def scan(
 
 
 def _needles(
-    project: Project, environments: Sequence[EnvironmentConfig], backends: Backends
+    project: Project,
+    environments: Sequence[EnvironmentConfig],
+    backends: Backends,
+    progress: Progress | None = None,
 ) -> tuple[dict[bytes, list[Needle]], list[str]]:
     """Every value to look for: current and previous, of each secret row of `environments`."""
     from credctl.values import value_reference
@@ -190,15 +195,18 @@ def _needles(
         backend = backends.get(environment)
         secrets = [c for c in project.credentials_in(environment) if not c.is_config]
         refs = {c.id: value_reference(project, c, environment) for c in secrets}
-        current = backend.read_values(list(refs.values())) if refs else {}
+        reading = f"reading {counted(len(refs), 'value')}"
+        with environment_step(progress, environment.name, reading) as step:
+            current = backend.read_values(list(refs.values())) if refs else {}
+            previous = (
+                _previous(backend, environment, secrets) if isinstance(backend, History) else []
+            )
+            step.outcome = f"read {counted(len(current) + len(previous), 'value')}"
         for credential in secrets:
             value = current.get(refs[credential.id])
             add(value if isinstance(value, Secret) else None, credential.id, "current")
-        if isinstance(backend, History):
-            for credential, value in zip(
-                secrets, _previous(backend, environment, secrets), strict=True
-            ):
-                add(value, credential.id, "previous")
+        for credential, earlier in zip(secrets, previous, strict=bool(previous)):
+            add(earlier, credential.id, "previous")
     return needles, too_short
 
 

@@ -51,7 +51,7 @@ from credctl.model import (
     SecretInfo,
     row_key,
 )
-from credctl.progress import Progress, Silent
+from credctl.progress import Progress, Silent, counted, environment_step
 from credctl.project import Project
 from credctl.recording import check_can_record, save_table
 from credctl.render import Styler
@@ -300,6 +300,7 @@ def make_plan(
     prune: bool = False,
     detailed_exitcode: bool = False,
     lifecycle: Lifecycle | None = None,
+    progress: Progress | None = None,
 ) -> Plan:
     """What sync would change in each store and in the table; one listing per store (and
     one metadata read per row whose secret is outside the prefix)."""
@@ -309,35 +310,54 @@ def make_plan(
     lifecycle = lifecycle or Lifecycle(prune=prune)
     changes: list[Change] = []
     for environment in environments:
-        backend = backends.get(environment)
-        listing = {info.name: info for info in backend.list_secrets()}
-        credentials = [c for c in project.credentials_in(environment) if not c.is_config]
-        outside = sorted({c.target(environment)[0] for c in credentials if c.external})
-        known = dict(listing)
-        if outside:
-            known.update((n, i) for n, i in backend.describe_secrets(outside).items() if i)
-        named: dict[str, list[Credential]] = {}
-        for credential in credentials:
-            name, field_name = credential.target(environment)
-            named.setdefault(name, []).append(credential)
-            changes.extend(
-                _row_changes(credential, environment, backend, name, field_name, known, lifecycle)
-            )
-        for name, on_secret in named.items():
-            check_metadata_room(environment, name, on_secret, known.get(name))
-        others = [e for e in project.environments.values() if e is not environment]
-        for name, info in sorted(listing.items()):
-            if name in named or info.deleted:
-                continue
-            if owner_of(name, environment, [environment, *others]) is not environment:
-                continue  # under another environment's prefix: never its orphan to prune
-            action: Action = "unmanaged"
-            if info.managed:
-                action = "prune" if lifecycle.prune else "orphan"
-            changes.append(
-                Change(action, info.reference, environment.name, [], name, reference=info.reference)
-            )
+        with environment_step(progress, environment.name, "listing secrets") as step:
+            planned = _environment_changes(project, environment, backends, lifecycle)
+            step.outcome = f"listed {counted(planned.listed, 'secret')}"
+        changes.extend(planned.changes)
     return Plan(changes, detailed_exitcode)
+
+
+@dataclass
+class _Planned:
+    listed: int  # secrets under the environment's prefix
+    changes: list[Change]
+
+
+def _environment_changes(
+    project: Project, environment: EnvironmentConfig, backends: Backends, lifecycle: Lifecycle
+) -> _Planned:
+    """What sync would change for one environment, from one listing of its store (and one
+    metadata read per row whose secret is outside the prefix)."""
+    changes: list[Change] = []
+    backend = backends.get(environment)
+    listing = {info.name: info for info in backend.list_secrets()}
+    credentials = [c for c in project.credentials_in(environment) if not c.is_config]
+    outside = sorted({c.target(environment)[0] for c in credentials if c.external})
+    known = dict(listing)
+    if outside:
+        known.update((n, i) for n, i in backend.describe_secrets(outside).items() if i)
+    named: dict[str, list[Credential]] = {}
+    for credential in credentials:
+        name, field_name = credential.target(environment)
+        named.setdefault(name, []).append(credential)
+        changes.extend(
+            _row_changes(credential, environment, backend, name, field_name, known, lifecycle)
+        )
+    for name, on_secret in named.items():
+        check_metadata_room(environment, name, on_secret, known.get(name))
+    others = [e for e in project.environments.values() if e is not environment]
+    for name, info in sorted(listing.items()):
+        if name in named or info.deleted:
+            continue
+        if owner_of(name, environment, [environment, *others]) is not environment:
+            continue  # under another environment's prefix: never its orphan to prune
+        action: Action = "unmanaged"
+        if info.managed:
+            action = "prune" if lifecycle.prune else "orphan"
+        changes.append(
+            Change(action, info.reference, environment.name, [], name, reference=info.reference)
+        )
+    return _Planned(len(listing), changes)
 
 
 def _row_changes(
@@ -527,7 +547,7 @@ def sync(
     """Plan, then apply unless a dry run: the store and the table made to agree. A row
     whose secret is deleted (without --restore/--recreate) or external and missing is
     left alone and makes the run fail, naming the command that ends it."""
-    planned = make_plan(project, environments, backends, lifecycle=lifecycle)
+    planned = make_plan(project, environments, backends, lifecycle=lifecycle, progress=progress)
     if dry_run or not planned.actionable:
         planned.applying = not dry_run
         return planned

@@ -4,7 +4,7 @@ and what an opened backend can do beyond the protocol."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -71,7 +71,22 @@ def test_a_store_whose_module_is_missing_is_a_config_error(tmp_path: Path) -> No
         "environments/prod.yaml: the missing backend cannot be loaded "
         "(missing module credctl.backends.no_such_module)"
     )
-    assert caught.value.hint == "reinstall credctl with its dependencies: pip install credctl"
+    assert caught.value.hint == "reinstall credctl: this copy is incomplete (README: Install)"
+
+
+def test_a_missing_vendor_sdk_is_named_with_the_command_that_installs_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    without_sdk = replace(MISSING, factory="no_such_vendor_sdk.client:from_config")
+    monkeypatch.setitem(BACKENDS, MISSING.type, without_sdk)
+    with pytest.raises(ConfigError) as caught:
+        Backends(Folder(tmp_path)).get(environment("prod", "missing"))
+    assert str(caught.value).endswith("(missing module no_such_vendor_sdk)")
+    assert caught.value.hint == (
+        f"install it where credctl runs: {sys.executable} -m pip install no_such_vendor_sdk"
+    )
 
 
 def test_optional_capabilities_are_typed_protocols(tmp_path: Path) -> None:

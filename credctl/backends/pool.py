@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
@@ -36,10 +37,18 @@ def open_backend(environment: EnvironmentConfig, context: BackendContext) -> Bac
                 None,
                 f"the {entry.type} backend cannot be loaded (missing module {error.name})",
             ),
-            hint="reinstall credctl with its dependencies: pip install credctl",
+            hint=_reinstall_hint(error.name or module_name),
         ) from None
     factory: Callable[[EnvironmentConfig, BackendContext], Backend] = getattr(module, factory_name)
     return factory(environment, context)
+
+
+def _reinstall_hint(missing: str) -> str:
+    """A vendor SDK left out of credctl's environment, or an incomplete copy of credctl."""
+    package = missing.split(".")[0]
+    if package == "credctl":
+        return "reinstall credctl: this copy is incomplete (README: Install)"
+    return f"install it where credctl runs: {sys.executable} -m pip install {package}"
 
 
 class ProjectFolder(Protocol):

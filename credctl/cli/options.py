@@ -6,11 +6,12 @@ import contextlib
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+import click.shell_completion
 
 if TYPE_CHECKING:
     from credctl.backends.pool import Backends
@@ -75,7 +76,7 @@ class State:
         return backends_for(self.project(**settings))
 
     def progress(self, shown: bool = True) -> Progress:
-        """A progress bar on a terminal's standard error; none when piped, with -q, or asked."""
+        """Progress on a terminal's standard error; none when piped, with -q, or asked."""
         from credctl.progress import Silent
 
         if shown and sys.stderr.isatty() and not self.quiet:
@@ -83,11 +84,58 @@ class State:
         return Silent()
 
 
+class StatusLine:
+    """The line an environment's step shows on standard error while it works, without its
+    line break; anything else written to standard error meanwhile goes above it."""
+
+    ERASE = "\r\x1b[K"
+
+    def __init__(self) -> None:
+        self.text: str | None = None
+
+    def show(self, text: str) -> None:
+        self.text = text
+        self._write(self.ERASE + text)
+
+    def close(self, final: str | None) -> None:
+        """Replace the line with its final text (None: erase it, an error follows)."""
+        if self.text is not None:
+            self.text = None
+            self._write(self.ERASE + (f"{final}\n" if final else ""))
+
+    @contextlib.contextmanager
+    def above(self) -> Iterator[None]:
+        """Write a line of one's own: the status line is erased first and drawn again after."""
+        if self.text is None:
+            yield
+            return
+        self._write(self.ERASE)
+        try:
+            yield
+        finally:
+            self._write(self.text)
+
+    @staticmethod
+    def _write(text: str) -> None:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+
+
+STATUS = StatusLine()
+
+
 class TerminalProgress:
-    """Click's progress bar on standard error, for work of more than one step."""
+    """Click's progress bar for work of more than one step, and one line per environment
+    (`prod: listing secrets…`, then `prod: listed 1000 secrets`), on standard error."""
 
     def __init__(self) -> None:
         self._bar: Any = None
+
+    def start(self, environment: str, doing: str) -> None:
+        STATUS.show(f"{environment}: {doing}…")
+
+    def done(self, environment: str, outcome: str | None) -> None:
+        STATUS.close(f"{environment}: {outcome}" if outcome else None)
 
     def begin(self, total: int, label: str) -> None:
         if total > 1:
@@ -121,7 +169,8 @@ class _StderrHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            click.echo(f"{record.levelname.lower()}: {record.getMessage()}", err=True)
+            with STATUS.above():
+                click.echo(f"{record.levelname.lower()}: {record.getMessage()}", err=True)
         except Exception:  # a log line must never take the command down
             self.handleError(record)
 
@@ -156,9 +205,15 @@ def common_options(function: F) -> F:
             "--project-dir",
             store="project_dir",
             type=folder,
-            help="Project folder (default: nearest folder with environments/).",
+            help="Project folder (default: CREDCTL_PROJECT_DIR, else the nearest folder with "
+            "environments/).",
         ),
-        _shared("--table", store="table", help="Reference table path (default: credentials.md)."),
+        _shared(
+            "--table",
+            store="table",
+            help="Reference table path (default: the table setting, else credentials.md, or "
+            "credentials.yaml when only it exists).",
+        ),
         _shared("-q", "--quiet", store="quiet", is_flag=True, help="Print only errors and data."),
         _shared("-v", "--verbose", store="verbose", count=True, help="Say more."),
         _shared(
@@ -174,13 +229,42 @@ def common_options(function: F) -> F:
     return function
 
 
+Completer = Callable[
+    [click.Context, click.Parameter, str], list[click.shell_completion.CompletionItem]
+]
+
+
+def completes(kind: str) -> Completer:
+    """A shell completion from the project's files (`credctl.completion.<kind>`): no store
+    is opened; anything going wrong completes nothing rather than failing."""
+
+    def complete(
+        context: click.Context, parameter: click.Parameter, incomplete: str
+    ) -> list[click.shell_completion.CompletionItem]:
+        state = context.find_object(State) or State()
+        try:
+            from credctl import completion
+
+            candidates = getattr(completion, kind)(state.project_dir, state.table)
+        except Exception:  # a half-typed command line must never print a traceback
+            return []
+        return [
+            click.shell_completion.CompletionItem(candidate.value, help=candidate.help or None)
+            for candidate in candidates
+            if candidate.value.startswith(incomplete)
+        ]
+
+    return complete
+
+
 def env_option(function: F) -> F:
     return click.option(
         "--env",
         "environments",
         multiple=True,
         metavar="NAME",
-        help="Environment (repeatable; default: all).",
+        shell_complete=completes("environments"),
+        help="Environment (repeatable; default: the environments setting, else all).",
     )(function)
 
 
@@ -190,7 +274,28 @@ def one_env_option(function: F) -> F:
         "environments",
         multiple=True,
         metavar="NAME",
+        shell_complete=completes("environments"),
         help="The environment (one; may be left out when the project has only one).",
+    )(function)
+
+
+def service_option(function: F) -> F:
+    return click.option(
+        "--service",
+        "services",
+        multiple=True,
+        shell_complete=completes("services"),
+        help="Only this service (repeatable).",
+    )(function)
+
+
+def type_option(function: F) -> F:
+    return click.option(
+        "--type",
+        "types",
+        multiple=True,
+        shell_complete=completes("credential_types"),
+        help="Only this credential type (repeatable).",
     )(function)
 
 
@@ -200,7 +305,7 @@ def format_option(*choices: str, default: str = "table") -> Callable[[F], F]:
         "output_format",
         type=click.Choice(choices),
         default=None,
-        help=f"Output format (default: {default}).",
+        help=f"Output format (default: the format setting where this command has it, else {default}).",
     )
 
 
@@ -259,12 +364,8 @@ def output_option(
 def selection_options(function: F) -> F:
     """Which credentials go into an env file or a command's environment."""
     options = [
-        click.option(
-            "--service", "services", multiple=True, help="Only this service (repeatable)."
-        ),
-        click.option(
-            "--type", "types", multiple=True, help="Only this credential type (repeatable)."
-        ),
+        service_option,
+        type_option,
         click.option(
             "--only", "only", multiple=True, metavar="NAME", help="Only this variable (repeatable)."
         ),
@@ -312,7 +413,8 @@ def as_of_option(function: F) -> F:
 
 def actor_option(function: F) -> F:
     return click.option(
-        "--actor", help="Who is doing this (default: CREDCTL_ACTOR, the CI's actor, the OS user)."
+        "--actor",
+        help="Who is doing this (default: the actor setting, else the CI's actor, else the OS user).",
     )(function)
 
 

@@ -3,12 +3,14 @@
 The `env` command's `--format` choices, the check of `env_file.format` in an
 environment file and the table in docs/env-files.md all come from
 `ENV_FORMATS`; a format is one module with `render(entries)` and
-`parse(text)`, and one entry here.
+`parse(text)` (and `mask(secrets)` when its reader is told which values to
+hide), and one entry here.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, cast
 
@@ -22,6 +24,8 @@ __all__ = [
     "Entries",
     "EnvFormat",
     "FormatModule",
+    "MaskingModule",
+    "mask",
     "parse",
     "render",
 ]
@@ -37,6 +41,13 @@ class FormatModule(Protocol):
     def parse(self, text: str) -> dict[str, str]: ...
 
 
+class MaskingModule(FormatModule, Protocol):
+    """A format whose reader hides values it is told about (GitHub's `::add-mask::`)."""
+
+    # the lines for standard output that tell the reader to hide each of these values
+    def mask(self, secrets: Sequence[str]) -> str: ...
+
+
 @dataclass(frozen=True)
 class EnvFormat:
     """One env-file format: its name, its module, who reads it and what it carries."""
@@ -46,6 +57,7 @@ class EnvFormat:
     summary: str  # who reads the file: the "for" column of docs/env-files.md
     line_breaks: bool  # a value with a line break is written (else refused by name)
     every_value: bool  # every value an environment can hold is written (else some are refused)
+    masks: bool = False  # its module's `mask` tells the reader which values to hide
 
     def load(self) -> FormatModule:
         return cast("FormatModule", importlib.import_module(self.module))
@@ -88,6 +100,7 @@ ENV_FORMATS: dict[str, EnvFormat] = {
             "`$GITHUB_ENV` in GitHub Actions",
             line_breaks=True,
             every_value=True,
+            masks=True,
         ),
         EnvFormat(
             "yaml",
@@ -116,3 +129,12 @@ def render(entries: Entries, fmt: str) -> str:
 def parse(text: str, fmt: str) -> dict[str, str]:
     """Read back a file credctl wrote in `fmt` (for --check)."""
     return _format(fmt).parse(text)
+
+
+def mask(secrets: Sequence[str], fmt: str) -> str:
+    """What the reader of a `fmt` file is told on standard output to hide: GitHub's
+    `::add-mask::` lines; nothing for a format whose reader has no such thing."""
+    env_format = ENV_FORMATS.get(fmt)
+    if env_format is None or not env_format.masks or not secrets:
+        return ""
+    return cast("MaskingModule", env_format.load()).mask(secrets)

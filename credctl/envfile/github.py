@@ -1,9 +1,11 @@
-"""The github format: lines for `$GITHUB_ENV`, a multi-line value in a random-delimiter heredoc."""
+"""The github format: lines for `$GITHUB_ENV`, a multi-line value in a random-delimiter heredoc,
+and the `::add-mask::` lines that make the runner hide every secret value in the job's log."""
 
 from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Sequence
 
 from credctl.envfile.common import Entries, check_names, refuse_nul
 
@@ -45,3 +47,22 @@ def parse(text: str) -> dict[str, str]:
             name, _, value = line.partition("=")
             found[name] = value
     return found
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def mask(values: Sequence[str]) -> str:
+    """One `::add-mask::` per line of each value: the runner masks the log line by line, so a
+    multi-line value (a PEM key) masked whole would still show line by line."""
+    lines: dict[str, None] = {}
+    for value in values:
+        for line in _LINE_BREAK.split(value):
+            if line.strip():
+                lines.setdefault(line)
+    return "".join(f"::add-mask::{_escaped(line)}\n" for line in lines)
+
+
+def _escaped(data: str) -> str:
+    """A workflow command's data, escaped as the runner unescapes it (`%` first)."""
+    return data.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")

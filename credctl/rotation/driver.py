@@ -125,7 +125,12 @@ class RotationRequest:
     value_from_stdin: bool = False  # one manual credential, its value from `manual_value`
 
 
-def select(project: Project, backends: Backends, request: RotationRequest) -> list[Candidate]:
+def select(
+    project: Project,
+    backends: Backends,
+    request: RotationRequest,
+    progress: Progress | None = None,
+) -> list[Candidate]:
     """The credentials to rotate: those named, or those due (as of now, or `as_of`)."""
     ids, environments = request.credential_ids, request.environments
     if not ids and not request.due:
@@ -143,7 +148,9 @@ def select(project: Project, backends: Backends, request: RotationRequest) -> li
         return [
             Candidate(credential, "requested") for credential in credentials if wanted(credential)
         ]
-    report = run_audit(project, project.select(environments), backends, as_of=request.as_of)
+    report = run_audit(
+        project, project.select(environments), backends, as_of=request.as_of, progress=progress
+    )
     statuses = {"overdue"} | ({"due-soon"} if request.include_due_soon else set())
     chosen = []
     for status in report.credentials:
@@ -184,7 +191,7 @@ def rotate(
         raise UsageError(
             "--force goes with --abort: it discards a pending value another tool staged"
         )
-    candidates = select(project, backends, request)
+    candidates = select(project, backends, request, progress)
     if request.dry_run:
         return preview(project, candidates)
     if request.value_from_stdin and manual_value is not None:

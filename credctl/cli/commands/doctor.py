@@ -17,4 +17,5 @@ def doctor(state: State, environments: tuple[str, ...], output_format: str | Non
     from credctl.doctor import diagnose
 
     with state.backends() as backends:
-        emit(state, diagnose(state.project().select(environments), backends), output_format)
+        chosen = state.project().select(environments)
+        emit(state, diagnose(chosen, backends, state.progress()), output_format)

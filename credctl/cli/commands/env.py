@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -40,6 +41,12 @@ from credctl.envfile import DEFAULT_FORMAT, FORMATS
 @follow_symlinks_option
 @selection_options
 @click.option("--check", is_flag=True, help="Compare an existing file; exit 1 listing stale names.")
+@click.option(
+    "--example",
+    is_flag=True,
+    help="Write a .env.example instead (to .env.example unless -o names another file): names "
+    "with empty values and a comment each; no value, no store opened.",
+)
 @common_options
 @pass_state
 def env(
@@ -52,8 +59,13 @@ def env(
     only: tuple[str, ...],
     include_config: bool,
     check: bool,
+    example: bool,
 ) -> None:
-    """Write an environment-variable file for one environment."""
+    """Write an environment-variable file for one environment.
+
+    With --format github, the values are also announced to the runner as ::add-mask:: lines
+    on standard output (one per line of a value), unless that is a terminal.
+    """
     from credctl.envvars import Selection, env_file
 
     selection = Selection(services, types, only, include_config)
@@ -67,5 +79,8 @@ def env(
             output=output,
             check=check,
             follow_symlinks=state.follow_symlinks,
+            example=example,
+            announce=not sys.stdout.isatty(),
+            progress=state.progress(),
         )
     emit(state, result)

@@ -7,11 +7,11 @@ import sys
 import click
 
 from credctl.cli.group import cli
-from credctl.cli.options import State, common_options, pass_state
+from credctl.cli.options import State, common_options, completes, pass_state
 
 
 @cli.command("get")
-@click.argument("credential_id", metavar="ID")
+@click.argument("credential_id", metavar="ID", shell_complete=completes("credential_ids"))
 @common_options
 @pass_state
 def get_command(state: State, credential_id: str) -> None:

@@ -25,5 +25,8 @@ def import_command(
     with state.backends(actor=actor) as backends:
         project = state.project()
         who = resolve_actor(project.settings.actor)
-        result = import_rows(project, project.select(environments), backends, who, dry_run=dry_run)
+        chosen = project.select(environments)
+        result = import_rows(
+            project, chosen, backends, who, dry_run=dry_run, progress=state.progress()
+        )
     emit(state, result)

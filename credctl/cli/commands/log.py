@@ -5,13 +5,26 @@ from __future__ import annotations
 import click
 
 from credctl.cli.group import cli
-from credctl.cli.options import State, common_options, env_option, format_option, pass_state
+from credctl.cli.options import (
+    State,
+    common_options,
+    completes,
+    env_option,
+    format_option,
+    pass_state,
+)
 from credctl.cli.output import emit
 
 
 @cli.command()
 @env_option
-@click.option("--id", "credential_ids", multiple=True, help="Only this credential (repeatable).")
+@click.option(
+    "--id",
+    "credential_ids",
+    multiple=True,
+    shell_complete=completes("credential_ids"),
+    help="Only this credential (repeatable).",
+)
 @click.option("-n", "--limit", type=click.IntRange(min=1), default=None, help="The last N entries.")
 @click.option(
     "--verify",

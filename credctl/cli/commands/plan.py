@@ -68,8 +68,17 @@ def plan(
 ) -> None:
     """What sync would change, Terraform-style.
 
-    + create, ~ update, < write-back (to the table), ^ restore, - prune, ! orphan,
-    ? unmanaged, x deleted (until --restore or --recreate).
+    \b
+    + create      a secret the table names and the store lacks
+    ~ update      the store's metadata (owner, schedule…) or a missing first value
+    < write-back  the table's Value/Reference or Last Rotated, from the store
+    ^ restore     a deleted secret brought back with its value (--restore)
+    + recreate    a deleted secret given a new value (--recreate)
+    - prune       an orphan scheduled for recoverable deletion (--prune)
+    ! orphan      a secret credctl manages that no row names (left alone)
+    ? unmanaged   a secret under the prefix credctl does not manage (left alone)
+    x deleted     a row's secret is deleted (until --restore or --recreate)
+    ! missing     a row's external secret does not exist (credctl never creates it)
     """
     from credctl.sync import Lifecycle, make_plan
 
@@ -78,7 +87,12 @@ def plan(
         chosen = project.select(environments)
         lifecycle = Lifecycle(restore, recreate, prune)
         planned = make_plan(
-            project, chosen, backends, detailed_exitcode=detailed_exitcode, lifecycle=lifecycle
+            project,
+            chosen,
+            backends,
+            detailed_exitcode=detailed_exitcode,
+            lifecycle=lifecycle,
+            progress=state.progress(),
         )
     emit(state, planned, output_format)
 

@@ -54,7 +54,8 @@ def remind(
 
     with state.backends() as backends:
         project = state.project()
-        report = run_audit(project, project.select(environments), backends, as_of=as_of)
+        chosen = project.select(environments)
+        report = run_audit(project, chosen, backends, as_of=as_of, progress=state.progress())
     owners = load_owners(project.root)
     result = send(
         report, owners, project.root, dry_run=dry_run, only_new=only_new, state_path=state_path

@@ -38,7 +38,8 @@ def _report(
 
     with state.backends() as backends:
         project = state.project()
-        report = run_audit(project, project.select(environments), backends, as_of=as_of)
+        chosen = project.select(environments)
+        report = run_audit(project, chosen, backends, as_of=as_of, progress=state.progress())
     return ReportResult(report, command, by, fail_on)
 
 

@@ -14,9 +14,12 @@ from credctl.cli.options import (
     actor_option,
     as_of_option,
     common_options,
+    completes,
     env_option,
     format_option,
     pass_state,
+    service_option,
+    type_option,
 )
 from credctl.cli.output import emit
 from credctl.cli.values import value_from_person
@@ -27,12 +30,14 @@ if TYPE_CHECKING:
 
 
 @cli.command()
-@click.argument("credential_ids", nargs=-1, metavar="[ID]...")
+@click.argument(
+    "credential_ids", nargs=-1, metavar="[ID]...", shell_complete=completes("secret_credential_ids")
+)
 @click.option("--due", is_flag=True, help="Rotate every overdue credential.")
 @click.option("--include-due-soon", is_flag=True, help="With --due: also those due soon.")
 @env_option
-@click.option("--service", "services", multiple=True, help="Only this service (repeatable).")
-@click.option("--type", "types", multiple=True, help="Only this credential type (repeatable).")
+@service_option
+@type_option
 @click.option("--dry-run", is_flag=True, help="Print what would rotate and why; change nothing.")
 @as_of_option
 @click.option("--abort", is_flag=True, help="Discard the pending value of an interrupted rotation.")

@@ -35,7 +35,9 @@ def run(
 
     with state.backends() as backends:
         selection = Selection(services, types, only, include_config)
-        child_environment = process_environment(state.project(), environments, backends, selection)
+        child_environment = process_environment(
+            state.project(), environments, backends, selection, state.progress()
+        )
     sys.stdout.flush()
     sys.stderr.flush()
     try:

@@ -56,5 +56,6 @@ def scan(
             paths or (Path("."),),
             git_history=git_history,
             include_ignored=include_ignored,
+            progress=state.progress(),
         )
     emit(state, result, output_format, output)

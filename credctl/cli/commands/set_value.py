@@ -7,13 +7,13 @@ import sys
 import click
 
 from credctl.cli.group import cli
-from credctl.cli.options import State, actor_option, common_options, pass_state
+from credctl.cli.options import State, actor_option, common_options, completes, pass_state
 from credctl.cli.output import emit
 from credctl.cli.values import value_from_person
 
 
 @cli.command("set")
-@click.argument("credential_id", metavar="ID")
+@click.argument("credential_id", metavar="ID", shell_complete=completes("secret_credential_ids"))
 @click.option(
     "--recreate",
     is_flag=True,
