@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
-from credctl.clock import OFFSET_VARIABLE
+from tests.support.runner import Result, credctl, credctl_process, inherited_environment
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -68,40 +64,4 @@ def make_project(
     return folder
 
 
-@dataclass
-class Result:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
-
-
-def inherited_environment() -> dict[str, str]:
-    """This process's variables without the user's CREDCTL_* settings (the test's clock stays)."""
-    return {
-        k: v for k, v in os.environ.items() if not k.startswith("CREDCTL_") or k == OFFSET_VARIABLE
-    }
-
-
-def credctl(
-    project: Path, *args: str, input: str | None = None, env: dict[str, str] | None = None
-) -> Result:
-    """Run credctl as users do: a separate process, in the project folder."""
-    inherited = inherited_environment()
-    # The guard folder's sitecustomize refuses non-loopback connections in the child too.
-    pythonpath = os.pathsep.join([str(REPO / "tests" / "support" / "guard"), str(REPO)])
-    environment = {**inherited, "PYTHONPATH": pythonpath, "NO_COLOR": "1", **(env or {})}
-    completed = subprocess.run(
-        [sys.executable, "-m", "credctl", *args],
-        cwd=project,
-        input=input,
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=60,
-        check=False,
-    )
-    return Result(completed.returncode, completed.stdout, completed.stderr)
+__all__ = ["Result", "credctl", "credctl_process", "inherited_environment"]

@@ -21,7 +21,7 @@ from credctl.backends.pool import Backends
 from credctl.model import META_LAST_ROTATED
 from credctl.project import Project, load_project
 from credctl.settings import load_settings
-from tests.projects import REPO, credctl, inherited_environment, make_project, row
+from tests.projects import REPO, credctl, credctl_process, inherited_environment, make_project, row
 from tests.support.dates import stamp, today
 from tests.support.fixtures import Store
 from tests.support.proxy import Proxy
@@ -178,7 +178,7 @@ def test_killed_after_pending_then_resumed(
     old = value(project, store, "prod/stripe/applied-key")
     mark = tmp_path / "crashed-once"
     env = {**store.env, "CRASH_MARK": str(mark)}
-    killed = credctl(project, "rotate", "prod/stripe/applied-key", env=env)
+    killed = credctl_process(project, "rotate", "prod/stripe/applied-key", env=env)
     assert killed.exit_code == -9, killed.output  # SIGKILL between the pending write and promotion
     assert value(project, store, "prod/stripe/applied-key") == old
     backend = backend_of(project, store, monkeypatch)
@@ -209,7 +209,7 @@ def test_abort_discards_an_interrupted_rotation(
     project, prefix = setup(tmp_path, store, ["Applied Key"])
     old = value(project, store, "prod/stripe/applied-key")
     env = {**store.env, "CRASH_MARK": str(tmp_path / "mark")}
-    assert credctl(project, "rotate", "prod/stripe/applied-key", env=env).exit_code == -9
+    assert credctl_process(project, "rotate", "prod/stripe/applied-key", env=env).exit_code == -9
     aborted = credctl(project, "rotate", "prod/stripe/applied-key", "--abort", env=env)
     assert aborted.exit_code == 0, aborted.output
     assert "rolled-back" in aborted.stdout
@@ -425,7 +425,7 @@ def test_interrupted_rotation_is_flagged_and_found_by_due(
 ) -> None:
     project, prefix = setup(tmp_path, store, ["Applied Key"])
     env = {**store.env, "CRASH_MARK": str(tmp_path / "mark")}
-    assert credctl(project, "rotate", "prod/stripe/applied-key", env=env).exit_code == -9
+    assert credctl_process(project, "rotate", "prod/stripe/applied-key", env=env).exit_code == -9
     environment = project / "environments" / "prod.yaml"
     environment.write_text(environment.read_text() + "lock_timeout: 1s\n")
     time.sleep(1.2)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.projects import REPO, credctl, make_project, row
+from tests.projects import REPO, credctl, credctl_process, make_project, row
 
 CANARY = "canary-Rn3Yw8Fq1Zt6Gh0Ls5Xk"
 
@@ -41,7 +41,9 @@ def files_in(folder: Path) -> set[Path]:
 def test_command_sees_the_values_and_its_exit_code_passes_through(project: Path) -> None:
     before = files_in(project)
     script = "import os,sys; print(os.environ['STRIPE_API_KEY'] == sys.argv[1]); sys.exit(7)"
-    result = credctl(project, "run", "--env", "prod", "--", sys.executable, "-c", script, CANARY)
+    result = credctl_process(
+        project, "run", "--env", "prod", "--", sys.executable, "-c", script, CANARY
+    )
     assert result.exit_code == 7
     assert result.stdout == "True\n"
     assert files_in(project) == before  # no file written
@@ -49,9 +51,9 @@ def test_command_sees_the_values_and_its_exit_code_passes_through(project: Path)
 
 def test_selection_and_config_rows(project: Path) -> None:
     show = "import os; print(sorted(k for k in os.environ if k.startswith(('STRIPE', 'GOOGLE'))))"
-    everything = credctl(project, "run", "--env", "prod", "--", sys.executable, "-c", show)
+    everything = credctl_process(project, "run", "--env", "prod", "--", sys.executable, "-c", show)
     assert everything.stdout == "['GOOGLE_REDIRECT_URI', 'STRIPE_API_KEY']\n"
-    secrets_only = credctl(
+    secrets_only = credctl_process(
         project, "run", "--env", "prod", "--no-include-config", "--", sys.executable, "-c", show
     )
     assert secrets_only.stdout == "['STRIPE_API_KEY']\n"
@@ -90,7 +92,9 @@ def test_signals_reach_the_command(project: Path) -> None:
 
 
 def test_missing_command_and_debug_after_the_separator(project: Path) -> None:
-    missing = credctl(project, "run", "--env", "prod", "--", "no-such-command-xyz", "--debug")
+    missing = credctl_process(
+        project, "run", "--env", "prod", "--", "no-such-command-xyz", "--debug"
+    )
     assert missing.exit_code == 127
     assert missing.stderr == "Error: command not found: no-such-command-xyz\n"
 
@@ -99,7 +103,7 @@ def test_a_missing_value_runs_nothing(project: Path, tmp_path: Path) -> None:
     table = project / "credentials.md"
     table.write_text(table.read_text() + "| Twilio | prod | API Key | | 90d | | @x |\n")
     marker = tmp_path / "ran"
-    result = credctl(project, "run", "--env", "prod", "--", "touch", str(marker))
+    result = credctl_process(project, "run", "--env", "prod", "--", "touch", str(marker))
     assert result.exit_code == 3
     assert not marker.exists()
     assert CANARY not in result.output
