@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from credctl.clock import OFFSET_VARIABLE
 from tests.support import moto_fixes, netguard
 from tests.support.fixtures import FAKE_AWS, Store
+from tests.support.projects import make_project
 from tests.support.proxy import Proxy
 from tests.support.servers import MotoServer, OpenBao, start_moto_server, start_openbao
 
@@ -113,6 +115,22 @@ def proxy() -> Iterator[Callable[..., Proxy]]:
     yield make
     for instance in started:
         instance.stop()
+
+
+@pytest.fixture
+def project(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """A project on the local store (its key made on first use), as the test's module says.
+
+    A module (or a test) names what is in it with `pytest.mark.project(build=...)`,
+    `build(folder) -> folder` making and seeding it (`make_project`, `seed`, `credctl`);
+    without the mark, `make_project`'s one-row project.
+    """
+    monkeypatch.delenv("CREDCTL_LOCAL_KEY", raising=False)
+    marker = request.node.get_closest_marker("project")
+    build: Callable[[Path], Path] = marker.kwargs["build"] if marker is not None else make_project
+    return build(tmp_path)
 
 
 @pytest.fixture(params=["local", "aws", "vault"])

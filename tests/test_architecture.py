@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from tests.projects import REPO
+from tests.support.runner import REPO
 
 PACKAGE = REPO / "credctl"
 VENDOR_SDKS = ("boto3", "botocore", "hvac", "requests", "urllib3")
@@ -116,3 +116,22 @@ def test_only_the_backends_package_knows_the_store_modules() -> None:
             continue
         stores = own_imports(name) & set(STORE_MODULES)
         assert not stores, f"{name} imports {sorted(stores)}"
+
+
+TESTS = REPO / "tests"
+
+
+def test_no_test_module_imports_another() -> None:
+    """Shared helpers, fixtures and seeding live in tests/support/ (or conftest.py)."""
+    found = []
+    for path in sorted(TESTS.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            for name in names:
+                if any(part.startswith("test_") or part == "conftest" for part in name.split(".")):
+                    found.append(f"{path.relative_to(REPO)} imports {name}")
+    assert not found, "\n".join(found)

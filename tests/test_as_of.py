@@ -10,19 +10,18 @@ import pytest
 from junitparser import Failure, JUnitXml
 
 from credctl.schedule import format_timestamp
-from tests.projects import credctl, make_project, row
 from tests.support.dates import day, days_ago, stamp
-from tests.test_commands import seed
+from tests.support.projects import make_project, row
+from tests.support.runner import credctl
+from tests.support.seeding import seed
 
 CANARY = "canary-As0fPz4Qk8Lw2Vn6Tb"
 
 
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def due_in_twenty_days(root: Path) -> Path:
     """Stripe is due in 20 days (rotated 70 of 90 days ago); SendGrid was rotated today."""
-    monkeypatch.delenv("CREDCTL_LOCAL_KEY", raising=False)
     folder = make_project(
-        tmp_path,
+        root,
         [
             row(last_rotated=day(70)),
             row(service="SendGrid", last_rotated=day(0)),
@@ -31,6 +30,9 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     seed(folder, "prod/stripe/api-key", CANARY, **{"credctl:last-rotated": stamp(70)})
     seed(folder, "prod/sendgrid/api-key", CANARY + "-2", **{"credctl:last-rotated": stamp(0)})
     return folder
+
+
+pytestmark = pytest.mark.project(build=due_in_twenty_days)
 
 
 def ahead(days: int) -> str:

@@ -22,8 +22,8 @@ from credctl.backends.pool import open_backend
 from credctl.errors import BackendError, ConflictError, RotationInProgressError
 from credctl.model import EnvironmentConfig
 from credctl.secret import Secret
-from tests.backend_contract import CANARY, MANAGED
 from tests.support.canned import RawBody
+from tests.support.contract import CANARY, MANAGED
 
 DEFAULT_ACCOUNT_ID = "123456789012"  # moto's account
 

@@ -27,10 +27,11 @@ from credctl.backends.config import AwsBackendConfig
 from credctl.cli import main
 from credctl.model import EnvironmentConfig
 from credctl.staging import host_label
-from tests.backend_contract import CANARY, MANAGED
-from tests.projects import Result, inherited_environment, make_project, row
 from tests.support.canned import RawBody
+from tests.support.contract import CANARY, MANAGED
 from tests.support.dates import stamp
+from tests.support.projects import make_project, row
+from tests.support.runner import Result, inherited_environment
 
 PREFIX = "prod/"
 ENVIRONMENT = "backend: {type: aws, region: us-east-1, prefix: prod/}\n"

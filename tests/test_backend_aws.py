@@ -18,11 +18,12 @@ from credctl.backends.base import BackendContext
 from credctl.backends.pool import open_backend
 from credctl.model import EnvironmentConfig
 from credctl.secret import Secret
-from tests.backend_contract import CANARY, MANAGED, BackendContract
-from tests.projects import credctl, make_project, row
 from tests.support.canned import RawBody
+from tests.support.contract import CANARY, MANAGED, BackendContract
 from tests.support.dates import stamp
 from tests.support.fixtures import aws_environment_yaml, project_env
+from tests.support.projects import make_project, row
+from tests.support.runner import credctl
 from tests.support.servers import MotoServer
 
 POLICY_PATH = Path(__file__).parent / "projects.py"

@@ -19,7 +19,7 @@ from credctl.backends.pool import open_backend
 from credctl.errors import BackendError, NotFoundError, ThrottledError, UnreachableError
 from credctl.model import EnvironmentConfig
 from credctl.secret import Secret
-from tests.backend_contract import CANARY, MANAGED
+from tests.support.contract import CANARY, MANAGED
 from tests.support.servers import OpenBao
 
 FAST_RETRY = {"max_attempts": 3, "base_delay": "1ms", "max_delay": "2ms"}

@@ -16,7 +16,7 @@ from credctl.backends.pool import open_backend
 from credctl.errors import ConfigError, WrongKeyError
 from credctl.model import EnvironmentConfig
 from credctl.secret import Secret
-from tests.backend_contract import CANARY, MANAGED, BackendContract, value_of
+from tests.support.contract import CANARY, MANAGED, BackendContract, value_of
 
 
 def make_local(project: Path, prefix: str | None = None) -> LocalBackend:

@@ -6,7 +6,6 @@ contract suite and serves validate, sync, set, get and audit with no other chang
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
@@ -21,10 +20,11 @@ from credctl.backends.base import Backend, BackendContext
 from credctl.backends.pool import open_backend
 from credctl.backends.registry import BACKENDS, by_scheme, reference_forms
 from credctl.model import EnvironmentConfig, parse_reference
-from tests.backend_contract import CANARY, BackendContract
-from tests.projects import REPO, Result, make_project, row
 from tests.support import memory_backend
+from tests.support.contract import CANARY, BackendContract
 from tests.support.memory_backend import MEMORY
+from tests.support.projects import make_project, row
+from tests.support.runner import REPO, credctl
 
 MEMORY_ENV = "backend: {type: memory, store: team}\nenv_file: {path: .env.prod}\n"
 
@@ -47,38 +47,17 @@ class TestMemoryContract(BackendContract):
         return open_backend(environment, BackendContext(project_dir=tmp_path))
 
 
-def in_process(
-    project: Path, capsys: pytest.CaptureFixture[str], *args: str, data: str = ""
-) -> Result:
-    """credctl's entry point in this process, where the test registered its store."""
-    from credctl.cli import main
-
-    stdin = sys.stdin
-    sys.stdin = io.TextIOWrapper(io.BytesIO(data.encode()), encoding="utf-8")
-    code = 0
-    try:
-        main(["--project-dir", str(project), *args])
-    except SystemExit as exited:
-        code = exited.code if isinstance(exited.code, int) else int(exited.code is not None)
-    finally:
-        sys.stdin = stdin
-    printed = capsys.readouterr()
-    return Result(code, printed.out, printed.err)
-
-
-def test_a_registered_store_serves_every_command(
-    tmp_path: Path, memory: None, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_registered_store_serves_every_command(tmp_path: Path, memory: None) -> None:
     project = make_project(tmp_path, [row()], environments={"prod": MEMORY_ENV})
-    assert in_process(project, capsys, "validate").exit_code == 0
-    synced = in_process(project, capsys, "sync")
+    assert credctl(project, "validate").exit_code == 0
+    synced = credctl(project, "sync")
     assert synced.exit_code == 0, synced.output
     assert "| mem://prod/stripe/api-key |" in (project / "credentials.md").read_text()
-    stored = in_process(project, capsys, "set", "prod/stripe/api-key", data=CANARY)
+    stored = credctl(project, "set", "prod/stripe/api-key", input=CANARY)
     assert stored.exit_code == 0, stored.output
-    got = in_process(project, capsys, "get", "prod/stripe/api-key")
+    got = credctl(project, "get", "prod/stripe/api-key")
     assert (got.exit_code, got.stdout) == (0, CANARY)
-    audited = in_process(project, capsys, "audit", "--format", "json")
+    audited = credctl(project, "audit", "--format", "json")
     assert audited.exit_code == 0, audited.output
     [credential] = json.loads(audited.stdout)["credentials"]
     assert (credential["reference"], credential["status"]) == ("mem://prod/stripe/api-key", "ok")
@@ -89,20 +68,20 @@ def test_a_registered_store_serves_every_command(
 
 
 def test_its_options_and_references_are_checked_like_the_others(
-    tmp_path: Path, memory: None, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, memory: None
 ) -> None:
     project = make_project(
         tmp_path,
         [row(reference="aws-sm://prod/stripe/api-key")],
         environments={"prod": "backend: {type: memory, colour: blue}\n", "dev": MEMORY_ENV},
     )
-    result = in_process(project, capsys, "validate")
+    result = credctl(project, "validate")
     assert result.exit_code == 2
     assert result.stderr == ("Error: environments/prod.yaml:1: backend.colour: unknown key\n"), (
         result.stderr
     )
     (project / "environments" / "prod.yaml").write_text(MEMORY_ENV)
-    result = in_process(project, capsys, "validate")
+    result = credctl(project, "validate")
     assert result.stderr == (
         "Error: credentials.md:5: reference aws-sm://prod/stripe/api-key is a aws-sm:// "
         "reference but environment prod uses the memory backend\n"

@@ -11,32 +11,18 @@ from typing import Any
 
 import pytest
 
-from credctl.backends.base import BackendContext
-from credctl.backends.pool import open_backend
 from credctl.backends.vault import VaultBackend
 from credctl.errors import AccessDeniedError, BackendError, ConfigError
-from credctl.model import EnvironmentConfig, Ref
+from credctl.model import Ref
 from credctl.secret import Secret
-from tests.backend_contract import CANARY, MANAGED, BackendContract
-from tests.projects import credctl, make_project, row
+from tests.support.contract import CANARY, MANAGED, BackendContract
 from tests.support.dates import stamp
-from tests.support.fixtures import project_env, vault_environment_yaml
+from tests.support.fixtures import make_vault, project_env, unique_prefix, vault_environment_yaml
+from tests.support.projects import make_project, row
+from tests.support.runner import credctl
 from tests.support.servers import OpenBao, free_port
 
 pytestmark = pytest.mark.integration
-
-
-def make_vault(server: OpenBao, prefix: str, **backend: Any) -> VaultBackend:
-    environment = EnvironmentConfig.model_validate(
-        {
-            "name": "prod",
-            "backend": {"type": "vault", "url": server.url, "path_prefix": prefix, **backend},
-            "retry": {"max_attempts": 2, "base_delay": "1ms", "max_delay": "2ms"},
-        }
-    )
-    backend_object = open_backend(environment, BackendContext(project_dir=Path(".")))
-    assert isinstance(backend_object, VaultBackend)
-    return backend_object
 
 
 @pytest.fixture
@@ -50,10 +36,6 @@ class TestOpenBaoContract(BackendContract):
         opened = make_vault(openbao, f"t-{uuid.uuid4().hex[:8]}/")
         yield opened
         opened.close()  # its worker pool and sessions
-
-
-def unique_prefix() -> str:
-    return f"i-{uuid.uuid4().hex[:8]}/"
 
 
 def vault_project(tmp_path: Path, server: OpenBao, prefix: str, rows: list[str]) -> Path:

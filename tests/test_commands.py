@@ -13,18 +13,15 @@ import pytest
 from credctl.backends.base import BackendContext
 from credctl.backends.pool import open_backend
 from credctl.model import EnvironmentConfig
-from credctl.secret import Secret
-from tests.projects import REPO, credctl, make_project, row
 from tests.support.dates import day, stamp, today
+from tests.support.projects import make_project, row
+from tests.support.runner import REPO, credctl
+from tests.support.seeding import CANARY, seed
 
-CANARY = "canary-Vq7Lx2Pz9Ws4Kd1Jm8Hb"
 
-
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv("CREDCTL_LOCAL_KEY", raising=False)
+def four_rows(root: Path) -> Path:
     return make_project(
-        tmp_path,
+        root,
         [
             row(last_rotated=day(333)),
             row(service="Google", credential_type="Client Secret", schedule="180d"),
@@ -39,10 +36,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     )
 
 
-def seed(project: Path, name: str, value: str, **metadata: str) -> None:
-    environment = EnvironmentConfig.model_validate({"name": "prod", "backend": {"type": "local"}})
-    backend = open_backend(environment, BackendContext(project_dir=project))
-    backend.create(name, {"credctl:managed": "true", **metadata}, Secret(value))
+pytestmark = pytest.mark.project(build=four_rows)
 
 
 def test_set_then_get_is_byte_identical(project: Path) -> None:

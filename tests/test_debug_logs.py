@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.projects import credctl, make_project, row
 from tests.support.fixtures import Store
+from tests.support.projects import make_project, row
+from tests.support.runner import credctl
 
 CANARY = "canary-Dq8Wm3Zt6Lx1Vb4Nk9Hs"
 POLICY = """\

@@ -13,15 +13,14 @@ from pathlib import Path
 import pytest
 
 from credctl import envfile
-from tests.projects import credctl, make_project, row
-from tests.test_commands import CANARY, seed
+from tests.support.projects import make_project, row
+from tests.support.runner import credctl
+from tests.support.seeding import CANARY, seed
 
 
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv("CREDCTL_LOCAL_KEY", raising=False)
+def stripe_and_google(root: Path) -> Path:
     folder = make_project(
-        tmp_path,
+        root,
         [
             row(),
             row(service="Google", credential_type="Client Secret", schedule="180d"),
@@ -36,6 +35,9 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     seed(folder, "prod/stripe/api-key", CANARY)
     seed(folder, "prod/google/client-secret", "g-secret")
     return folder
+
+
+pytestmark = pytest.mark.project(build=stripe_and_google)
 
 
 def test_check_lists_stale_names_never_values(project: Path) -> None:

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from credctl.envfile import DEFAULT_FORMAT, ENV_FORMATS, FORMATS, EnvFormat, parse, render
 from credctl.errors import EnvFileError
 from credctl.model import EnvFileConfig
-from tests.projects import REPO
+from tests.support.runner import REPO
 from tests.support.tricky_values import TRICKY
 
 CANARY = "canary-Xr4Tq8Wm2Zp6Lb1Nv"

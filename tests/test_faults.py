@@ -33,10 +33,11 @@ from credctl.secret import Secret
 from credctl.settings import load_settings
 from credctl.staging import metadata_for
 from credctl.sync import make_plan
-from tests.projects import Result, credctl, credctl_process, make_project, row
 from tests.support.crashpoint import VARIABLE as CRASH_AT_WRITE
 from tests.support.fixtures import Store
+from tests.support.projects import make_project, row
 from tests.support.proxy import FAULTS, Fault, Proxy
+from tests.support.runner import Result, credctl, credctl_process
 from tests.support.servers import MotoServer, OpenBao
 
 POLICY = """\

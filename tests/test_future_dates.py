@@ -16,9 +16,10 @@ from credctl.model import META_LAST_ROTATED
 from credctl.project import load_project
 from credctl.schedule import format_timestamp, parse_timestamp
 from credctl.settings import load_settings
-from tests.projects import credctl, make_project, row
 from tests.support.dates import moved
 from tests.support.fixtures import Store
+from tests.support.projects import make_project, row
+from tests.support.runner import credctl
 
 POLICY = """\
 defaults: {max_age: 90d, warn_before: 14d, require_owner: true}

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import json
-import os
 import subprocess
 import sys
 import uuid
@@ -16,8 +14,9 @@ from credctl.backends.pool import Backends
 from credctl.project import load_project
 from credctl.settings import load_settings
 from credctl.values import get_value
-from tests.projects import REPO, Result, credctl, inherited_environment, make_project, row
 from tests.support.fixtures import Store
+from tests.support.projects import make_project, row
+from tests.support.runner import REPO, credctl, credctl_process, inherited_environment
 
 POLICY = """\
 defaults: {max_age: 90d, warn_before: 14d, require_owner: true}
@@ -27,28 +26,6 @@ credential_types:
 """
 SET_ID = "prod/stripe/api-key"
 ROTATE_ID = "prod/stripe/client-secret"
-
-
-def run_with_bytes(
-    project: Path, *args: str, data: bytes, env: dict[str, str] | None = None
-) -> Result:
-    """credctl with raw bytes on stdin (the tests' helper sends text)."""
-    inherited = inherited_environment()
-    pythonpath = os.pathsep.join([str(REPO / "tests" / "support" / "guard"), str(REPO)])
-    completed = subprocess.run(
-        [sys.executable, "-m", "credctl", *args],
-        cwd=project,
-        input=data,
-        capture_output=True,
-        env={**inherited, "PYTHONPATH": pythonpath, "NO_COLOR": "1", **(env or {})},
-        timeout=60,
-        check=False,
-    )
-    return Result(
-        completed.returncode,
-        completed.stdout.decode("utf-8", "replace"),
-        completed.stderr.decode("utf-8", "replace"),
-    )
 
 
 def project_on(tmp_path: Path, store: Store) -> Path:
@@ -98,44 +75,24 @@ REFUSED = [
 ]
 
 
-def in_process(
-    project: Path, args: tuple[str, ...], data: bytes, capsys: pytest.CaptureFixture[str]
-) -> Result:
-    """credctl's entry point in this process, `data` on its stdin (no interpreter start-up)."""
-    from credctl.cli import main
-
-    stdin = sys.stdin
-    sys.stdin = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8")
-    code: object = 0
-    try:
-        main(["--project-dir", str(project), *args])
-    except SystemExit as exited:
-        code = exited.code
-    finally:
-        sys.stdin = stdin
-    printed = capsys.readouterr()
-    return Result(int(code or 0), printed.out, printed.err)
-
-
 @pytest.mark.integration
 def test_empty_blank_nul_and_non_utf8_values_are_refused_before_staging(
     tmp_path: Path,
     store: Store,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
 ) -> None:
     project = project_on(tmp_path, store)
     before = store_state(project, store, monkeypatch)
     for data, problem in REFUSED:
         for args in (("set", SET_ID), ("rotate", ROTATE_ID, "--value-from-stdin")):
-            result = in_process(project, args, data, capsys)
+            result = credctl(project, *args, input=data)
             assert (result.exit_code, result.stderr) == (
                 2,
                 f"Error: the value given for {args[1]} {problem}; nothing was stored\n",
             ), (args, data)
             assert result.stdout == ""
     # the same through a real process, stdin a pipe
-    piped = run_with_bytes(project, "set", SET_ID, data=b"\n", env=store.env)
+    piped = credctl_process(project, "set", SET_ID, input=b"\n", env=store.env)
     assert (piped.exit_code, piped.stderr) == (
         2,
         f"Error: the value given for {SET_ID} is empty; nothing was stored\n",
@@ -143,9 +100,7 @@ def test_empty_blank_nul_and_non_utf8_values_are_refused_before_staging(
     assert store_state(project, store, monkeypatch) == before
 
 
-def test_set_and_rotate_drop_exactly_one_trailing_line_break(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_set_and_rotate_drop_exactly_one_trailing_line_break(tmp_path: Path) -> None:
     """The rule is applied before any store is opened: the local store shows it for all."""
     project = project_on(tmp_path, Store("local"))
     given = {
@@ -158,7 +113,7 @@ def test_set_and_rotate_drop_exactly_one_trailing_line_break(
     backends = Backends(loaded)
     for text, stored in given.items():
         for args in (("set", SET_ID), ("rotate", ROTATE_ID, "--value-from-stdin")):
-            result = in_process(project, args, text.encode(), capsys)
+            result = credctl(project, *args, input=text.encode())
             assert result.exit_code == 0, (args, result.output)
             value = get_value(loaded, loaded.find_row(args[1]), backends)
             assert value.reveal() == stored, (args, text)
@@ -168,11 +123,9 @@ def test_set_and_rotate_read_stdin_the_same_way(tmp_path: Path) -> None:
     """The same bytes on stdin store the same value through either command."""
     project = project_on(tmp_path, Store("local"))
     data = "same\u00e9\r\n".encode()
-    assert run_with_bytes(project, "set", SET_ID, data=data).exit_code == 0
-    assert (
-        run_with_bytes(project, "rotate", ROTATE_ID, "--value-from-stdin", data=data).exit_code == 0
-    )
-    values = [run_with_bytes(project, "get", cid, data=b"").stdout for cid in (SET_ID, ROTATE_ID)]
+    assert credctl(project, "set", SET_ID, input=data).exit_code == 0
+    assert credctl(project, "rotate", ROTATE_ID, "--value-from-stdin", input=data).exit_code == 0
+    values = [credctl(project, "get", cid).stdout for cid in (SET_ID, ROTATE_ID)]
     assert values == ["same\u00e9", "same\u00e9"]
     log = [
         json.loads(line) for line in (project / ".credctl" / "audit.jsonl").read_text().splitlines()
@@ -185,20 +138,19 @@ def test_set_of_the_value_already_stored_changes_nothing(
     tmp_path: Path,
     store: Store,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
 ) -> None:
     project = project_on(tmp_path, store)
     for key, value in store.env.items():
         monkeypatch.setenv(key, value)
     before = store_state(project, store, monkeypatch)
-    again = in_process(project, ("set", ROTATE_ID), b"first-value\n", capsys)
+    again = credctl(project, "set", ROTATE_ID, input=b"first-value\n")
     assert again.exit_code == 0, again.output
     [line] = again.stderr.splitlines()
     assert line.startswith(f"{ROTATE_ID} already holds this value (version ")
     assert line.endswith("): nothing stored, no new version, Last Rotated unchanged")
     assert "first-value" not in again.output
     assert store_state(project, store, monkeypatch) == before
-    changed = in_process(project, ("set", ROTATE_ID), b"second-value", capsys)
+    changed = credctl(project, "set", ROTATE_ID, input=b"second-value")
     assert changed.stderr.startswith(f"stored a new value for {ROTATE_ID} (version ")
     assert store_state(project, store, monkeypatch) != before
 

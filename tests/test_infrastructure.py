@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.projects import credctl, make_project
 from tests.support import netguard
+from tests.support.projects import make_project
 from tests.support.proxy import Proxy
+from tests.support.runner import credctl
 from tests.support.servers import MotoServer, OpenBao
 
 
@@ -36,7 +37,7 @@ def test_guard_is_active_in_credctl_subprocesses(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from tests.projects import REPO
+    from tests.support.runner import REPO
 
     env = {**os.environ, "PYTHONPATH": f"{REPO}/tests/support/guard{os.pathsep}{REPO}"}
     completed = subprocess.run(

@@ -7,15 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.projects import credctl, make_project, row
+from tests.support.projects import make_project, row
+from tests.support.runner import credctl
 
 CANARY = "canary-Hx4Tb9Qe2Mv7Yc1Nw6Pd"
 
 
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv("CREDCTL_LOCAL_KEY", raising=False)
-    return make_project(tmp_path, [row(), row(environment="dev", owner="")])
+def prod_and_dev(root: Path) -> Path:
+    return make_project(root, [row(), row(environment="dev", owner="")])
+
+
+pytestmark = pytest.mark.project(build=prod_and_dev)
 
 
 def test_log_lists_changes_without_values(project: Path) -> None:

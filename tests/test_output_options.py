@@ -10,20 +10,22 @@ from pathlib import Path
 
 import pytest
 
-from tests.projects import REPO, credctl, make_project, row
 from tests.support.dates import stamp
-from tests.test_commands import seed
+from tests.support.projects import make_project, row
+from tests.support.runner import REPO, credctl
+from tests.support.seeding import seed
 
 ESC = "\x1b["
 
 
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv("CREDCTL_LOCAL_KEY", raising=False)
-    folder = make_project(tmp_path, [row(), row(service="SendGrid")])
+def stripe_and_sendgrid(root: Path) -> Path:
+    folder = make_project(root, [row(), row(service="SendGrid")])
     seed(folder, "prod/stripe/api-key", "v1", **{"credctl:last-rotated": stamp(400)})
     seed(folder, "prod/sendgrid/api-key", "v2")
     return folder
+
+
+pytestmark = pytest.mark.project(build=stripe_and_sendgrid)
 
 
 def test_verbose_says_what_was_read_and_how_long_it_took(project: Path) -> None:

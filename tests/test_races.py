@@ -29,9 +29,10 @@ from credctl.rotation.driver import Candidate, rotate_all
 from credctl.secret import Secret
 from credctl.settings import load_settings
 from credctl.staging import host_label
-from tests.backend_contract import MANAGED
-from tests.projects import REPO, credctl, make_project, row
+from tests.support.contract import MANAGED
 from tests.support.fixtures import Store
+from tests.support.projects import make_project, row
+from tests.support.runner import REPO, credctl
 from tests.support.servers import MotoServer
 
 POLICY = """\

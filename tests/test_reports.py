@@ -12,19 +12,18 @@ import pytest
 from junitparser import Failure, JUnitXml
 
 from credctl.render.html_page import COLOURS
-from tests.projects import credctl, make_project, row
 from tests.support.dates import stamp
-from tests.test_commands import seed
+from tests.support.projects import make_project, row
+from tests.support.runner import credctl
+from tests.support.seeding import seed
 
 CANARY = "canary-Hs2Kq9Vx4Lm7Bd1Wz6Tp"
 SCHEMA = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"
 
 
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv("CREDCTL_LOCAL_KEY", raising=False)
+def one_of_each_status(root: Path) -> Path:
     folder = make_project(
-        tmp_path,
+        root,
         [
             row(),  # overdue
             row(service="SendGrid", owner="@messaging"),  # ok
@@ -58,6 +57,9 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     seed(folder, "prod/google/client-secret", CANARY + "-4")
     seed(folder, "prod/old/api-key", CANARY + "-5")  # orphan
     return folder
+
+
+pytestmark = pytest.mark.project(build=one_of_each_status)
 
 
 def audit(project: Path, *args: str) -> str:

@@ -21,10 +21,11 @@ from credctl.backends.pool import Backends
 from credctl.model import META_LAST_ROTATED
 from credctl.project import Project, load_project
 from credctl.settings import load_settings
-from tests.projects import REPO, credctl, credctl_process, inherited_environment, make_project, row
 from tests.support.dates import stamp, today
 from tests.support.fixtures import Store
+from tests.support.projects import make_project, row
 from tests.support.proxy import Proxy
+from tests.support.runner import REPO, credctl, credctl_process, inherited_environment
 from tests.support.servers import MotoServer
 
 POLICY = """\

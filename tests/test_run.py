@@ -10,16 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.projects import REPO, credctl, credctl_process, make_project, row
+from tests.support.projects import make_project, row
+from tests.support.runner import REPO, credctl, credctl_process
 
 CANARY = "canary-Rn3Yw8Fq1Zt6Gh0Ls5Xk"
 
 
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv("CREDCTL_LOCAL_KEY", raising=False)
+def stripe_set_and_a_redirect_uri(root: Path) -> Path:
     folder = make_project(
-        tmp_path,
+        root,
         [
             row(),
             row(
@@ -32,6 +31,9 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     )
     assert credctl(folder, "set", "prod/stripe/api-key", input=CANARY).exit_code == 0
     return folder
+
+
+pytestmark = pytest.mark.project(build=stripe_set_and_a_redirect_uri)
 
 
 def files_in(folder: Path) -> set[Path]:

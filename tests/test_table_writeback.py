@@ -27,9 +27,10 @@ from credctl.settings import load_settings
 from credctl.sync import apply_import, apply_plan, make_plan, plan_import
 from credctl.table import read_table
 from credctl.values import set_value
-from tests.projects import POLICY, REPO, credctl, inherited_environment, make_project, row
 from tests.support.dates import moved
 from tests.support.fixtures import Store
+from tests.support.projects import POLICY, make_project, row
+from tests.support.runner import REPO, credctl, inherited_environment
 
 TEN_DAYS_AGO = moved(-10)
 CANARY = "canary-writeback-Zq7Xw2Lp9Rt4"

@@ -11,9 +11,9 @@ from credctl.errors import BackendError
 from credctl.model import META_LAST_ROTATED, META_OWNER
 from credctl.schedule import parse_timestamp
 from credctl.secret import Secret
-from tests.backend_contract import MANAGED
+from tests.support.contract import MANAGED
+from tests.support.fixtures import make_vault, unique_prefix
 from tests.support.servers import OpenBao
-from tests.test_backend_vault import make_vault, unique_prefix
 
 pytestmark = pytest.mark.integration
 

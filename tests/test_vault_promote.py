@@ -16,11 +16,11 @@ from credctl.backends.vault import PENDING_SUFFIX, VaultBackend
 from credctl.errors import ConflictError
 from credctl.model import Ref
 from credctl.secret import Secret
-from tests.backend_contract import MANAGED
-from tests.projects import credctl, make_project, row
-from tests.support.fixtures import project_env, vault_environment_yaml
+from tests.support.contract import MANAGED
+from tests.support.fixtures import make_vault, project_env, unique_prefix, vault_environment_yaml
+from tests.support.projects import make_project, row
+from tests.support.runner import credctl
 from tests.support.servers import OpenBao, bao_binary
-from tests.test_backend_vault import make_vault, unique_prefix
 
 pytestmark = pytest.mark.integration
 

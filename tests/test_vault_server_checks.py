@@ -14,8 +14,9 @@ import pytest
 from credctl.backends.base import BackendContext
 from credctl.backends.vault import from_config
 from credctl.model import EnvironmentConfig
-from tests.projects import credctl, make_project, row
 from tests.support.fixtures import project_env, vault_environment_yaml
+from tests.support.projects import make_project, row
+from tests.support.runner import credctl
 
 
 class _WebServer(BaseHTTPRequestHandler):

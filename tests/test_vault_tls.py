@@ -20,8 +20,9 @@ from credctl.backends.base import BackendContext
 from credctl.backends.pool import open_backend
 from credctl.backends.vault import VaultBackend
 from credctl.model import EnvironmentConfig
-from tests.projects import credctl, make_project, row
 from tests.support.fixtures import project_env
+from tests.support.projects import make_project, row
+from tests.support.runner import credctl
 from tests.support.servers import OpenBao, bao_binary, free_port
 
 pytestmark = pytest.mark.integration

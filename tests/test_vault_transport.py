@@ -14,12 +14,12 @@ from credctl.backends.pool import open_backend
 from credctl.backends.vault import VaultBackend
 from credctl.model import EnvironmentConfig, Ref
 from credctl.secret import Secret
-from tests.backend_contract import MANAGED
-from tests.projects import credctl, make_project, row
-from tests.support.fixtures import project_env, vault_environment_yaml
+from tests.support.contract import MANAGED
+from tests.support.fixtures import project_env, unique_prefix, vault_environment_yaml
+from tests.support.projects import make_project, row
 from tests.support.proxy import Proxy
+from tests.support.runner import credctl
 from tests.support.servers import OpenBao
-from tests.test_backend_vault import unique_prefix
 
 pytestmark = pytest.mark.integration
 

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.support.runner import Result, credctl, credctl_process, inherited_environment
-
-REPO = Path(__file__).resolve().parent.parent
-
 HEADER = (
     "| Service | Environment | Credential Type | Value/Reference | Rotation Schedule "
     "| Last Rotated | Owner |\n"
@@ -62,6 +58,3 @@ def make_project(
         table_text = "# Credentials\n\n" + HEADER + "".join(rows if rows is not None else [row()])
     (folder / "credentials.md").write_text(table_text)
     return folder
-
-
-__all__ = ["Result", "credctl", "credctl_process", "inherited_environment"]
