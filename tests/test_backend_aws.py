@@ -93,7 +93,7 @@ def _ref(name: str) -> Any:
 
 
 def test_throttling_is_retried_then_exit_3() -> None:
-    from botocore.awsrequest import AWSResponse
+    from botocore.awsrequest import AWSResponse, HTTPHeaders
 
     with mock_aws():
         retry = {"max_attempts": 4, "base_delay": "1ms", "max_delay": "5ms"}
@@ -109,8 +109,13 @@ def test_throttling_is_retried_then_exit_3() -> None:
             if remaining["throttles"] > 0:
                 remaining["throttles"] -= 1
                 body = b'{"__type":"ThrottlingException","message":"Rate exceeded"}'
+                headers = HTTPHeaders()
+                headers["x-amzn-errortype"] = "ThrottlingException"
                 return AWSResponse(
-                    "https://x", 400, {"x-amzn-errortype": "ThrottlingException"}, RawBody(body)
+                    "https://x",
+                    400,
+                    headers,
+                    RawBody(body),
                 )
             return None
 
@@ -205,12 +210,12 @@ def test_value_in_flight_never_reaches_the_error_when_aws_echoes_it() -> None:
         backend.create("prod/a/b", MANAGED, Secret("first"))
 
         def echo(request: Any, **_: Any) -> Any:
-            from botocore.awsrequest import AWSResponse
+            from botocore.awsrequest import AWSResponse, HTTPHeaders
 
             sent = json.loads(request.body)["SecretString"]
             message = f"Value '{sent}' at 'secretString' failed to satisfy constraint"
             body = json.dumps({"__type": "ValidationException", "message": message})
-            return AWSResponse("https://x", 400, {}, RawBody(body.encode()))
+            return AWSResponse("https://x", 400, HTTPHeaders(), RawBody(body.encode()))
 
         client.meta.events.register_first("before-send.secrets-manager.PutSecretValue", echo)
         with pytest.raises(BackendError) as raised:

@@ -550,7 +550,7 @@ def test_aws_lambda_rotator_calls_rotate_secret(
     """In-process moto with its docker-free Lambda: RotateSecret runs and credctl records it."""
     from moto import mock_aws
     from moto.awslambda_simple.models import LambdaSimpleBackend
-    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.core.models import DEFAULT_ACCOUNT_ID
     from moto.secretsmanager.models import secretsmanager_backends
 
     from credctl.cli import main

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from credctl import fsutil
 from credctl.backends import local
 from credctl.backends.local import LocalBackend, load_key
 from credctl.errors import ConflictError
@@ -37,7 +38,7 @@ class Counted:
         self.reads = 0
         self.writes = 0
         real_load = LocalBackend._load
-        real_write = local.write_atomic
+        real_write = fsutil.write_atomic
 
         def load(backend: LocalBackend) -> dict[str, Any]:
             self.reads += 1
