@@ -26,8 +26,6 @@ from tests.support.projects import make_project, row
 from tests.support.runner import credctl
 from tests.support.servers import MotoServer
 
-POLICY_PATH = Path(__file__).parent / "projects.py"
-
 
 def make_aws(client: Any, prefix: str, **options: Any) -> AwsBackend:
     environment = EnvironmentConfig.model_validate(

@@ -18,7 +18,7 @@ from tests.support.runner import credctl
 from tests.support.seeding import seed
 
 CANARY = "canary-Hs2Kq9Vx4Lm7Bd1Wz6Tp"
-SCHEMA = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"
+SCHEMA = Path(__file__).parents[1] / "data" / "sarif-schema-2.1.0.json"
 
 
 def one_of_each_status(root: Path) -> Path:

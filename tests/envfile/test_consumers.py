@@ -25,7 +25,7 @@ from credctl.envfile import parse, render
 from credctl.errors import EnvFileError
 from tests.support.tricky_values import TRICKY
 
-NODE_DIR = Path(__file__).parent / "node"
+NODE_DIR = Path(__file__).parents[1] / "node"
 
 
 def accepted(values: list[str], fmt: str = "dotenv") -> tuple[dict[str, str], list[str]]:
