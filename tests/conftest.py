@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from credctl.backends import aws
 from credctl.clock import OFFSET_VARIABLE
 from tests.support import moto_fixes, netguard
 from tests.support.fixtures import FAKE_AWS, Store
@@ -76,6 +77,15 @@ def _network_guard() -> Iterator[None]:
     tried = netguard.attempts[before:]
     if tried:
         pytest.fail(f"test tried to reach the network: {', '.join(tried)}")
+
+
+@pytest.fixture(autouse=True)
+def _short_aws_settle(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """AWS staging waits STAGE_SETTLE_SECONDS (0.5 s) for a racing stager to write too. In
+    this process no other stager runs, except in tests marked `aws_settle`, which keep the
+    wait; credctl processes a test starts keep it too."""
+    if request.node.get_closest_marker("aws_settle") is None:
+        monkeypatch.setattr(aws, "STAGE_SETTLE_SECONDS", 0.01)
 
 
 @pytest.fixture(scope="session")

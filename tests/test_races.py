@@ -211,6 +211,7 @@ def aws_backend(client: Any, prefix: str) -> AwsBackend:
 
 
 @pytest.mark.integration
+@pytest.mark.aws_settle
 def test_two_aws_stagers_interleaved_leave_one_winner_and_no_foreign_pending(
     moto_server: MotoServer,
 ) -> None:
