@@ -4,8 +4,9 @@
 
 Collects the test ids at REF (its tests/ and credctl/ unpacked in a temporary folder) and
 in the work tree. An old id `tests/a.py::name[params]` is kept when the same
-`name[params]` is collected from the file git sees `tests/a.py` renamed to, or from a
-test file added since REF (a split). Prints the counts; exits 1 naming each id lost.
+`name[params]` is collected from the file git sees `tests/a.py` renamed to, or else
+from exactly one test file (where a split put it). Prints the counts; exits 1 naming
+each id lost or found in more than one file.
 """
 
 from __future__ import annotations
@@ -44,32 +45,27 @@ def main(ref: str) -> int:
         before = collected(Path(folder))
     after = collected(REPO)
     renamed: dict[str, str] = {}
-    added: set[str] = set()
     for line in git("diff", "--name-status", "-M", ref, "--", "tests").decode().splitlines():
         status, *paths = line.split("\t")
         if status.startswith("R"):
             renamed[paths[0]] = paths[1]
-        elif status == "A":
-            added.add(paths[0])
-    by_file: dict[str, set[str]] = defaultdict(set)
+    files_of: dict[str, set[str]] = defaultdict(set)
     for test_id in after:
         path, _, name = test_id.partition("::")
-        by_file[path].add(name)
+        files_of[name].add(path)
     lost = []
     moved = 0
     for test_id in before:
         path, _, name = test_id.partition("::")
         target = renamed.get(path, path)
-        if name in by_file.get(target, set()):
-            moved += target != path
-            continue
-        if any(name in by_file.get(other, set()) for other in added):
-            moved += 1
+        if target in files_of[name] or len(files_of[name]) == 1:
+            moved += target not in files_of[name] or target != path
             continue
         lost.append(test_id)
     print(f"{len(before)} tests at {ref}, {len(after)} now; {moved} moved, {len(lost)} lost")
     for test_id in lost:
-        print(f"lost: {test_id}")
+        found_in = sorted(files_of[test_id.partition("::")[2]])
+        print(f"lost: {test_id} (collected from: {', '.join(found_in) or 'nowhere'})")
     return 1 if lost or not before else 0
 
 

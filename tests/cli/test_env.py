@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from credctl import envfile
-from tests.support.projects import make_project, row
+from tests.support.projects import make_project, row, stripe_google_and_twilio
 from tests.support.runner import credctl
 from tests.support.seeding import CANARY, seed
 
@@ -346,3 +346,36 @@ def test_warns_when_git_would_track_the_file(project: Path) -> None:
     (project / ".gitignore").write_text("*.env\n")
     ignored = credctl(project, "env", "--env", "prod", "-o", str(project / "other.env"))
     assert "warning" not in ignored.stderr
+
+
+@pytest.mark.project(build=stripe_google_and_twilio)
+def test_env_writes_dotenv_0600_and_json(project: Path) -> None:
+    seed(project, "prod/stripe/api-key", CANARY)
+    seed(project, "prod/google/client-secret", "g-secret")
+    out = project / ".env.prod"
+    out.write_text("old")
+    out.chmod(0o644)
+    result = credctl(project, "env", "--env", "prod", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    from dotenv import dotenv_values
+
+    assert dotenv_values(out) == {
+        "STRIPE_API_KEY": CANARY,
+        "GOOGLE_CLIENT_SECRET": "g-secret",
+        "GOOGLE_REDIRECT_URI": "https://app.example.com/cb",
+    }
+    assert CANARY not in result.output
+    as_json = credctl(project, "env", "--env", "prod", "--format", "json", "-o", "-")
+    assert json.loads(as_json.stdout)["STRIPE_API_KEY"] == CANARY
+
+
+@pytest.mark.project(build=stripe_google_and_twilio)
+def test_env_with_a_missing_value_writes_nothing(project: Path) -> None:
+    seed(project, "prod/stripe/api-key", CANARY)
+    out = project / ".env.prod"
+    result = credctl(project, "env", "--env", "prod", "-o", str(out))
+    assert result.exit_code == 3
+    assert not out.exists()
+    assert "prod/google/client-secret" in result.stderr
+    assert CANARY not in result.output

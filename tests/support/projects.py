@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.support.dates import day
+
 HEADER = (
     "| Service | Environment | Credential Type | Value/Reference | Rotation Schedule "
     "| Last Rotated | Owner |\n"
@@ -58,3 +60,26 @@ def make_project(
         table_text = "# Credentials\n\n" + HEADER + "".join(rows if rows is not None else [row()])
     (folder / "credentials.md").write_text(table_text)
     return folder
+
+
+def stripe_google_and_twilio(root: Path) -> Path:
+    """Stripe (rotated 333 days ago), Google's secret and redirect URI, Twilio in dev."""
+    return make_project(
+        root,
+        [
+            row(last_rotated=day(333)),
+            row(service="Google", credential_type="Client Secret", schedule="180d"),
+            row(
+                service="Google",
+                credential_type="Redirect URI",
+                reference="https://app.example.com/cb",
+                schedule="never",
+            ),
+            row(service="Twilio", environment="dev", owner=""),
+        ],
+    )
+
+
+def prod_and_ownerless_dev(root: Path) -> Path:
+    """Stripe in prod, and in dev with no owner."""
+    return make_project(root, [row(), row(environment="dev", owner="")])

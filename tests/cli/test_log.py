@@ -1,4 +1,4 @@
-"""credctl log and credctl doctor."""
+"""credctl log: the local audit log, without values."""
 
 from __future__ import annotations
 
@@ -7,17 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.projects import make_project, row
+from tests.support.projects import prod_and_ownerless_dev
 from tests.support.runner import credctl
 
 CANARY = "canary-Hx4Tb9Qe2Mv7Yc1Nw6Pd"
 
-
-def prod_and_dev(root: Path) -> Path:
-    return make_project(root, [row(), row(environment="dev", owner="")])
-
-
-pytestmark = pytest.mark.project(build=prod_and_dev)
+pytestmark = pytest.mark.project(build=prod_and_ownerless_dev)
 
 
 def test_log_lists_changes_without_values(project: Path) -> None:
@@ -51,11 +46,3 @@ def test_a_damaged_log_line_is_named(project: Path) -> None:
         "Error: .credctl/audit.jsonl:2: not a JSON line (credctl writes one JSON object a line) "
         "(hint: repair or remove that line: sed -i 2d .credctl/audit.jsonl)\n"
     )
-
-
-def test_doctor_reports_each_environment(project: Path) -> None:
-    result = credctl(project, "doctor", "--format", "json")
-    assert result.exit_code == 0, result.output
-    checks = json.loads(result.stdout)["checks"]
-    assert [(c["environment"], c["state"]) for c in checks] == [("dev", "ok"), ("prod", "ok")]
-    assert all(isinstance(c["latency_ms"], float) for c in checks)

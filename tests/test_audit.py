@@ -1,4 +1,5 @@
-"""A Last Rotated in the future is a finding, and the credential ages from the store's own dates."""
+"""audit on every store: a Last Rotated in the future is a finding, and the credential ages
+from the store's own dates."""
 
 from __future__ import annotations
 
