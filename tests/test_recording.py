@@ -112,7 +112,7 @@ def test_an_unwritable_table_folder_or_log_is_refused_before_the_store(
     assert f"| {OLD_DATE} |" in (project / "credentials.md").read_text()
     # following the hint works
     path.chmod(0o755 if path.is_dir() else 0o644)
-    done = unprivileged(project, "set", "prod/stripe/api-key", input=CANARY, env=store.env)
+    done = credctl(project, "set", "prod/stripe/api-key", input=CANARY, env=store.env)
     assert done.exit_code == 0, done.output
 
 
