@@ -32,7 +32,7 @@ from credctl.staging import host_label
 from tests.support.contract import MANAGED
 from tests.support.fixtures import Store
 from tests.support.projects import make_project, row
-from tests.support.runner import REPO, credctl
+from tests.support.runner import credctl, process_environment
 from tests.support.servers import MotoServer
 
 POLICY = """\
@@ -107,12 +107,7 @@ def test_ten_concurrent_rotations_rotate_once(
     before = backend.secret_info(name)
     assert before is not None
     assert before.current_version is not None
-    environment = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("CREDCTL_")},
-        **store.env,
-        "PYTHONPATH": os.pathsep.join([str(REPO / "tests" / "support" / "guard"), str(REPO)]),
-        "NO_COLOR": "1",
-    }
+    environment = process_environment(store.env)
     command = [sys.executable, "-m", "credctl", "rotate", ID, "--format", "json"]
     processes = [
         subprocess.Popen(

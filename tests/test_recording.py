@@ -18,7 +18,7 @@ import pytest
 from credctl import auditlog
 from tests.support.fixtures import Store
 from tests.support.projects import make_project, row
-from tests.support.runner import REPO, Result, credctl, inherited_environment
+from tests.support.runner import Result, credctl, process_environment
 
 POLICY = """\
 defaults: {max_age: 90d, warn_before: 14d, require_owner: true}
@@ -33,8 +33,6 @@ def unprivileged(
     project: Path, *args: str, input: str | None = None, env: dict[str, str] | None = None
 ) -> Result:
     """credctl without root's power to write where the permission bits say no."""
-    inherited = inherited_environment()
-    pythonpath = os.pathsep.join([str(REPO / "tests" / "support" / "guard"), str(REPO)])
     command = [sys.executable, "-m", "credctl", *args]
     if os.geteuid() == 0:
         setpriv = shutil.which("setpriv")
@@ -47,7 +45,7 @@ def unprivileged(
         input=input,
         capture_output=True,
         text=True,
-        env={**inherited, "PYTHONPATH": pythonpath, "NO_COLOR": "1", **(env or {})},
+        env=process_environment(env),
         timeout=60,
         check=False,
     )

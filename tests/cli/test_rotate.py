@@ -25,7 +25,11 @@ from tests.support.dates import stamp, today
 from tests.support.fixtures import Store
 from tests.support.projects import make_project, row
 from tests.support.proxy import Proxy
-from tests.support.runner import REPO, credctl, credctl_process, inherited_environment
+from tests.support.runner import (
+    credctl,
+    credctl_process,
+    process_environment,
+)
 from tests.support.servers import MotoServer
 
 POLICY = """\
@@ -227,15 +231,10 @@ def test_concurrent_rotations_one_wins(
     backend = backend_of(project, store, monkeypatch)
     name = f"{prefix}stripe/applied-key"
     before = info(backend, name).current_version  # type: ignore[attr-defined]
-    env = {
-        **store.env,
-        "APPLY_SLEEP": "2",
-        "PYTHONPATH": f"{REPO}/tests/support/guard:{REPO}",
-        "NO_COLOR": "1",
-    }
+    env = {**store.env, "APPLY_SLEEP": "2"}
     command = [sys.executable, "-m", "credctl", "rotate", "prod/stripe/applied-key"]
 
-    full_env = {**inherited_environment(), **env}
+    full_env = process_environment(env)
     first = subprocess.Popen(
         command,
         cwd=project,
@@ -393,13 +392,7 @@ def test_two_machines_on_one_store_one_wins(
     name = f"{prefix}stripe/applied-key"
     before = info(backend, name).current_version  # type: ignore[attr-defined]
     old = value(first_dir, store, "prod/stripe/applied-key")
-    env = {
-        **inherited_environment(),
-        **store.env,
-        "APPLY_SLEEP": "2",
-        "PYTHONPATH": f"{REPO}/tests/support/guard:{REPO}",
-        "NO_COLOR": "1",
-    }
+    env = process_environment({**store.env, "APPLY_SLEEP": "2"})
     command = [sys.executable, "-m", "credctl", "rotate", "prod/stripe/applied-key"]
     processes = [
         subprocess.Popen(

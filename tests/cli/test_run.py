@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.projects import make_project, row
-from tests.support.runner import REPO, credctl, credctl_process
+from tests.support.runner import credctl, credctl_process, process_environment
 
 CANARY = "canary-Rn3Yw8Fq1Zt6Gh0Ls5Xk"
 
@@ -84,7 +83,7 @@ def test_signals_reach_the_command(project: Path) -> None:
         cwd=project,
         stdout=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
+        env=process_environment(),
     )
     assert process.stdout is not None
     assert process.stdout.readline() == "ready\n"

@@ -164,20 +164,12 @@ def credctl_process(
     # tick of a write an in-process run just made would count it as made after its start
     # (e.g. "rotated by another run since this one started"). No user is that quick.
     time.sleep(TICK)
-    # The guard folder's sitecustomize refuses non-loopback connections in the child too.
-    pythonpath = os.pathsep.join([str(GUARD), str(REPO)])
-    environment = {
-        **inherited_environment(),
-        "PYTHONPATH": pythonpath,
-        "NO_COLOR": "1",
-        **(env or {}),
-    }
     completed = subprocess.run(
         [sys.executable, "-m", "credctl", *args],
         cwd=project,
         input=input.encode("utf-8") if isinstance(input, str) else input,
         capture_output=True,
-        env=environment,
+        env=process_environment(env),
         timeout=timeout,
         check=False,
     )
@@ -189,6 +181,7 @@ def credctl_process(
 
 
 def process_environment(env: dict[str, str] | None = None) -> dict[str, str]:
-    """Variables for a credctl process a test starts itself (Popen): the guard, the clock."""
+    """Variables for a credctl process a test starts (the test's clock, no user settings);
+    the guard folder's sitecustomize refuses non-loopback connections in it too."""
     pythonpath = os.pathsep.join([str(GUARD), str(REPO)])
     return {**inherited_environment(), "PYTHONPATH": pythonpath, "NO_COLOR": "1", **(env or {})}
