@@ -93,7 +93,7 @@ lint: dev
 	$(BIN)/ruff format --check $(LINTED)
 
 typecheck: dev
-	$(BIN)/mypy credctl
+	$(BIN)/mypy credctl tests
 
 # Then the server-free tests once more with credctl's clock and the tests' idea of today a
 # year ahead, so a test that quietly depends on today's date fails today, not next year.

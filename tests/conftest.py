@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
+from credctl.backends import aws
 from credctl.clock import OFFSET_VARIABLE
 from tests.support import moto_fixes, netguard
 from tests.support.fixtures import FAKE_AWS, Store
+from tests.support.projects import make_project
 from tests.support.proxy import Proxy
 from tests.support.servers import MotoServer, OpenBao, start_moto_server, start_openbao
 
@@ -76,6 +79,15 @@ def _network_guard() -> Iterator[None]:
         pytest.fail(f"test tried to reach the network: {', '.join(tried)}")
 
 
+@pytest.fixture(autouse=True)
+def _short_aws_settle(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """AWS staging waits STAGE_SETTLE_SECONDS (0.5 s) for a racing stager to write too. In
+    this process no other stager runs, except in tests marked `aws_settle`, which keep the
+    wait; credctl processes a test starts keep it too."""
+    if request.node.get_closest_marker("aws_settle") is None:
+        monkeypatch.setattr(aws, "STAGE_SETTLE_SECONDS", 0.01)
+
+
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[MotoServer]:
     server = start_moto_server()
@@ -113,6 +125,22 @@ def proxy() -> Iterator[Callable[..., Proxy]]:
     yield make
     for instance in started:
         instance.stop()
+
+
+@pytest.fixture
+def project(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """A project on the local store (its key made on first use), as the test's module says.
+
+    A module (or a test) names what is in it with `pytest.mark.project(build=...)`,
+    `build(folder) -> folder` making and seeding it (`make_project`, `seed`, `credctl`);
+    without the mark, `make_project`'s one-row project.
+    """
+    monkeypatch.delenv("CREDCTL_LOCAL_KEY", raising=False)
+    marker = request.node.get_closest_marker("project")
+    build: Callable[[Path], Path] = marker.kwargs["build"] if marker is not None else make_project
+    return build(tmp_path)
 
 
 @pytest.fixture(params=["local", "aws", "vault"])

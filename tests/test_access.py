@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.projects import credctl, make_project, row
 from tests.support.fixtures import aws_environment_yaml, project_env, vault_environment_yaml
+from tests.support.projects import make_project, row
+from tests.support.runner import credctl
 from tests.support.servers import OpenBao
 
 CANARY = "canary-Ac7Pq2Zx9Lm4Wv6Tb"

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.projects import credctl, make_project, row
+from tests.support.projects import make_project, row
+from tests.support.runner import credctl
 
 CI = {"GITHUB_ACTOR": "octocat", "GITLAB_USER_LOGIN": "tanuki"}
 

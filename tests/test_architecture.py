@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from tests.projects import REPO
+from tests.support.runner import REPO
 
 PACKAGE = REPO / "credctl"
 VENDOR_SDKS = ("boto3", "botocore", "hvac", "requests", "urllib3")
@@ -143,3 +143,22 @@ def test_nothing_cites_a_document_outside_the_repository() -> None:
     texts = [*PACKAGE.rglob("*.py"), *(REPO / "docs").rglob("*.md"), REPO / "README.md"]
     for path in texts:
         assert "DESIGN" not in path.read_text(encoding="utf-8"), path
+
+
+TESTS = REPO / "tests"
+
+
+def test_no_test_module_imports_another() -> None:
+    """Shared helpers, fixtures and seeding live in tests/support/ (or conftest.py)."""
+    found = []
+    for path in sorted(TESTS.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            for name in names:
+                if any(part.startswith("test_") or part == "conftest" for part in name.split(".")):
+                    found.append(f"{path.relative_to(REPO)} imports {name}")
+    assert not found, "\n".join(found)

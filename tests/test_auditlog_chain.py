@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from credctl.auditlog import LOG_PATH, Entry, append, entry_hash, verify_log
-from tests.projects import credctl, make_project, row
+from tests.support.projects import make_project, row
+from tests.support.runner import credctl
 
 
 def write(root: Path, count: int) -> Path:

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from credctl import __version__
-from tests.projects import REPO
+from tests.support.runner import REPO
 
 EXAMPLES = REPO / "docs" / "examples"
 CI_DOC = REPO / "docs" / "ci.md"

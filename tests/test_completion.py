@@ -15,7 +15,8 @@ import pytest
 from credctl.cli import main
 from credctl.project import load_project
 from credctl.settings import load_settings
-from tests.projects import REPO, inherited_environment, make_project, row
+from tests.support.projects import make_project, row
+from tests.support.runner import REPO, inherited_environment
 
 # The repository's own example project (credentials.md, environments/, policies/).
 EXAMPLE = load_project(load_settings(REPO))

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.backend_contract import CANARY
-from tests.projects import POLICY, credctl, make_project, row
+from tests.support.contract import CANARY
 from tests.support.dates import day
 from tests.support.fixtures import Store
+from tests.support.projects import POLICY, make_project, row
+from tests.support.runner import credctl
 
 # Looks like a live key: the literal check must flag it, and no report may repeat it.
 LITERAL = "sk_live_" + CANARY.replace("-", "")

@@ -11,7 +11,8 @@ from dotenv import dotenv_values
 
 from credctl.envfile.github import mask
 from credctl.envfile.github import parse as parse_github
-from tests.projects import credctl, make_project, row
+from tests.support.projects import make_project, row
+from tests.support.runner import credctl
 from tests.support.seeding import seed
 from tests.support.terminal import on_a_terminal
 

@@ -18,11 +18,12 @@ from credctl.backends.pool import Backends
 from credctl.model import row_key
 from credctl.project import load_project
 from credctl.settings import load_settings
-from tests.backend_contract import CANARY
-from tests.projects import Result, credctl, make_project
+from tests.support.contract import CANARY
 from tests.support.dates import day, moved, stamp, today
 from tests.support.fixtures import Store
+from tests.support.projects import make_project
 from tests.support.proxy import Proxy
+from tests.support.runner import Result, credctl
 from tests.support.servers import MotoServer, OpenBao
 
 # every test here runs on a store that keeps its own time (moto_server, OpenBao)

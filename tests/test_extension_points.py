@@ -13,8 +13,8 @@ import pytest
 from credctl.render import RENDERERS, Renderer, RenderOptions, render
 from credctl.rotation.rotators import ROTATORS, RotatorType
 from credctl.settings import load_settings
-from tests.projects import LOCAL_ENV, make_project, row
 from tests.support.plugins import FIXED_VALUE
+from tests.support.projects import LOCAL_ENV, make_project, row
 
 POLICY = """\
 defaults: {max_age: 90d, warn_before: 14d, require_owner: false}

@@ -15,9 +15,10 @@ from credctl.backends.base import BackendContext
 from credctl.backends.pool import open_backend
 from credctl.model import EnvironmentConfig
 from credctl.secret import Secret
-from tests.backend_contract import CANARY
-from tests.projects import credctl, make_project, row
+from tests.support.contract import CANARY
 from tests.support.fixtures import Store
+from tests.support.projects import make_project, row
+from tests.support.runner import credctl
 from tests.support.servers import MotoServer, OpenBao
 
 POLICY = """\

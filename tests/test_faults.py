@@ -33,10 +33,11 @@ from credctl.secret import Secret
 from credctl.settings import load_settings
 from credctl.staging import metadata_for
 from credctl.sync import make_plan
-from tests.projects import Result, credctl, make_project, row
 from tests.support.crashpoint import VARIABLE as CRASH_AT_WRITE
 from tests.support.fixtures import Store
+from tests.support.projects import make_project, row
 from tests.support.proxy import FAULTS, Fault, Proxy
+from tests.support.runner import Result, credctl, credctl_process
 from tests.support.servers import MotoServer, OpenBao
 
 POLICY = """\
@@ -117,7 +118,9 @@ class Bench:
             "sync": ["sync"],
         }[self.command]
         given = self.names.new_value if self.command == "set" else None
-        return credctl(self.folder, *arguments, input=given, env={**self.store.env, **(env or {})})
+        # a kill -9 at a write needs a process of its own
+        runner = credctl_process if CRASH_AT_WRITE in (env or {}) else credctl
+        return runner(self.folder, *arguments, input=given, env={**self.store.env, **(env or {})})
 
     def info(self, name: str) -> SecretInfo | None:
         return self.backend.secret_info(name)

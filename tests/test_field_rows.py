@@ -16,8 +16,9 @@ from credctl.project import load_project
 from credctl.secret import Secret
 from credctl.settings import load_settings
 from credctl.staging import host_label
-from tests.projects import HEADER, REPO, credctl, make_project
 from tests.support.dates import day, moved, stamp, today
+from tests.support.projects import HEADER, make_project
+from tests.support.runner import REPO, credctl
 
 POLICY = """\
 defaults: {max_age: 90d, warn_before: 14d, require_owner: true}

@@ -15,7 +15,8 @@ import pytest
 
 from credctl.cli import cli
 from credctl.sync import ACTIONS
-from tests.projects import credctl, make_project, row
+from tests.support.projects import make_project, row
+from tests.support.runner import credctl
 
 DEFAULT = re.compile(r"[(;] ?default: ([^;)]+)[;)]")
 

@@ -16,8 +16,9 @@ from credctl.backends.base import BackendContext
 from credctl.backends.pool import open_backend
 from credctl.model import EnvironmentConfig
 from credctl.secret import Secret
-from tests.projects import credctl, make_project
 from tests.support.fixtures import Store
+from tests.support.projects import make_project
+from tests.support.runner import credctl
 from tests.support.servers import MotoServer, OpenBao
 
 POLICY = """\

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.projects import credctl, make_project
 from tests.support import netguard
+from tests.support.projects import make_project
 from tests.support.proxy import Proxy
+from tests.support.runner import credctl
 from tests.support.servers import MotoServer, OpenBao
 
 
@@ -36,7 +37,7 @@ def test_guard_is_active_in_credctl_subprocesses(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from tests.projects import REPO
+    from tests.support.runner import REPO
 
     env = {**os.environ, "PYTHONPATH": f"{REPO}/tests/support/guard{os.pathsep}{REPO}"}
     completed = subprocess.run(
@@ -76,3 +77,32 @@ def test_proxy_delays_counts_and_cuts(moto_server: MotoServer, proxy: Callable[.
     with pytest.raises(OSError):
         urllib.request.urlopen(through.url + "/moto-api/", timeout=5)
     assert through.dropped == 1
+
+
+def test_the_in_process_runner_puts_back_what_a_run_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import logging
+    import os
+
+    project = make_project(tmp_path / "project")
+    monkeypatch.setenv("CREDCTL_ACTOR", "a user's setting, not seen by the run")
+    folder, variables = os.getcwd(), dict(os.environ)
+    logger = logging.getLogger("credctl")
+    level, handlers = logger.level, list(logger.handlers)
+    result = credctl(project, "-vv", "validate", env={"EXTRA": "1"})
+    assert result.exit_code == 0, result.output
+    assert "debug: project" in result.stderr  # -vv reached the log handler on the run's stderr
+    assert (os.getcwd(), dict(os.environ)) == (folder, variables)
+    assert (logger.level, logger.handlers) == (level, handlers)
+
+
+def test_the_in_process_runner_refuses_what_would_end_pytest(tmp_path: Path) -> None:
+    from tests.support.runner import ExecRefused
+
+    project = make_project(tmp_path)
+    assert credctl(project, "set", "prod/stripe/api-key", input="x").exit_code == 0
+    with pytest.raises(ExecRefused, match="credctl_process"):
+        credctl(project, "run", "--env", "prod", "--", "true")
+    with pytest.raises(ExecRefused, match="credctl_process"):
+        credctl(project, "set", "prod/stripe/api-key", input="x", env={"CRASH_AT_WRITE": "1"})

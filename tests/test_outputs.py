@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.projects import credctl, make_project, row
+from tests.support.projects import make_project, row
+from tests.support.runner import credctl
 
 CANARY = "canary-Lm4Qz8Vt2Wx6Kp1Rb9Ns"
 

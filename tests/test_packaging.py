@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from credctl import __version__
-from tests.projects import REPO
+from tests.support.runner import REPO
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.projects import credctl, make_project, row
+from tests.support.projects import make_project, row
+from tests.support.runner import credctl
 from tests.support.seeding import seed_many
 from tests.support.terminal import on_a_terminal
 

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.backend_contract import CANARY
-from tests.projects import credctl, make_project, row
+from tests.support.contract import CANARY
 from tests.support.fixtures import Store
+from tests.support.projects import make_project, row
+from tests.support.runner import credctl
 
 POLICY = """\
 defaults: {max_age: 90d, warn_before: 14d, require_owner: true}

@@ -29,9 +29,10 @@ from credctl.rotation.driver import Candidate, rotate_all
 from credctl.secret import Secret
 from credctl.settings import load_settings
 from credctl.staging import host_label
-from tests.backend_contract import MANAGED
-from tests.projects import REPO, credctl, make_project, row
+from tests.support.contract import MANAGED
 from tests.support.fixtures import Store
+from tests.support.projects import make_project, row
+from tests.support.runner import credctl, process_environment
 from tests.support.servers import MotoServer
 
 POLICY = """\
@@ -106,12 +107,7 @@ def test_ten_concurrent_rotations_rotate_once(
     before = backend.secret_info(name)
     assert before is not None
     assert before.current_version is not None
-    environment = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("CREDCTL_")},
-        **store.env,
-        "PYTHONPATH": os.pathsep.join([str(REPO / "tests" / "support" / "guard"), str(REPO)]),
-        "NO_COLOR": "1",
-    }
+    environment = process_environment(store.env)
     command = [sys.executable, "-m", "credctl", "rotate", ID, "--format", "json"]
     processes = [
         subprocess.Popen(
@@ -210,6 +206,7 @@ def aws_backend(client: Any, prefix: str) -> AwsBackend:
 
 
 @pytest.mark.integration
+@pytest.mark.aws_settle
 def test_two_aws_stagers_interleaved_leave_one_winner_and_no_foreign_pending(
     moto_server: MotoServer,
 ) -> None:

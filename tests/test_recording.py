@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from credctl import auditlog
-from tests.projects import REPO, Result, credctl, inherited_environment, make_project, row
 from tests.support.fixtures import Store
-from tests.test_given_values import in_process
+from tests.support.projects import make_project, row
+from tests.support.runner import Result, credctl, process_environment
 
 POLICY = """\
 defaults: {max_age: 90d, warn_before: 14d, require_owner: true}
@@ -33,8 +33,6 @@ def unprivileged(
     project: Path, *args: str, input: str | None = None, env: dict[str, str] | None = None
 ) -> Result:
     """credctl without root's power to write where the permission bits say no."""
-    inherited = inherited_environment()
-    pythonpath = os.pathsep.join([str(REPO / "tests" / "support" / "guard"), str(REPO)])
     command = [sys.executable, "-m", "credctl", *args]
     if os.geteuid() == 0:
         setpriv = shutil.which("setpriv")
@@ -47,7 +45,7 @@ def unprivileged(
         input=input,
         capture_output=True,
         text=True,
-        env={**inherited, "PYTHONPATH": pythonpath, "NO_COLOR": "1", **(env or {})},
+        env=process_environment(env),
         timeout=60,
         check=False,
     )
@@ -112,7 +110,7 @@ def test_an_unwritable_table_folder_or_log_is_refused_before_the_store(
     assert f"| {OLD_DATE} |" in (project / "credentials.md").read_text()
     # following the hint works
     path.chmod(0o755 if path.is_dir() else 0o644)
-    done = unprivileged(project, "set", "prod/stripe/api-key", input=CANARY, env=store.env)
+    done = credctl(project, "set", "prod/stripe/api-key", input=CANARY, env=store.env)
     assert done.exit_code == 0, done.output
 
 
@@ -121,7 +119,6 @@ def test_a_record_failing_after_the_commit_says_the_value_is_stored(
     tmp_path: Path,
     store: Store,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """The checks passed, then the disk filled: exit 3 saying what is stored, not a crash."""
     project = project_on(tmp_path, store)
@@ -132,7 +129,7 @@ def test_a_record_failing_after_the_commit_says_the_value_is_stored(
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(auditlog, "append", disk_full)
-    stored = in_process(project, ("set", "prod/stripe/api-key"), CANARY.encode(), capsys)
+    stored = credctl(project, "set", "prod/stripe/api-key", input=CANARY.encode())
     assert stored.exit_code == 3, stored.output
     [line] = stored.stderr.splitlines()
     assert line.startswith(
@@ -141,14 +138,12 @@ def test_a_record_failing_after_the_commit_says_the_value_is_stored(
     assert "but the audit log entry (.credctl/audit.jsonl: No space left on device) could" in line
     assert "do not set it again" in line
     assert CANARY not in stored.output
-    got = in_process(project, ("get", "prod/stripe/api-key"), b"", capsys)
+    got = credctl(project, "get", "prod/stripe/api-key")
     assert got.stdout == CANARY
 
     monkeypatch.setattr("credctl.fsutil.write_atomic", disk_full)
     monkeypatch.setattr("credctl.table.write_atomic", disk_full)
-    rotated = in_process(
-        project, ("rotate", "prod/twilio/api-key", "--format", "json"), b"", capsys
-    )
+    rotated = credctl(project, "rotate", "prod/twilio/api-key", "--format", "json")
     assert rotated.exit_code == 3, rotated.output
     [result] = json.loads(rotated.stdout)["results"]
     assert result["outcome"] == "rotated"

@@ -17,8 +17,9 @@ from credctl.backends.vault import VaultBackend
 from credctl.errors import UsageError
 from credctl.model import EnvironmentConfig, Ref
 from credctl.secret import Secret
-from tests.projects import HEADER, LOCAL_ENV, credctl, make_project, row
 from tests.support.fixtures import Store, project_env, vault_environment_yaml
+from tests.support.projects import HEADER, LOCAL_ENV, make_project, row
+from tests.support.runner import credctl
 from tests.support.servers import OpenBao
 
 CANARY = "sk_live_Canary0123456789abcdefXYZ"

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.projects import credctl, make_project, row
 from tests.support.dates import stamp
+from tests.support.projects import make_project, row
+from tests.support.runner import credctl
+from tests.support.seeding import seed
 from tests.support.webhooks import Receiver, webhook_receiver
-from tests.test_commands import seed
 
 CANARY = "canary-Rm9Dg4Wq2Lz7Xc5Tb"
 OWNERS = """\

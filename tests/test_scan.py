@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
 
-from tests.projects import credctl, make_project, row
+from tests.support.projects import make_project, row
+from tests.support.runner import credctl
 
 SCHEMA = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"
 VALUES = {
@@ -51,7 +53,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-def scan(project: Path, *args: str) -> tuple[int, dict[str, object], str]:
+def scan(project: Path, *args: str) -> tuple[int, dict[str, Any], str]:
     result = credctl(project, "scan", "--format", "json", *args)
     for value in [*VALUES.values(), PREVIOUS, NEWER]:
         assert value not in result.output
@@ -61,7 +63,7 @@ def scan(project: Path, *args: str) -> tuple[int, dict[str, object], str]:
 def test_current_and_previous_values_found_with_their_place(project: Path) -> None:
     code, document, stderr = scan(project, "src")
     assert code == 1  # a current value is out: rotate it
-    hits = {(h["file"], h["line"], h["id"], h["value"]) for h in document["hits"]}  # type: ignore[union-attr]
+    hits = {(h["file"], h["line"], h["id"], h["value"]) for h in document["hits"]}
     assert hits == {
         ("src/config.py", 2, "prod/stripe/api-key", "current"),
         ("src/notes.md", 4, "prod/twilio/api-key", "current"),
@@ -70,7 +72,7 @@ def test_current_and_previous_values_found_with_their_place(project: Path) -> No
     }
     assert document["not_scannable"] == ["prod/tiny/api-key"]
     # four current values and one previous (the others have none yet; one is too short)
-    assert document["scanned"] == {"values": 5, "files": 54, "blobs": 0}  # type: ignore[comparison-overlap]
+    assert document["scanned"] == {"values": 5, "files": 54, "blobs": 0}
     assert "rotate what leaked: credctl rotate prod/segment/api-key prod/stripe/api-key " in stderr
 
 
@@ -80,16 +82,16 @@ def test_only_a_previous_value_is_no_failure(project: Path) -> None:
     (project / "src" / "blob.bin").unlink()
     code, document, _ = scan(project, "src")
     assert code == 0
-    assert [h["value"] for h in document["hits"]] == ["previous"]  # type: ignore[index, union-attr]
+    assert [h["value"] for h in document["hits"]] == ["previous"]
 
 
 def test_files_git_ignores_are_left_unless_asked(project: Path) -> None:
     subprocess.run(["git", "init", "-q", str(project)], check=True)
     (project / ".gitignore").write_text("*.env\n")
     _, document, _ = scan(project, "src")
-    assert "src/old.env" not in {h["file"] for h in document["hits"]}  # type: ignore[union-attr]
+    assert "src/old.env" not in {h["file"] for h in document["hits"]}
     _, everything, _ = scan(project, "src", "--include-ignored")
-    assert "src/old.env" in {h["file"] for h in everything["hits"]}  # type: ignore[union-attr]
+    assert "src/old.env" in {h["file"] for h in everything["hits"]}
 
 
 def test_a_value_committed_then_removed_is_found_in_history(project: Path) -> None:
@@ -107,7 +109,7 @@ def test_a_value_committed_then_removed_is_found_in_history(project: Path) -> No
     assert now == 0
     code, document, _ = scan(project, str(project), "--git-history")
     assert code == 1
-    [hit] = [h for h in document["hits"] if h["commit"]]  # type: ignore[union-attr]
+    [hit] = [h for h in document["hits"] if h["commit"]]
     assert (hit["file"], hit["line"], hit["id"], hit["commit"]) == (
         "deploy.sh",
         1,

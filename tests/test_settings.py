@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.projects import credctl, make_project, row
+from tests.support.projects import make_project, row
+from tests.support.runner import credctl
 
 ROWS = [row(), row(environment="dev")]
 

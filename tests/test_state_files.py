@@ -7,19 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.projects import Result, credctl, make_project, row
-from tests.test_given_values import in_process
+from tests.support.projects import make_project, row
+from tests.support.runner import Result, credctl
 
 CANARY = "canary-Rt5Wq8Lz3Nc6Vb1Xm4Kd"
 STORE = Path(".credctl") / "store" / "store.json"
 
 
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv("CREDCTL_LOCAL_KEY", raising=False)
-    folder = make_project(tmp_path, [row(), row(service="Twilio")])
+def stripe_set(root: Path) -> Path:
+    folder = make_project(root, [row(), row(service="Twilio")])
     assert credctl(folder, "set", "prod/stripe/api-key", input=CANARY).exit_code == 0
     return folder
+
+
+pytestmark = pytest.mark.project(build=stripe_set)
 
 
 def _damage(document: dict[str, object], how: str) -> object:
@@ -71,9 +72,7 @@ SHAPES = [
 
 
 @pytest.mark.parametrize("how", SHAPES)
-def test_a_store_file_of_the_wrong_shape_is_exit_3_naming_it(
-    project: Path, how: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_store_file_of_the_wrong_shape_is_exit_3_naming_it(project: Path, how: str) -> None:
     path = project / STORE
     path.write_text(json.dumps(_damage(json.loads(path.read_text()), how)))
     before = path.read_bytes()
@@ -84,7 +83,7 @@ def test_a_store_file_of_the_wrong_shape_is_exit_3_naming_it(
         ("sync", "--env", "prod"),
         ("env", "--env", "prod", "-o", "-"),
     ):
-        result: Result = in_process(project, args, b"new-value", capsys)
+        result: Result = credctl(project, *args, input=b"new-value")
         assert result.exit_code == 3, (args, result.output)
         [line] = result.stderr.splitlines()
         assert line.startswith(f"Error: {STORE} is corrupt ("), (args, line)

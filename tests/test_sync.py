@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.backend_contract import CANARY
-from tests.projects import HEADER, credctl, make_project, row
+from tests.support.contract import CANARY
 from tests.support.dates import day
 from tests.support.fixtures import Store
+from tests.support.projects import HEADER, make_project, row
 from tests.support.proxy import Proxy
+from tests.support.runner import credctl
 from tests.support.servers import MotoServer
 
 SERVICES = ["Stripe", "SendGrid", "Twilio", "Segment", "Google"]

@@ -8,13 +8,14 @@ from typing import Any
 
 import pytest
 
+from credctl import fsutil
 from credctl.backends import local
 from credctl.backends.local import LocalBackend, load_key
 from credctl.errors import ConflictError
 from credctl.model import EnvironmentConfig, parse_reference
 from credctl.secret import Secret
-from tests.projects import make_project, row
-from tests.test_given_values import in_process
+from tests.support.projects import make_project, row
+from tests.support.runner import credctl
 
 POLICY = """\
 defaults: {max_age: 90d, warn_before: 14d, require_owner: true}
@@ -37,7 +38,7 @@ class Counted:
         self.reads = 0
         self.writes = 0
         real_load = LocalBackend._load
-        real_write = local.write_atomic
+        real_write = fsutil.write_atomic
 
         def load(backend: LocalBackend) -> dict[str, Any]:
             self.reads += 1
@@ -56,13 +57,12 @@ def test_sync_reads_and_writes_the_store_file_a_fixed_number_of_times(
     tmp_path: Path,
     count: int,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """The same two reads and one write for 55 and 405 rows: linear, not quadratic."""
     monkeypatch.delenv("CREDCTL_LOCAL_KEY", raising=False)
     project = big_project(tmp_path, count)
     counted = Counted(monkeypatch)
-    result = in_process(project, ("sync", "--env", "prod", "-q"), b"", capsys)
+    result = credctl(project, "sync", "--env", "prod", "-q")
     assert result.exit_code == 0, result.output
     assert (counted.reads, counted.writes) == (2, 1)  # the plan's listing; the batch
     document = json.loads((project / ".credctl" / "store" / "store.json").read_text())
@@ -71,12 +71,12 @@ def test_sync_reads_and_writes_the_store_file_a_fixed_number_of_times(
     assert sum(1 for entry in secrets.values() if entry["current"]) == count  # manual: no value
     log = (project / ".credctl" / "audit.jsonl").read_text().splitlines()
     assert len(log) == count + 5
-    plan = in_process(project, ("plan", "--env", "prod", "--detailed-exitcode"), b"", capsys)
+    plan = credctl(project, "plan", "--env", "prod", "--detailed-exitcode")
     assert plan.exit_code == 0, plan.output
 
 
 def test_a_store_write_failing_at_the_end_fails_every_change_and_keeps_the_table(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("CREDCTL_LOCAL_KEY", raising=False)
     project = big_project(tmp_path, 20)
@@ -86,7 +86,7 @@ def test_a_store_write_failing_at_the_end_fails_every_change_and_keeps_the_table
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(local, "write_atomic", disk_full)
-    result = in_process(project, ("sync", "--env", "prod"), b"", capsys)
+    result = credctl(project, "sync", "--env", "prod")
     assert result.exit_code == 3, result.output
     [line] = result.stderr.splitlines()[-1:]
     assert line.startswith("Error: sync stopped: 25 of 25 changes failed (and 24 more); first: ")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import subprocess
 import sys
 from datetime import timedelta
@@ -28,9 +27,10 @@ from credctl.settings import load_settings
 from credctl.sync import apply_plan, make_plan
 from credctl.table import read_table
 from credctl.values import set_value
-from tests.projects import POLICY, REPO, credctl, inherited_environment, make_project, row
 from tests.support.dates import moved
 from tests.support.fixtures import Store
+from tests.support.projects import POLICY, make_project, row
+from tests.support.runner import credctl, process_environment
 
 TEN_DAYS_AGO = moved(-10)
 CANARY = "canary-writeback-Zq7Xw2Lp9Rt4"
@@ -354,11 +354,7 @@ def test_concurrent_set_and_rotate_lose_no_cell(tmp_path: Path) -> None:
     assert synced.exit_code == 0, synced.output
     table = folder / "credentials.md"
     assert table.read_text().count(f"| {days_ago(10)} |") == 2 * pairs
-    environment = {
-        **inherited_environment(),
-        "PYTHONPATH": os.pathsep.join([str(REPO / "tests" / "support" / "guard"), str(REPO)]),
-        "NO_COLOR": "1",
-    }
+    environment = process_environment()
     processes = []
     for index, service in enumerate(services):
         credential_id = f"dev/{service.lower()}/api-key"

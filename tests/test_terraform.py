@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.projects import credctl, make_project
 from tests.support.fixtures import Store
+from tests.support.projects import make_project
+from tests.support.runner import credctl
 from tests.support.servers import MotoServer
 
 MIRROR = Path(os.environ.get("TERRAFORM_PLUGIN_MIRROR", "/opt/tf-plugins"))

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.projects import HEADER, LOCAL_ENV, POLICY, REPO, credctl, make_project, row
+from tests.support.projects import HEADER, LOCAL_ENV, POLICY, make_project, row
+from tests.support.runner import REPO, credctl
 
 CANARY = "sk_live_Canary0123456789abcdefXYZ"
 

@@ -30,4 +30,4 @@ def install() -> None:
             os.kill(os.getpid(), signal.SIGKILL)
         real_replace(source, destination, **kwargs)
 
-    os.replace = replace
+    os.replace = replace  # type: ignore[assignment]

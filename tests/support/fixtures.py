@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import os
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from tests.support.servers import MotoServer, OpenBao, Server
+
+if TYPE_CHECKING:
+    from credctl.backends.vault import VaultBackend
 
 GUARD_PATH = os.path.join(os.path.dirname(__file__), "guard")
 
@@ -87,3 +93,27 @@ class Store:
             )
             backend = open_backend(environment, BackendContext(project_dir=Path(project_dir)))
             backend.create(name, {"team:tool": "terraform"}, Secret(value))
+
+
+def unique_prefix() -> str:
+    """A store prefix no other test uses: the servers are shared by the whole session."""
+    return f"i-{uuid.uuid4().hex[:8]}/"
+
+
+def make_vault(server: OpenBao, prefix: str, **backend: Any) -> VaultBackend:
+    """A Vault backend on `server` under `prefix` (token from VAULT_TOKEN), quick to give up."""
+    from credctl.backends.base import BackendContext
+    from credctl.backends.pool import open_backend
+    from credctl.backends.vault import VaultBackend
+    from credctl.model import EnvironmentConfig
+
+    environment = EnvironmentConfig.model_validate(
+        {
+            "name": "prod",
+            "backend": {"type": "vault", "url": server.url, "path_prefix": prefix, **backend},
+            "retry": {"max_attempts": 2, "base_delay": "1ms", "max_delay": "2ms"},
+        }
+    )
+    backend_object = open_backend(environment, BackendContext(project_dir=Path(".")))
+    assert isinstance(backend_object, VaultBackend)
+    return backend_object

@@ -10,9 +10,11 @@ from credctl.backends.pool import open_backend
 from credctl.model import EnvironmentConfig
 from credctl.secret import Secret
 
+CANARY = "canary-Vq7Lx2Pz9Ws4Kd1Jm8Hb"
+
 
 def seed(project: Path, name: str, value: str, **metadata: str) -> None:
-    """One credctl-managed secret in the project's local store."""
+    """One credctl-managed secret `name` with `value` in the project's local store (`prod`)."""
     seed_many(project, [(name, value)], **metadata)
 
 

@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.projects import REPO, inherited_environment
+from tests.support.runner import REPO, inherited_environment
 
 
 @dataclass

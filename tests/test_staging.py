@@ -1,0 +1,61 @@
+"""Staging tokens name their run; a staged value is taken over only when its run is gone."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from datetime import timedelta
+
+import pytest
+
+from credctl import clock
+from credctl.model import EnvironmentConfig, PendingInfo
+from credctl.staging import host_label, pending_state, staging_token
+
+ENVIRONMENT = EnvironmentConfig.model_validate(
+    {"name": "prod", "backend": {"type": "local"}, "lock_timeout": "10m"}
+)
+
+
+def ended_pid() -> int:
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    return finished.pid
+
+
+def token_of(pid: int, host: str | None = None) -> str:
+    return f"r-{'a' * 16}-{pid}-{host or host_label()}"
+
+
+def test_a_token_names_this_process_and_host_and_is_long_enough_for_aws() -> None:
+    token = staging_token()
+    prefix, random, pid, host = token.split("-", 3)
+    assert (prefix, pid, host) == ("r", str(os.getpid()), host_label())
+    assert len(random) >= 16
+    assert len(token) >= 32
+    assert token != staging_token()
+
+
+@pytest.mark.parametrize(
+    ("token", "state"),
+    [
+        (token_of(os.getpid()), "running"),  # this process: still at work
+        (token_of(os.getppid(), "another-host"), "running"),  # only the lock timeout can tell
+        ("a-version-id-of-a-rotation-function", "foreign"),
+        ("r-aaaaaaaaaaaaaaaa-notapid-host", "foreign"),
+    ],
+)
+def test_a_pending_value_whose_run_may_go_on_is_left_alone(token: str, state: str) -> None:
+    pending = PendingInfo(token, clock.now() - timedelta(minutes=1))
+    assert pending_state(pending, ENVIRONMENT, clock.now()) == state
+
+
+def test_a_pending_value_whose_process_ended_is_abandoned() -> None:
+    pending = PendingInfo(token_of(ended_pid()), clock.now())
+    assert pending_state(pending, ENVIRONMENT, clock.now()) == "abandoned"
+
+
+def test_any_pending_value_older_than_the_lock_timeout_is_abandoned() -> None:
+    for token in (token_of(os.getpid()), "a-version-id-of-a-rotation-function"):
+        pending = PendingInfo(token, clock.now() - timedelta(minutes=11))
+        assert pending_state(pending, ENVIRONMENT, clock.now()) == "abandoned"
