@@ -46,6 +46,13 @@ def vault_hcl(
         f'"{environment.prefix}")',
         _hcl_path(f"{mount}/metadata/{environment.prefix}*", metadata),
     ]
+    if config.listing != "list":
+        blocks.append(
+            "# OpenBao 2.2+: the whole prefix's metadata in one SCAN request (without it, one\n"
+            "# LIST per folder and one read per secret). HashiCorp Vault has no `scan`\n"
+            "# capability and rejects this block: leave it out there, or set `listing: list`.\n"
+            + _hcl_path(f"{mount}/detailed-metadata/{environment.prefix}*", {"scan"})
+        )
     if data:
         blocks.append(_hcl_path(f"{mount}/data/{environment.prefix}*", data))
     if "sync" in wanted:
@@ -58,7 +65,7 @@ def vault_hcl(
 
 
 def _hcl_path(path: str, capabilities: set[str]) -> str:
-    order = ["create", "read", "update", "delete", "list"]
+    order = ["create", "read", "update", "delete", "list", "scan"]
     listed = ", ".join(f'"{c}"' for c in order if c in capabilities)
     return f'path "{path}" {{\n  capabilities = [{listed}]\n}}'
 

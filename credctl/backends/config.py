@@ -7,7 +7,7 @@ Plain pydantic models: validating a project imports no vendor SDK. The registry
 from __future__ import annotations
 
 import os
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, get_args
 
 from pydantic import Field, field_validator
 
@@ -86,6 +86,14 @@ class VaultAuthConfig(Strict):
     mount: str = "approle"
 
 
+# How a Vault backend lists a prefix: `scan` (OpenBao's one-request SCAN of
+# detailed-metadata), `list` (a LIST per folder, then one metadata read per secret), or
+# `auto` (SCAN where the server answers it, else LIST). `CREDCTL_VAULT_LISTING` overrides.
+VaultListing = Literal["auto", "scan", "list"]
+VAULT_LISTINGS: tuple[str, ...] = get_args(VaultListing)
+LISTING_VARIABLE = "CREDCTL_VAULT_LISTING"
+
+
 class VaultBackendConfig(BackendConfig):
     type: Literal["vault"]
     url: HttpUrl = None
@@ -95,6 +103,7 @@ class VaultBackendConfig(BackendConfig):
     auth: VaultAuthConfig = VaultAuthConfig()
     ca_cert: str | None = None
     tls_verify: bool = True
+    listing: VaultListing = "auto"
 
     prefix_key: ClassVar[str] = "path_prefix"
 

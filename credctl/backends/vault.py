@@ -1,7 +1,10 @@
 """HashiCorp Vault / OpenBao KV version 2, on hvac.
 
-Listing walks the prefix with LIST (each folder level in parallel), then reads
-every secret's metadata in parallel; values are read in parallel too. Each
+Listing asks for every secret's metadata under the prefix in one request where the
+server has OpenBao's SCAN of `detailed-metadata/`; elsewhere (HashiCorp Vault, older
+OpenBao, a policy without `scan`) it walks the prefix with LIST (each folder level in
+parallel), then reads every secret's metadata in parallel. Which one works is found
+out once per backend, silently (`-v` says). Values are read in parallel too. Each
 worker thread has its own hvac client and `requests.Session`, so connections
 are kept alive and never shared between threads. Writes use check-and-set.
 A rotation stages the new data at the sibling path `<name>.credctl-pending`,
@@ -21,9 +24,10 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import hvac
 import hvac.exceptions
@@ -39,7 +43,7 @@ from credctl.backends.base import (
     name_in_store,
 )
 from credctl.backends.calls import Caller, CallRules
-from credctl.backends.config import VaultBackendConfig
+from credctl.backends.config import LISTING_VARIABLE, VAULT_LISTINGS, VaultBackendConfig
 from credctl.errors import (
     AccessDeniedError,
     AuthError,
@@ -95,6 +99,19 @@ RETRYABLE = (
     requests.exceptions.ConnectionError,
     requests.exceptions.Timeout,
 )
+# What a server without SCAN on detailed-metadata answers: 400 (a proxy that does not
+# know the method), 403 (a policy without `scan`), 404 (no such path: HashiCorp Vault),
+# 405 (no such method: older OpenBao and Vault), 501.
+SCAN_UNSUPPORTED = (
+    hvac.exceptions.InvalidRequest,
+    hvac.exceptions.Forbidden,
+    hvac.exceptions.InvalidPath,
+    hvac.exceptions.UnsupportedOperation,
+    hvac.exceptions.VaultNotInitialized,
+    hvac.exceptions.UnexpectedError,
+)
+# keys asked for a SCAN page; OpenBao 2.x answers the whole prefix at once
+SCAN_PAGE = 2500
 T = TypeVar("T")
 
 
@@ -136,8 +153,21 @@ def from_config(environment: EnvironmentConfig, context: BackendContext) -> Vaul
             raise ConfigError(Problem(where, None, f"ca_cert {ca_cert} does not exist"))
         verify = str(path)
     namespace = config.namespace or os.environ.get("VAULT_NAMESPACE") or None
+    listing = os.environ.get(LISTING_VARIABLE) or config.listing
+    if listing not in VAULT_LISTINGS:
+        raise ConfigError(
+            Problem(
+                LISTING_VARIABLE, None, f"{listing!r} is not one of {', '.join(VAULT_LISTINGS)}"
+            ),
+            hint=f"unset {LISTING_VARIABLE} to use 'listing' in {where} (default auto)",
+        )
     return VaultBackend(
-        environment, url.rstrip("/"), verify=verify, namespace=namespace, client=context.client
+        environment,
+        url.rstrip("/"),
+        verify=verify,
+        namespace=namespace,
+        client=context.client,
+        listing=listing,
     )
 
 
@@ -281,6 +311,7 @@ class VaultBackend:
         verify: bool | str = True,
         namespace: str | None = None,
         client: Any = None,
+        listing: str = "auto",
     ) -> None:
         self.environment = environment
         config = environment.backend
@@ -297,6 +328,8 @@ class VaultBackend:
         # one pool for the backend's life, so worker threads keep their sessions between phases
         self._executor: ThreadPoolExecutor | None = None
         self._mount_checked = False
+        # auto: SCAN until the server shows it has none (then LIST for the backend's life)
+        self.listing = listing
         self._calls = Caller(environment, VaultRules(self))
         if client is not None:
             self._local.client = client
@@ -400,7 +433,7 @@ class VaultBackend:
         return self._calls(
             lambda: action(self._client()),
             VaultCall(f"{self.mount}/{path}", capability),
-            write=capability not in ("read", "list"),
+            write=capability not in ("read", "list", "scan"),
         )
 
     def _system(self, action: Callable[[Any], T], path: str) -> T:
@@ -452,7 +485,9 @@ class VaultBackend:
             "write": (f"data/{probe}", {"create", "update"}),
             "delete": (f"data/{probe}", {"delete"}),
         }
-        paths = sorted({f"{self.mount}/{path}" for path, _ in needs.values()})
+        # SCAN of detailed-metadata lists the prefix as well as LIST does (OpenBao)
+        scan = f"{self.mount}/detailed-metadata/{self._folder()}"
+        paths = sorted({f"{self.mount}/{path}" for path, _ in needs.values()} | {scan})
         answer = self._system(
             lambda client: client.adapter.post("/v1/sys/capabilities-self", json={"paths": paths}),
             "sys/capabilities-self",
@@ -464,7 +499,14 @@ class VaultBackend:
             have = set(granted.get(full) or [])
             allowed = "root" in have or wanted <= have
             shown = full.replace(probe, f"{self.environment.prefix}*")
-            result[permission] = (allowed, f"{'/'.join(sorted(wanted))} on {shown}")
+            what = f"{'/'.join(sorted(wanted))} on {shown}"
+            if permission == "list" and self.listing != "list":
+                scans = bool({"root", "scan"} & set(granted.get(scan) or []))
+                allowed = scans or (allowed and self.listing == "auto")
+                what = (
+                    f"scan on {scan}" if self.listing == "scan" else f"{what} (or scan on {scan})"
+                )
+            result[permission] = (allowed, what)
         return result
 
     def _is_vault(self) -> bool:
@@ -618,12 +660,15 @@ class VaultBackend:
             return []
         return [folder + key for key in answer["data"]["keys"]]
 
+    def _folder(self) -> str:
+        """The folder the prefix is in: `prod/` for `prod/`, `` (the mount) for `team-a`."""
+        folder, _, _ = self.environment.prefix.rpartition("/")
+        return folder + "/" if folder else ""
+
     def _walk(self) -> list[str]:
         """Every key under the prefix: one LIST per folder, each level's folders in parallel."""
         prefix = self.environment.prefix
-        folder, _, _ = prefix.rpartition("/")
-        folder = folder + "/" if folder else ""
-        start = [k for k in self._list_folder(folder) if k.startswith(prefix)]
+        start = [k for k in self._list_folder(self._folder()) if k.startswith(prefix)]
         names: list[str] = []
         level = start
         while level:
@@ -633,27 +678,112 @@ class VaultBackend:
         return names
 
     def list_secrets(self) -> list[SecretInfo]:
-        keys = self._walk()
-        pending_names = {k[: -len(PENDING_SUFFIX)] for k in keys if k.endswith(PENDING_SUFFIX)}
-        names = [k for k in keys if not k.endswith(PENDING_SUFFIX)]
-        metadata = self._parallel(self._metadata, names)
+        scanned = None if self.listing == "list" else self._scan()
+        staged: dict[str, Mapping[str, Any] | None]
+        if scanned is None:
+            keys = self._walk()
+            names = [k for k in keys if not k.endswith(PENDING_SUFFIX)]
+            metadata = self._parallel(self._metadata, names)
+            # deleted between LIST and read: left out
+            listed = {n: m for n, m in zip(names, metadata, strict=True) if m is not None}
+            staged = {k[: -len(PENDING_SUFFIX)]: None for k in keys if k.endswith(PENDING_SUFFIX)}
+        else:
+            listed = {n: m for n, m in scanned.items() if not n.endswith(PENDING_SUFFIX)}
+            staged = {
+                n[: -len(PENDING_SUFFIX)]: m
+                for n, m in scanned.items()
+                if n.endswith(PENDING_SUFFIX)
+            }
         found = []
-        for name, meta in zip(names, metadata, strict=True):
-            if meta is None:
-                continue  # deleted between LIST and read
-            pending = self._pending_info(name, meta) if name in pending_names else None
+        for name, meta in listed.items():
+            pending = None
+            if name in staged:
+                pending = self._pending_info(name, meta, staged[name])
             found.append(self._info(name, meta, pending))
         return found
+
+    def _scan(self) -> dict[str, dict[str, Any]] | None:
+        """Every secret's metadata under the prefix from OpenBao's SCAN of detailed-metadata,
+        page after page; None when the server has no SCAN there (`auto` only: HashiCorp
+        Vault, older OpenBao and a policy without `scan` answer 400/403/404/405/501)."""
+        folder = self._folder()
+        path = f"detailed-metadata/{folder}"
+        url = f"/v1/{self.mount}/{quote(path)}"
+        found: dict[str, dict[str, Any]] = {}
+        after: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": SCAN_PAGE}
+            if after is not None:
+                params["after"] = after
+            answer = self._call(partial(self._scan_request, url=url, params=params), path, "scan")
+            data = answer.get("data") if isinstance(answer, dict) else None
+            if not isinstance(data, dict) or (data and "key_info" not in data):
+                if self.listing == "scan":
+                    raise BackendError(
+                        f"environment {self.environment.name}: Vault at {self.url} does not "
+                        f"answer SCAN on {self.mount}/{path} (listing: scan)",
+                        hint=f"set 'listing: auto' in environments/{self.environment.name}.yaml",
+                    )
+                log.info(
+                    "%s: Vault at %s has no SCAN on %s/%s (%s): listing with LIST and one "
+                    "metadata read per secret",
+                    self.environment.name,
+                    self.url,
+                    self.mount,
+                    path,
+                    answer if isinstance(answer, str) else "no key_info",
+                )
+                self.listing = "list"
+                return None
+            keys = [str(key) for key in data.get("keys") or []]
+            info = data.get("key_info") or {}
+            fresh = [key for key in keys if folder + key not in found]
+            for key in fresh:
+                if isinstance(info.get(key), dict):
+                    found[folder + key] = info[key]
+            # a server that pages gives `limit` keys a page; one that ignores `limit` gives
+            # them all, and asked again from the last gives nothing new
+            if len(keys) != SCAN_PAGE or not fresh:
+                break
+            after = keys[-1]
+        if self.listing == "auto":
+            log.info(
+                "%s: listing with one SCAN of %s/%s (OpenBao)",
+                self.environment.name,
+                self.mount,
+                path,
+            )
+            self.listing = "scan"
+        prefix = self.environment.prefix
+        return {name: meta for name, meta in found.items() if name.startswith(prefix)}
+
+    def _scan_request(self, client: Any, url: str, params: dict[str, Any]) -> Any:
+        """One SCAN; in `auto`, the answers of a server without it come back as their status
+        (a string), so the LIST path takes over without an error shown."""
+        try:
+            return client.adapter.request("SCAN", url, params=params)
+        except SCAN_UNSUPPORTED as error:
+            if self.listing != "auto":
+                raise
+            return f"answered {type(error).__name__}"
 
     def secret_info(self, name: str) -> SecretInfo | None:
         meta = self._metadata(name)
         return None if meta is None else self._info(name, meta, self._pending_info(name, meta))
 
-    def _pending_info(self, name: str, meta: Mapping[str, Any]) -> PendingInfo | None:
+    def _pending_info(
+        self,
+        name: str,
+        meta: Mapping[str, Any],
+        staged_meta: Mapping[str, Any] | None = None,
+    ) -> PendingInfo | None:
+        """The value staged for `name`, if any; `staged_meta`, its metadata when a SCAN
+        gave it already."""
         staged = self._pending(name)
         if staged is None:
             return None
-        staged_meta = self._metadata(name + PENDING_SUFFIX) or {}
+        if staged_meta is None:
+            staged_meta = self._metadata(name + PENDING_SUFFIX) or {}
         token = str(staged.get("token", ""))
         field = staged.get("field")
         return PendingInfo(

@@ -31,9 +31,13 @@ def vault_token(openbao: OpenBao, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 class TestOpenBaoContract(BackendContract):
-    @pytest.fixture
-    def backend(self, openbao: OpenBao, vault_token: None) -> Iterator[VaultBackend]:
-        opened = make_vault(openbao, f"t-{uuid.uuid4().hex[:8]}/")
+    # both ways of listing: OpenBao's one-request SCAN, and the LIST + metadata reads
+    # that HashiCorp Vault and older OpenBao get
+    @pytest.fixture(params=["scan", "list"])
+    def backend(
+        self, request: pytest.FixtureRequest, openbao: OpenBao, vault_token: None
+    ) -> Iterator[VaultBackend]:
+        opened = make_vault(openbao, f"t-{uuid.uuid4().hex[:8]}/", listing=request.param)
         yield opened
         opened.close()  # its worker pool and sessions
 
