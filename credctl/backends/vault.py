@@ -102,14 +102,7 @@ RETRYABLE = (
 # What a server without SCAN on detailed-metadata answers: 400 (a proxy that does not
 # know the method), 403 (a policy without `scan`), 404 (no such path: HashiCorp Vault),
 # 405 (no such method: older OpenBao and Vault), 501.
-SCAN_UNSUPPORTED = (
-    hvac.exceptions.InvalidRequest,
-    hvac.exceptions.Forbidden,
-    hvac.exceptions.InvalidPath,
-    hvac.exceptions.UnsupportedOperation,
-    hvac.exceptions.VaultNotInitialized,
-    hvac.exceptions.UnexpectedError,
-)
+SCAN_UNSUPPORTED = frozenset({400, 403, 404, 405, 501})
 # keys asked for a SCAN page; OpenBao 2.x answers the whole prefix at once
 SCAN_PAGE = 2500
 T = TypeVar("T")
@@ -721,8 +714,9 @@ class VaultBackend:
                 if self.listing == "scan":
                     raise BackendError(
                         f"environment {self.environment.name}: Vault at {self.url} does not "
-                        f"answer SCAN on {self.mount}/{path} (listing: scan)",
-                        hint=f"set 'listing: auto' in environments/{self.environment.name}.yaml",
+                        f"answer SCAN on {self.mount}/{path} with metadata (listing: scan)",
+                        hint=f"set 'listing: auto' in environments/{self.environment.name}.yaml "
+                        "(or unset CREDCTL_VAULT_LISTING) to list with LIST",
                     )
                 log.info(
                     "%s: Vault at %s has no SCAN on %s/%s (%s): listing with LIST and one "
@@ -758,14 +752,29 @@ class VaultBackend:
         return {name: meta for name, meta in found.items() if name.startswith(prefix)}
 
     def _scan_request(self, client: Any, url: str, params: dict[str, Any]) -> Any:
-        """One SCAN; in `auto`, the answers of a server without it come back as their status
-        (a string), so the LIST path takes over without an error shown."""
+        """One SCAN. A server without it (SCAN_UNSUPPORTED) comes back as its status, a
+        string, in `auto`, so the LIST path takes over without an error shown; told to
+        SCAN, it is an error, as is any other failure."""
+        answer = client.adapter.request("SCAN", url, params=params, raise_exception=False)
+        if not isinstance(answer, requests.Response) or answer.ok:
+            return answer
+        status = answer.status_code
+        if status in SCAN_UNSUPPORTED and self.listing == "auto":
+            return f"answered {status}"
+        if status in SCAN_UNSUPPORTED - {403}:
+            raise BackendError(
+                f"environment {self.environment.name}: Vault at {self.url} does not answer "
+                f"SCAN on {self.mount}/detailed-metadata/ (it answered {status}; listing: scan)",
+                hint=f"set 'listing: auto' in environments/{self.environment.name}.yaml "
+                "(or unset CREDCTL_VAULT_LISTING) to list with LIST",
+            )
         try:
-            return client.adapter.request("SCAN", url, params=params)
-        except SCAN_UNSUPPORTED as error:
-            if self.listing != "auto":
-                raise
-            return f"answered {type(error).__name__}"
+            errors = answer.json().get("errors")
+        except ValueError:
+            errors = None
+        raise hvac.exceptions.VaultError.from_status(
+            status, "; ".join(map(str, errors or [answer.reason])), errors=errors
+        )
 
     def secret_info(self, name: str) -> SecretInfo | None:
         meta = self._metadata(name)
