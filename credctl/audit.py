@@ -14,8 +14,9 @@ from credctl import __version__, clock
 from credctl.backends.base import Backend
 from credctl.backends.pool import Backends
 from credctl.credential import Credential
-from credctl.errors import Problem
+from credctl.errors import CredctlError, Problem
 from credctl.evidence import Population, input_digests, inputs_digest
+from credctl.fanout import each_environment, not_reached
 from credctl.lifecycle import deleted_hint, deleted_message, external_missing
 from credctl.model import (
     META_OWNER,
@@ -29,7 +30,7 @@ from credctl.model import (
     Status,
 )
 from credctl.policy import FINDING_PROBLEMS, refuse_invalid, schedule_warning
-from credctl.progress import Progress, counted, environment_step
+from credctl.progress import Progress, counted
 from credctl.project import Project
 from credctl.render import FORMATS, RenderOptions, Styler, render
 from credctl.results import Result
@@ -76,6 +77,8 @@ class AuditReport:
     # evidence: the inputs' digests and each store's population
     inputs: dict[str, str] = field(default_factory=dict)
     population: list[Population] = field(default_factory=list)
+    # environments whose store failed: not in the population, their rows left out
+    unreached: list[Unreached] = field(default_factory=list)
 
     def evidence(self) -> dict[str, Any]:
         """What produced the report, from which inputs, over which population."""
@@ -87,6 +90,7 @@ class AuditReport:
             "inputs_sha256": inputs_digest(self.inputs),
             "inputs": self.inputs,
             "population": [share.as_json() for share in self.population],
+            "unreached": [environment.as_json() for environment in self.unreached],
         }
 
     @property
@@ -136,21 +140,42 @@ def run_audit(
         as_of=as_of,
         inputs=input_digests(project),
     )
-    for environment in environments:
-        credentials = project.credentials_in(environment)
+    rows = {environment.name: project.credentials_in(environment) for environment in environments}
+
+    def listed(environment: EnvironmentConfig) -> _Listed:
         backend = backends.get(environment)
         started = time.perf_counter()
-        with environment_step(progress, environment.name, "listing secrets") as step:
-            listing = {info.name: info for info in backend.list_secrets()}
-            step.outcome = f"listed {counted(len(listing), 'secret')}"
+        listing = {info.name: info for info in backend.list_secrets()}
+        seconds = time.perf_counter() - started
+        external = _external_secrets(rows[environment.name], environment, backend)
+        return _Listed(backend, listing, external, seconds)
+
+    def said(environment: EnvironmentConfig, found: _Listed) -> None:
         log.info(
             "%s: listed %d secrets in %s in %.2f s",
             environment.name,
-            len(listing),
-            backend.describe(),
-            time.perf_counter() - started,
+            len(found.listing),
+            found.backend.describe(),
+            found.seconds,
         )
-        known = {**listing, **_external_secrets(credentials, environment, backend)}
+
+    outcomes = each_environment(
+        environments,
+        listed,
+        progress,
+        "listing secrets",
+        lambda found: f"listed {counted(len(found.listing), 'secret')}",
+        then=said,
+    )
+    for outcome in outcomes:
+        environment = outcome.environment
+        if outcome.value is None:
+            assert outcome.error is not None
+            _unreached(report, environment, outcome.error)
+            continue
+        credentials = rows[environment.name]
+        backend, listing = outcome.value.backend, outcome.value.listing
+        known = {**listing, **outcome.value.external}
         matched: set[str] = set()
         share = Population(environment.name, backend.describe(), listed=len(listing))
         report.population.append(share)
@@ -207,6 +232,45 @@ def run_audit(
                     )
                 )
     return report
+
+
+@dataclass
+class _Listed:
+    """What one environment's store said: its listing and the rows' secrets outside it."""
+
+    backend: Backend
+    listing: dict[str, SecretInfo]
+    external: dict[str, SecretInfo]
+    seconds: float  # how long the listing took
+
+
+@dataclass
+class Unreached:
+    """An environment whose store failed: its rows are not in the report."""
+
+    environment: str
+    store: str
+    error: CredctlError
+
+    def as_json(self) -> dict[str, str]:
+        return {"environment": self.environment, "store": self.store, "error": str(self.error)}
+
+
+def _unreached(report: AuditReport, environment: EnvironmentConfig, error: CredctlError) -> None:
+    """An environment the audit could not list: an error finding, and the evidence says so."""
+    store = environment.backend.store_label()
+    report.unreached.append(Unreached(environment.name, store, error))
+    report.findings.append(
+        Finding(
+            "unreached",
+            "error",
+            f"environment {environment.name}: {store} was not reached, so its rows are not "
+            f"in this report: {error} (check it with 'credctl doctor --env {environment.name}')",
+            None,
+            f"environments/{environment.name}.yaml",
+            None,
+        )
+    )
 
 
 def _external_secrets(
@@ -506,3 +570,8 @@ class ReportResult(Result):
 
     def exit_code(self) -> int:
         return 1 if fail_level_reached(self.report, self.fail_on) else 0
+
+    def failure(self, fmt: str) -> CredctlError | None:
+        """Exit 3 when a store was not reached: the report covers the others only."""
+        failed = [(u.environment, u.error) for u in self.report.unreached]
+        return not_reached(failed, len(self.report.population), "reported")

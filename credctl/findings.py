@@ -23,6 +23,8 @@ FINDINGS: dict[str, str] = {
     "waited longer than the lock timeout; credctl leaves it alone.",
     "changed-outside": "The current value was made by another tool; it is aged from then.",
     "future-date": "A Last Rotated date is in the future; the credential is aged from its creation.",
+    "unreached": "The environment's store could not be reached (or refused the listing); "
+    "its rows are not in the report, which exits 3.",
 }
 
 # What reminders carry: findings an owner acts on. Drift and policy notes are left out:
@@ -57,6 +59,7 @@ FIXES: dict[str, str] = {
     "metadata-drift": "credctl sync --env {environment}",
     "schedule-exceeds-policy": "shorten the Rotation Schedule at {where}",
     "literal-secret-in-table": "credctl set {id}, then put its reference at {where}",
+    "unreached": "credctl doctor --env {environment}",
 }
 
 

@@ -30,6 +30,7 @@ from credctl.errors import (
     NotFoundError,
     NotRecordedError,
 )
+from credctl.fanout import MAX_ENVIRONMENTS, each_environment, failures, not_reached
 from credctl.generate import generate
 from credctl.lifecycle import (
     deleted_error,
@@ -51,7 +52,7 @@ from credctl.model import (
     SecretInfo,
     row_key,
 )
-from credctl.progress import Progress, Silent, counted, environment_step
+from credctl.progress import Progress, Silent, counted
 from credctl.project import Project
 from credctl.recording import check_can_record, save_table
 from credctl.render import Styler
@@ -140,6 +141,9 @@ class Plan(Result):
     changes: list[Change]
     detailed_exitcode: bool = False
     applying: bool = False  # sync's plan, not plan's: a blocked row is its failure
+    # environments whose store failed (exit 3): no change of theirs is planned
+    unreached: list[tuple[str, CredctlError]] = field(default_factory=list)
+    environments: int = 0  # environments planned, reached or not
 
     @property
     def actionable(self) -> list[Change]:
@@ -171,7 +175,13 @@ class Plan(Result):
         return 2 if self.detailed_exitcode and self.actionable else 0
 
     def failure(self, fmt: str) -> CredctlError | None:
-        return blocked_error(self.changes) if self.applying else None
+        return self.not_reached("planned") or (
+            blocked_error(self.changes) if self.applying else None
+        )
+
+    def not_reached(self, done: str) -> CredctlError | None:
+        """Exit 3 naming the environments whose store failed; the others were `done`."""
+        return not_reached(self.unreached, self.environments - len(self.unreached), done)
 
     def count(self, action: Action) -> int:
         return sum(1 for change in self.changes if change.action == action)
@@ -245,6 +255,9 @@ class SyncResult(Result):
         ]
 
     def failure(self, fmt: str) -> CredctlError | None:
+        unreached = self.plan.not_reached("synced")
+        if unreached is not None:
+            return unreached
         if self.failed:
             return _stopped(self.failed, len(self.plan.actionable))
         blocked = blocked_error(self.plan.changes)
@@ -308,34 +321,60 @@ def make_plan(
     if problems:
         raise ConfigError(problems)
     lifecycle = lifecycle or Lifecycle(prune=prune)
+    rows = {
+        environment.name: [c for c in project.credentials_in(environment) if not c.is_config]
+        for environment in environments
+    }
+
+    def listed(environment: EnvironmentConfig) -> _Listed:
+        """One listing of the environment's store (and one metadata read per row whose
+        secret is outside the prefix): the store's part, in the environment's thread."""
+        backend = backends.get(environment)
+        listing = {info.name: info for info in backend.list_secrets()}
+        credentials = rows[environment.name]
+        outside = sorted({c.target(environment)[0] for c in credentials if c.external})
+        known = dict(listing)
+        if outside:
+            known.update((n, i) for n, i in backend.describe_secrets(outside).items() if i)
+        return _Listed(backend, listing, known)
+
+    outcomes = each_environment(
+        environments,
+        listed,
+        progress,
+        "listing secrets",
+        lambda found: f"listed {counted(len(found.listing), 'secret')}",
+    )
     changes: list[Change] = []
-    for environment in environments:
-        with environment_step(progress, environment.name, "listing secrets") as step:
-            planned = _environment_changes(project, environment, backends, lifecycle)
-            step.outcome = f"listed {counted(planned.listed, 'secret')}"
-        changes.extend(planned.changes)
-    return Plan(changes, detailed_exitcode)
+    for outcome in outcomes:
+        if outcome.value is not None:
+            environment = outcome.environment
+            found = outcome.value
+            changes.extend(
+                _environment_changes(project, environment, rows[environment.name], found, lifecycle)
+            )
+    return Plan(
+        changes, detailed_exitcode, unreached=failures(outcomes), environments=len(environments)
+    )
 
 
 @dataclass
-class _Planned:
-    listed: int  # secrets under the environment's prefix
-    changes: list[Change]
+class _Listed:
+    backend: Backend
+    listing: dict[str, SecretInfo]  # secrets under the environment's prefix
+    known: dict[str, SecretInfo]  # and the rows' secrets outside it
 
 
 def _environment_changes(
-    project: Project, environment: EnvironmentConfig, backends: Backends, lifecycle: Lifecycle
-) -> _Planned:
-    """What sync would change for one environment, from one listing of its store (and one
-    metadata read per row whose secret is outside the prefix)."""
+    project: Project,
+    environment: EnvironmentConfig,
+    credentials: list[Credential],
+    found: _Listed,
+    lifecycle: Lifecycle,
+) -> list[Change]:
+    """What sync would change for one environment, from what its store said."""
     changes: list[Change] = []
-    backend = backends.get(environment)
-    listing = {info.name: info for info in backend.list_secrets()}
-    credentials = [c for c in project.credentials_in(environment) if not c.is_config]
-    outside = sorted({c.target(environment)[0] for c in credentials if c.external})
-    known = dict(listing)
-    if outside:
-        known.update((n, i) for n, i in backend.describe_secrets(outside).items() if i)
+    backend, listing, known = found.backend, found.listing, found.known
     named: dict[str, list[Credential]] = {}
     for credential in credentials:
         name, field_name = credential.target(environment)
@@ -357,7 +396,7 @@ def _environment_changes(
         changes.append(
             Change(action, info.reference, environment.name, [], name, reference=info.reference)
         )
-    return _Planned(len(listing), changes)
+    return changes
 
 
 def _row_changes(
@@ -595,15 +634,19 @@ def _apply(
             if not not_recorded:
                 not_recorded.append(f"audit log entries ({LOG_PATH}: {error.strerror})")
 
-    def settle(change: Change, outcome: Applied | CredctlError) -> None:
-        if isinstance(outcome, CredctlError):  # one change failing never loses the others'
-            failed.append((change, outcome))
-            record(change, outcome="failed", message=str(outcome))
-        else:
-            applied.append(outcome)
-            record(change, version=outcome.version, message=", ".join(change.fields) or None)
+    settling = threading.Lock()  # environments apply at once; the log is appended in turn
 
-    for environment_name, changes in by_environment.items():
+    def settle(change: Change, outcome: Applied | CredctlError) -> None:
+        with settling:
+            if isinstance(outcome, CredctlError):  # one change failing never loses the others'
+                failed.append((change, outcome))
+                record(change, outcome="failed", message=str(outcome))
+            else:
+                applied.append(outcome)
+                record(change, version=outcome.version, message=", ".join(change.fields) or None)
+
+    def apply_environment(environment_name: str) -> None:
+        changes = by_environment[environment_name]
         environment = project.environment(environment_name)
         backend = backends.get(environment)
         workers = max(1, min(environment.concurrency, len(changes)))
@@ -629,13 +672,26 @@ def _apply(
                     progress.advance()
         except CredctlError as error:
             # the store could not be opened or written: none of the held changes reached it
-            settled = {id(change) for change, _ in failed} | {id(a.change) for a in applied}
+            with settling:
+                settled = {id(change) for change, _ in failed} | {id(a.change) for a in applied}
             for change in changes:
                 if id(change) not in settled:
                     settle(change, error)
         else:
             for change, outcome in held:
                 settle(change, outcome)
+
+    # each environment's writes in its own pool (its `concurrency` and write rate)
+    with ThreadPoolExecutor(
+        max_workers=max(1, min(MAX_ENVIRONMENTS, len(by_environment))),
+        thread_name_prefix="credctl-env",
+    ) as environments_pool:
+        for done in [environments_pool.submit(apply_environment, n) for n in by_environment]:
+            done.result()
+    # in the plan's order, whatever order the stores answered in
+    order = {id(change): index for index, change in enumerate(plan.changes)}
+    applied.sort(key=lambda outcome: order[id(outcome.change)])
+    failed.sort(key=lambda pair: order[id(pair[0])])
     updates: dict[str, dict[str, str]] = {}
     # a write-back from the plan's listing first: what a change wrote since is newer
     for outcome in sorted(applied, key=lambda done: done.change.action != "write-back"):

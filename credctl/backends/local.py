@@ -106,9 +106,15 @@ def load_key(project_dir: Path, stores: Mapping[str, Path] | None = None) -> byt
                 hint=f"restore .credctl/key from a backup, or set {KEY_ENV} to the store's key",
             )
     key = AESGCM.generate_key(bit_length=256)
+    # written whole beside it, then linked into place: another process or thread (every
+    # environment opens its store at once) never reads a key half-written
+    draft = key_path.with_name(f".key-{secrets.token_hex(8)}")
     try:
         key_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        handle = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        handle = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(handle, "w", encoding="ascii") as stream:
+            stream.write(base64.urlsafe_b64encode(key).decode("ascii") + "\n")
+        os.link(draft, key_path)
     except FileExistsError:  # another process made it first: use theirs
         return _decode_key(key_path.read_text(encoding="ascii"), ".credctl/key")
     except OSError as error:
@@ -116,8 +122,9 @@ def load_key(project_dir: Path, stores: Mapping[str, Path] | None = None) -> byt
             Problem(".credctl/key", None, f"cannot create the key: {error.strerror}"),
             hint=f"make the project folder writable, or set {KEY_ENV}",
         ) from None
-    with os.fdopen(handle, "w", encoding="ascii") as stream:
-        stream.write(base64.urlsafe_b64encode(key).decode("ascii") + "\n")
+    finally:
+        with contextlib.suppress(OSError):
+            draft.unlink()
     return key
 
 

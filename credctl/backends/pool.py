@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
@@ -64,16 +65,24 @@ class Backends:
     def __init__(self, project: ProjectFolder) -> None:
         self.project = project
         self._open: dict[str, Backend] = {}
+        # environments open their stores from their own threads, each once, at once
+        self._lock = threading.Lock()
+        self._opening: dict[str, threading.Lock] = {}
 
     def get(self, environment: EnvironmentConfig) -> Backend:
-        if environment.name not in self._open:
-            self._open[environment.name] = open_backend(
-                environment, BackendContext(project_dir=self.project.root)
-            )
-        return self._open[environment.name]
+        with self._lock:
+            opening = self._opening.setdefault(environment.name, threading.Lock())
+        with opening:
+            if environment.name not in self._open:
+                self._open[environment.name] = open_backend(
+                    environment, BackendContext(project_dir=self.project.root)
+                )
+            return self._open[environment.name]
 
     def close(self) -> None:
-        for backend in self._open.values():
+        with self._lock:
+            opened = list(self._open.values())
+        for backend in opened:
             backend.close()
 
 

@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -92,28 +93,34 @@ class StatusLine:
 
     def __init__(self) -> None:
         self.text: str | None = None
+        # environments are worked on in threads: their log lines and the line take turns
+        self._lock = threading.RLock()
 
     def show(self, text: str) -> None:
-        self.text = text
-        self._write(self.ERASE + text)
+        with self._lock:
+            self.text = text
+            self._write(self.ERASE + text)
 
     def close(self, final: str | None) -> None:
         """Replace the line with its final text (None: erase it, an error follows)."""
-        if self.text is not None:
-            self.text = None
-            self._write(self.ERASE + (f"{final}\n" if final else ""))
+        with self._lock:
+            if self.text is not None:
+                self.text = None
+                self._write(self.ERASE + (f"{final}\n" if final else ""))
 
     @contextlib.contextmanager
     def above(self) -> Iterator[None]:
         """Write a line of one's own: the status line is erased first and drawn again after."""
-        if self.text is None:
-            yield
-            return
-        self._write(self.ERASE)
-        try:
-            yield
-        finally:
-            self._write(self.text)
+        with self._lock:
+            text = self.text
+            if text is None:
+                yield
+                return
+            self._write(self.ERASE)
+            try:
+                yield
+            finally:
+                self._write(text)
 
     @staticmethod
     def _write(text: str) -> None:
@@ -130,6 +137,7 @@ class TerminalProgress:
 
     def __init__(self) -> None:
         self._bar: Any = None
+        self._lock = threading.Lock()  # sync advances the bar from each environment's thread
 
     def start(self, environment: str, doing: str) -> None:
         STATUS.show(f"{environment}: {doing}…")
@@ -138,18 +146,21 @@ class TerminalProgress:
         STATUS.close(f"{environment}: {outcome}" if outcome else None)
 
     def begin(self, total: int, label: str) -> None:
-        if total > 1:
-            self._bar = click.progressbar(length=total, label=label, file=sys.stderr)
-            self._bar.__enter__()
+        with self._lock:
+            if total > 1:
+                self._bar = click.progressbar(length=total, label=label, file=sys.stderr)
+                self._bar.__enter__()
 
     def advance(self, count: int = 1) -> None:
-        if self._bar is not None:
-            self._bar.update(count)
+        with self._lock:
+            if self._bar is not None:
+                self._bar.update(count)
 
     def end(self) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(None, None, None)
-            self._bar = None
+        with self._lock:
+            if self._bar is not None:
+                self._bar.__exit__(None, None, None)
+                self._bar = None
 
 
 def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
