@@ -17,8 +17,9 @@ from credctl.errors import (
     CredctlError,
     UnreachableError,
 )
+from credctl.fanout import each_environment
 from credctl.model import EnvironmentConfig
-from credctl.progress import Progress, counted, environment_step
+from credctl.progress import Progress, counted
 from credctl.render import Styler
 from credctl.render.columns import text_table
 from credctl.results import Result, pick
@@ -93,12 +94,14 @@ def diagnose(
     progress: Progress | None = None,
 ) -> Diagnosis:
     """One listing per environment: reachable, authenticated, permitted, latency."""
-    checks = []
-    for environment in environments:
-        with environment_step(progress, environment.name, "checking its store") as step:
-            checks.append(_check(environment, backends))
-            step.outcome = checks[-1].summary()
-    return Diagnosis(checks)
+    outcomes = each_environment(
+        environments,
+        lambda environment: _check(environment, backends),
+        progress,
+        "checking its store",
+        lambda check: check.summary(),
+    )
+    return Diagnosis([outcome.value for outcome in outcomes if outcome.value is not None])
 
 
 def _check(environment: EnvironmentConfig, backends: Backends) -> Check:

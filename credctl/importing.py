@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 
 from credctl import auditlog
 from credctl.auditlog import Entry
-from credctl.backends.base import Backend
+from credctl.backends.base import Backend, ShapeResult
 from credctl.backends.pool import Backends
 from credctl.checks import check_rows, owner_of
 from credctl.credential import parse_credentials
+from credctl.fanout import each_environment
 from credctl.lifecycle import deleted_hint, deleted_message
 from credctl.model import (
     META_OWNER,
@@ -33,7 +34,7 @@ from credctl.model import (
     SecretInfo,
     slugify,
 )
-from credctl.progress import Progress, counted, environment_step
+from credctl.progress import Progress, counted
 from credctl.project import Project
 from credctl.recording import check_can_record
 from credctl.render import Styler
@@ -86,24 +87,61 @@ def plan_import(
 ) -> ImportPlan:
     """Rows for the secrets under each prefix that no row names."""
     plan = ImportPlan()
-    for environment in environments:
-        with environment_step(progress, environment.name, "listing secrets") as step:
-            listed = _survey(project, environment, backends.get(environment), plan)
-            step.outcome = f"listed {counted(listed, 'secret')}"
+
+    def read(environment: EnvironmentConfig) -> _Read:
+        """The store's part, in the environment's own thread: one listing, then the
+        shapes of the values import would propose rows for."""
+        backend = backends.get(environment)
+        listing = {info.name: info for info in backend.list_secrets()}
+        candidates = _candidates(project, environment, listing)
+        readable = [info.name for info in candidates if info.has_value and not info.deleted]
+        shapes = backend.value_shapes(readable) if readable else {}
+        return _Read(backend, listing, shapes)
+
+    outcomes = each_environment(
+        environments,
+        read,
+        progress,
+        "listing secrets",
+        lambda found: f"listed {counted(len(found.listing), 'secret')}",
+        tolerate=False,  # import proposes rows for every environment or none
+    )
+    for outcome in outcomes:
+        assert outcome.value is not None
+        _survey(project, outcome.environment, outcome.value, plan)
     _drop_invalid(project, plan)
     return plan
 
 
+@dataclass
+class _Read:
+    backend: Backend
+    listing: dict[str, SecretInfo]
+    shapes: dict[str, ShapeResult]
+
+
+def _candidates(
+    project: Project, environment: EnvironmentConfig, listing: dict[str, SecretInfo]
+) -> list[SecretInfo]:
+    """The listed secrets no row names, under this environment's prefix and no other's."""
+    rows = project.credentials_in(environment)
+    named = {c.target(environment)[0] for c in rows if not c.is_config}
+    return [
+        info
+        for name, info in sorted(listing.items())
+        if name not in named
+        and owner_of(name, environment, project.environments.values()) in (environment, None)
+    ]
+
+
 def _survey(
-    project: Project, environment: EnvironmentConfig, backend: Backend, plan: ImportPlan
-) -> int:
-    """Propose the rows of one environment's unnamed secrets; how many secrets it listed."""
+    project: Project, environment: EnvironmentConfig, read: _Read, plan: ImportPlan
+) -> None:
+    """Propose the rows of one environment's unnamed secrets."""
+    backend, listing, shapes = read.backend, read.listing, read.shapes
     credentials = [c for c in project.credentials_in(environment) if not c.is_config]
-    listing = {info.name: info for info in backend.list_secrets()}
-    named: set[str] = set()
     for credential in credentials:
         name, field_name = credential.target(environment)
-        named.add(name)
         info = listing.get(name)
         if info is not None and info.deleted:
             reference = backend.reference(name, field_name)
@@ -112,12 +150,7 @@ def _survey(
                 f"({deleted_hint(credential, environment, info)})"
             )
     candidates: list[SecretInfo] = []
-    for name, info in sorted(listing.items()):
-        if name in named or owner_of(name, environment, project.environments.values()) not in (
-            environment,
-            None,
-        ):
-            continue
+    for info in _candidates(project, environment, listing):
         if info.deleted:
             plan.not_imported.append(
                 NotImported(
@@ -128,8 +161,6 @@ def _survey(
             )
             continue
         candidates.append(info)
-    readable = [info.name for info in candidates if info.has_value]
-    shapes = backend.value_shapes(readable) if readable else {}
     taken = {credential.id: credential for credential in project.credentials}
     proposed = {row.id: row for row in plan.rows}
     for info in candidates:
@@ -158,7 +189,6 @@ def _survey(
             else:
                 proposed[row.id] = row
                 plan.rows.append(row)
-    return len(listing)
 
 
 def _rows_for(
