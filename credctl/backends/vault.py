@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import json
 import logging
 import os
 import re
@@ -29,10 +30,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
+import certifi
 import hvac
 import hvac.exceptions
+import hvac.utils
 import requests
 import requests.adapters
+import requests.utils
+import urllib3
 import urllib3.exceptions
 
 from credctl import clock
@@ -243,6 +248,75 @@ def _translate(
     return BackendError(f"environment {env}: {path} failed ({type(error).__name__})")
 
 
+class Reads:
+    """GETs over one thread-safe urllib3 pool of kept-alive connections (as many as the
+    environment's `concurrency`), with what requests would take from the environment:
+    HTTP(S)_PROXY / NO_PROXY, REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE. Failures are raised as
+    hvac and requests raise them, so the same rules translate and repeat them."""
+
+    def __init__(self, url: str, verify: bool | str, namespace: str | None, size: int) -> None:
+        self.url = url
+        self.headers = {"X-Vault-Request": "true"}
+        if namespace:
+            self.headers["X-Vault-Namespace"] = namespace
+        tls: dict[str, Any] = {"cert_reqs": "CERT_NONE"} if verify is False else {}
+        if verify is not False:
+            bundle = verify if isinstance(verify, str) else _default_ca_bundle()
+            where = "ca_cert_dir" if os.path.isdir(bundle) else "ca_certs"
+            tls = {"cert_reqs": "CERT_REQUIRED", where: bundle}
+        options: dict[str, Any] = {
+            "maxsize": size,
+            "retries": False,  # the caller repeats what is worth repeating
+            "timeout": urllib3.Timeout(connect=30, read=30),
+            **tls,
+        }
+        proxy = requests.utils.get_environ_proxies(url).get(urlsplit(url).scheme)
+        self.pool: urllib3.PoolManager = (
+            urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options)
+        )
+
+    def get(self, path: str, token: str) -> dict[str, Any]:
+        url = self.url + path
+        try:
+            response = self.pool.request(
+                "GET", url, headers={**self.headers, "X-Vault-Token": token}
+            )
+        except urllib3.exceptions.SSLError as error:
+            raise requests.exceptions.SSLError(str(error)) from None
+        except (urllib3.exceptions.TimeoutError, urllib3.exceptions.ProxyError) as error:
+            raise requests.exceptions.Timeout(str(error)) from None
+        except urllib3.exceptions.HTTPError as error:
+            raise requests.exceptions.ConnectionError(str(error)) from None
+        text = response.data.decode("utf-8", "replace")
+        try:
+            answer = json.loads(text) if text else None
+        except ValueError:
+            answer = None
+        if response.status == 200 and isinstance(answer, dict):
+            return answer
+        errors = answer.get("errors") if isinstance(answer, dict) else None
+        hvac.utils.raise_for_error(
+            "GET",
+            url,
+            response.status,
+            None if errors else text,
+            errors=errors,
+            text=text,
+            json=answer,
+        )
+        raise AssertionError("raise_for_error raises")  # pragma: no cover
+
+    def close(self) -> None:
+        self.pool.clear()
+
+
+def _default_ca_bundle() -> str:
+    """The CA certificates requests would verify with: its variables, else certifi's."""
+    return (
+        os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
+    )
+
+
 @dataclass(frozen=True)
 class VaultCall:
     """One request as messages name it: "read secret/data/prod/x"."""
@@ -324,8 +398,11 @@ class VaultBackend:
         # auto: SCAN until the server shows it has none (then LIST for the backend's life)
         self.listing = listing
         self._calls = Caller(environment, VaultRules(self))
+        self._http: Reads | None = None
         if client is not None:
             self._local.client = client
+        else:
+            self._http = Reads(url, verify, namespace, max(1, environment.concurrency))
 
     # ------------------------------------------------------------- plumbing
 
@@ -347,6 +424,8 @@ class VaultBackend:
             for session in self._sessions:
                 session.close()
             self._sessions.clear()
+        if self._http is not None:
+            self._http.close()
 
     def _client(self) -> Any:
         """This thread's hvac client (its own kept-alive session)."""
@@ -530,32 +609,46 @@ class VaultBackend:
 
     # ------------------------------------------------------------- requests
 
-    def _metadata(self, name: str) -> dict[str, Any] | None:
-        try:
-            answer = self._call(
-                lambda c: c.secrets.kv.v2.read_secret_metadata(path=name, mount_point=self.mount),
-                f"metadata/{name}",
-                "read",
-            )
-        except NotFoundError:
-            return None
-        data: dict[str, Any] = answer["data"]
-        return data
+    def _read(self, path: str, query: str = "") -> dict[str, Any] | None:
+        """A GET in the mount (a value, a secret's metadata): its JSON, None when absent
+        (or, for a value, deleted). The reads of thousands of secrets go straight to
+        urllib3's shared pool of kept-alive connections: no per-request work beyond the
+        HTTP call (an injected test client is asked through hvac instead)."""
+        if self._http is None:
+            kind, _, name = path.partition("/")
 
-    def _data(self, name: str, version: int | None = None) -> dict[str, Any] | None:
-        """The KV data of the current (or a given) version; None when absent or deleted."""
-        try:
-            answer = self._call(
-                lambda c: c.secrets.kv.v2.read_secret_version(
+            def read(client: Any) -> Any:
+                kv = client.secrets.kv.v2
+                if kind == "metadata":
+                    return kv.read_secret_metadata(path=name, mount_point=self.mount)
+                version = int(query.partition("=")[2]) if query else None
+                return kv.read_secret_version(
                     path=name,
                     version=version,
                     mount_point=self.mount,
                     raise_on_deleted_version=True,
-                ),
-                f"data/{name}",
-                "read",
-            )
+                )
+
+            call: Callable[[], Any] = lambda: read(self._client())  # noqa: E731
+        else:
+            http = self._http
+            url = f"/v1/{quote(self.mount)}/{quote(path)}{query}"
+            call = lambda: http.get(url, self._login())  # noqa: E731
+        self._check_mount()
+        try:
+            answer: dict[str, Any] = self._calls(call, VaultCall(f"{self.mount}/{path}", "read"))
         except NotFoundError:
+            return None
+        return answer
+
+    def _metadata(self, name: str) -> dict[str, Any] | None:
+        answer = self._read(f"metadata/{name}")
+        return None if answer is None else dict(answer["data"])
+
+    def _data(self, name: str, version: int | None = None) -> dict[str, Any] | None:
+        """The KV data of the current (or a given) version; None when absent or deleted."""
+        answer = self._read(f"data/{name}", "" if version is None else f"?version={version}")
+        if answer is None:
             return None
         data: dict[str, Any] | None = answer["data"]["data"]
         return data
