@@ -22,7 +22,13 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from credctl.backends.config import BackendConfig
-from credctl.backends.registry import BackendType, backend_type, by_scheme, validate_config
+from credctl.backends.registry import (
+    BACKENDS,
+    BackendType,
+    backend_type,
+    by_scheme,
+    validate_config,
+)
 from credctl.envfile import DEFAULT_FORMAT, ENV_FORMATS
 from credctl.fields import Strict, path_problem, prefix_problem
 from credctl.generate import expand_alphabet
@@ -154,10 +160,22 @@ class EnvironmentConfig(Strict):
     owner_keys: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
     env_file: EnvFileConfig | None = None
     env_vars: dict[str, str] = Field(default_factory=dict)
+    # requests at once to the store; unset, the store type's own default (registry)
     concurrency: int = Field(default=16, ge=1, le=256)
     retry: RetryConfig = RetryConfig()
     rate_limit: Annotated[float | None, BeforeValidator(_rate)] = None
     lock_timeout: PositiveDuration = timedelta(minutes=15)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _store_concurrency(cls, data: object) -> object:
+        """No `concurrency` in the file: the store type's default (Vault takes more)."""
+        if not isinstance(data, dict) or "concurrency" in data:
+            return data
+        backend = data.get("backend")
+        kind = backend.get("type") if isinstance(backend, dict) else None
+        entry = BACKENDS.get(kind) if isinstance(kind, str) else None
+        return data if entry is None else {**data, "concurrency": entry.concurrency}
 
     @property
     def backend_type(self) -> BackendType:
