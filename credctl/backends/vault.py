@@ -395,6 +395,7 @@ class VaultBackend:
         # one pool for the backend's life, so worker threads keep their sessions between phases
         self._executor: ThreadPoolExecutor | None = None
         self._mount_checked = False
+        self._mount_lock = threading.Lock()
         # auto: SCAN until the server shows it has none (then LIST for the backend's life)
         self.listing = listing
         self._calls = Caller(environment, VaultRules(self))
@@ -513,9 +514,15 @@ class VaultBackend:
         return self._calls(lambda: action(self._client()), VaultCall(path, "read"))
 
     def _check_mount(self) -> None:
-        """A missing mount or a KV version 1 mount is a clear error, once, up front."""
+        """A missing mount or a KV version 1 mount is a clear error, once, up front (the
+        first of many worker threads asks; the others wait for its answer)."""
         if self._mount_checked:
             return
+        with self._mount_lock:
+            if not self._mount_checked:
+                self._ask_mount()
+
+    def _ask_mount(self) -> None:
         try:
             answer = self._system(
                 lambda client: client.adapter.get(f"/v1/sys/internal/ui/mounts/{self.mount}"),
