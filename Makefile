@@ -123,8 +123,15 @@ dist: dev
 	[ "$$got" = "$$want" ] || { echo "expected '$$want' from the installed wheel"; exit 1; }
 	@ls -1 dist/
 
+# N = 10,000 (minutes of seeding moto_server and OpenBao) only with BENCH_FULL=1.
 bench: dev
-	@for script in bench/*_bench.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in bench/*_bench.py; do echo "== $$script"; \
+		case $$script in \
+			bench/scale_bench.py) extra="$(if $(BENCH_FULL),--full)";; \
+			bench/aws_bench.py|bench/vault_bench.py) extra="$(if $(BENCH_FULL),,--sizes 100,1000)";; \
+			*) extra="";; \
+		esac; \
+		$(BIN)/python $$script $$extra || exit 1; done
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache tests/node/node_modules
