@@ -19,9 +19,10 @@ credential_types:
 """
 # one line a store call, as each backend says it
 CALLS = {
-    "local": "debug: prod: read .credctl/store/store.json (",
-    "aws": "debug: prod: AWS ",
-    "vault": "debug: prod: Vault read secret/",
+    "local": ("debug: prod: read .credctl/store/store.json (",),
+    "aws": ("debug: prod: AWS ",),
+    # an audit on OpenBao lists with one SCAN, reads and writes name their path
+    "vault": ("debug: prod: Vault read secret/", "debug: prod: Vault scan secret/"),
 }
 
 
