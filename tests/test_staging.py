@@ -36,17 +36,26 @@ def test_a_token_names_this_process_and_host_and_is_long_enough_for_aws() -> Non
     assert token != staging_token()
 
 
+TOKENS = {
+    # named, not computed, in the ids: each xdist worker is a process of its own
+    "this-process": lambda: token_of(os.getpid()),  # still at work
+    "another-host": lambda: token_of(os.getppid(), "another-host"),  # only the lock timeout tells
+    "rotation-function": lambda: "a-version-id-of-a-rotation-function",
+    "not-a-pid": lambda: "r-aaaaaaaaaaaaaaaa-notapid-host",
+}
+
+
 @pytest.mark.parametrize(
-    ("token", "state"),
+    ("whose", "state"),
     [
-        (token_of(os.getpid()), "running"),  # this process: still at work
-        (token_of(os.getppid(), "another-host"), "running"),  # only the lock timeout can tell
-        ("a-version-id-of-a-rotation-function", "foreign"),
-        ("r-aaaaaaaaaaaaaaaa-notapid-host", "foreign"),
+        ("this-process", "running"),
+        ("another-host", "running"),
+        ("rotation-function", "foreign"),
+        ("not-a-pid", "foreign"),
     ],
 )
-def test_a_pending_value_whose_run_may_go_on_is_left_alone(token: str, state: str) -> None:
-    pending = PendingInfo(token, clock.now() - timedelta(minutes=1))
+def test_a_pending_value_whose_run_may_go_on_is_left_alone(whose: str, state: str) -> None:
+    pending = PendingInfo(TOKENS[whose](), clock.now() - timedelta(minutes=1))
     assert pending_state(pending, ENVIRONMENT, clock.now()) == state
 
 
