@@ -398,6 +398,8 @@ class VaultBackend(StoreNames):
         self._mount_lock = threading.Lock()
         # auto: SCAN until the server shows it has none (then LIST for the backend's life)
         self.listing = listing
+        self._configured_listing = listing
+        self._said: set[str] = set()
         self._calls = Caller(environment, VaultRules(self))
         self._http: Reads | None = None
         if client is not None:
@@ -765,6 +767,8 @@ class VaultBackend(StoreNames):
         return names
 
     def list_secrets(self) -> list[SecretInfo]:
+        if self.listing == "list" and self._configured_listing == "list":
+            self._say_listing("listing with LIST and one metadata read per secret (listing: list)")
         scanned = None if self.listing == "list" else self._scan()
         staged: dict[str, Mapping[str, Any] | None]
         if scanned is None:
@@ -812,14 +816,10 @@ class VaultBackend(StoreNames):
                         hint=f"set 'listing: auto' in environments/{self.environment.name}.yaml "
                         "(or unset CREDCTL_VAULT_LISTING) to list with LIST",
                     )
-                log.info(
-                    "%s: Vault at %s has no SCAN on %s/%s (%s): listing with LIST and one "
-                    "metadata read per secret",
-                    self.environment.name,
-                    self.url,
-                    self.mount,
-                    path,
-                    answer if isinstance(answer, str) else "no key_info",
+                self._say_listing(
+                    f"Vault at {self.url} has no SCAN on {self.mount}/{path} "
+                    f"({answer if isinstance(answer, str) else 'no key_info'}): listing with "
+                    "LIST and one metadata read per secret"
                 )
                 self.listing = "list"
                 return None
@@ -834,16 +834,16 @@ class VaultBackend(StoreNames):
             if len(keys) != SCAN_PAGE or not fresh:
                 break
             after = keys[-1]
-        if self.listing == "auto":
-            log.info(
-                "%s: listing with one SCAN of %s/%s (OpenBao)",
-                self.environment.name,
-                self.mount,
-                path,
-            )
-            self.listing = "scan"
+        self._say_listing(f"listing with one SCAN of {self.mount}/{path} (OpenBao)")
+        self.listing = "scan"
         prefix = self.environment.prefix
         return {name: meta for name, meta in found.items() if name.startswith(prefix)}
+
+    def _say_listing(self, how: str) -> None:
+        """`-v`: which way this environment's store is listed, once."""
+        if how not in self._said:
+            self._said.add(how)
+            log.info("%s: %s", self.environment.name, how)
 
     def _scan_request(self, client: Any, url: str, params: dict[str, Any]) -> Any:
         """One SCAN. A server without it (SCAN_UNSUPPORTED) comes back as its status, a

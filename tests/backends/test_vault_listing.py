@@ -267,3 +267,41 @@ def test_a_policy_without_scan_falls_back_without_a_word(tmp_path: Path, openbao
     verbose = credctl(project, *AUDIT, "-v", env=env)
     assert "has no SCAN" in verbose.stderr
     assert "(answered 403)" in verbose.stderr
+
+
+def test_the_audit_policy_lets_the_audit_scan(tmp_path: Path, openbao: OpenBao) -> None:
+    prefix = unique_prefix()
+    openbao.bao("kv", "put", "-mount=secret", f"{prefix}stripe/api-key", "value=v")
+    project = make_project(
+        tmp_path,
+        [row()],
+        environments={"prod": vault_environment_yaml(openbao.url, prefix)},
+    )
+    policy = credctl(project, "policy", "--env", "prod", "--for", "audit", env=openbao.env)
+    assert policy.exit_code == 0, policy.output
+    assert (
+        f'path "secret/detailed-metadata/{prefix}*" {{\n  capabilities = ["scan"]\n}}'
+        in policy.stdout
+    )
+    assert "HashiCorp Vault has no `scan`" in policy.stdout
+    name = f"audit-{prefix.strip('/')}"
+    openbao.bao("policy", "write", name, "-", input=policy.stdout)
+    token = openbao.bao("token", "create", f"-policy={name}", "-field=token").stdout.strip()
+    env = {**project_env(openbao), "VAULT_TOKEN": token}
+    audited = credctl(project, *AUDIT, "-v", env=env)
+    assert audited.exit_code == 0, audited.output
+    assert f"prod: listing with one SCAN of secret/detailed-metadata/{prefix} (OpenBao)" in (
+        audited.stderr
+    )
+    doctor = json.loads(credctl(project, "doctor", "--format", "json", env=env).stdout)
+    assert doctor["checks"][0]["commands"]["audit"] == "ok"
+    # told to list, the policy leaves the block out, and the audit lists the old way
+    listed = vault_environment_yaml(openbao.url, prefix).replace("}", ", listing: list}", 1)
+    (project / "environments" / "prod.yaml").write_text(listed)
+    without = credctl(project, "policy", "--env", "prod", "--for", "audit", env=openbao.env)
+    assert "detailed-metadata" not in without.stdout
+    again = credctl(project, *AUDIT, "-v", env=env)
+    assert again.exit_code == 0, again.output
+    assert "prod: listing with LIST and one metadata read per secret (listing: list)" in (
+        again.stderr
+    )
