@@ -37,8 +37,10 @@ from credctl.rotation.rotators import ROTATORS
 from credctl.schedule import parse_duration, parse_timestamp, seconds_duration
 
 
+@functools.lru_cache(maxsize=8192)
 def slugify(text: str) -> str:
-    """Lower case, runs of anything but letters and digits as `-`."""
+    """Lower case, runs of anything but letters and digits as `-` (remembered: the same
+    few environment, service and type names are slugified for every row)."""
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 

@@ -52,7 +52,8 @@ class Project:
         return [self.environment(name) for name in chosen]
 
     def credentials_in(self, environment: EnvironmentConfig) -> list[Credential]:
-        return [c for c in self.credentials if slugify(c.environment) == slugify(environment.name)]
+        wanted = slugify(environment.name)
+        return [c for c in self.credentials if slugify(c.environment) == wanted]
 
     def find(self, credential_id: str) -> Credential:
         """A credential by `ENV/SERVICE/CREDENTIAL TYPE` or its slug form."""
