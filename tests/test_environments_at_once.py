@@ -4,6 +4,7 @@ environments' order, and a store that fails leaving out its own environment only
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from tests.support.memory_backend import MEMORY, MemoryBackend
 from tests.support.projects import LOCAL_ENV, make_project, row
 from tests.support.runner import credctl
 from tests.support.seeding import seed_many
+from tests.support.terminal import on_a_terminal
 
 NAMES = ("alpha", "beta", "gamma")
 # a Vault nobody answers at, given up on at once
@@ -211,3 +213,20 @@ def test_every_store_unreachable_is_one_error_naming_them(tmp_path: Path) -> Non
         "cannot reach Vault at http://127.0.0.1:9 (hint: "
     )
     assert json.loads(result.stdout)["credentials"] == []
+
+
+def test_a_terminal_shows_each_environment_s_line_in_order_and_the_one_not_reached(
+    tmp_path: Path,
+) -> None:
+    project = three_with_one_unreachable(tmp_path)
+    drawn = on_a_terminal(
+        project, "audit", "--fail-on", "never", stdout=False, VAULT_TOKEN=TOKEN["VAULT_TOKEN"]
+    )
+    assert drawn.exit_code == 3
+    lines = [
+        re.split(r"\r(?:\x1b\[K)?", line)[-1]
+        for line in drawn.stderr.replace("\r\n", "\n").split("\n")
+        if line
+    ]
+    assert lines[:3] == ["dev: listed 1 secret", "prod: listed 1 secret", "staging: not reached"]
+    assert lines[3].startswith("Error: environment staging: cannot reach Vault")
