@@ -806,7 +806,14 @@ class VaultBackend(StoreNames):
             params: dict[str, Any] = {"limit": SCAN_PAGE}
             if after is not None:
                 params["after"] = after
-            answer = self._call(partial(self._scan_request, url=url, params=params), path, "scan")
+            # no mount check first: only a KV version 2 mount answers SCAN with key_info, and
+            # anything else goes the LIST way, which checks it (one round trip fewer)
+            if self.listing == "scan":
+                self._check_mount()
+            answer = self._calls(
+                partial(self._scan_request, url=url, params=params),
+                VaultCall(f"{self.mount}/{path}", "scan"),
+            )
             data = answer.get("data") if isinstance(answer, dict) else None
             if not isinstance(data, dict) or (data and "key_info" not in data):
                 if self.listing == "scan":
@@ -834,6 +841,10 @@ class VaultBackend(StoreNames):
             if len(keys) != SCAN_PAGE or not fresh:
                 break
             after = keys[-1]
+        if found:
+            self._mount_checked = True  # detailed-metadata with key_info: a KV version 2 mount
+        else:
+            self._check_mount()  # nothing there: a KV version 1 mount answers so too
         self._say_listing(f"listing with one SCAN of {self.mount}/{path} (OpenBao)")
         self.listing = "scan"
         prefix = self.environment.prefix
@@ -845,11 +856,12 @@ class VaultBackend(StoreNames):
             self._said.add(how)
             log.info("%s: %s", self.environment.name, how)
 
-    def _scan_request(self, client: Any, url: str, params: dict[str, Any]) -> Any:
+    def _scan_request(self, url: str, params: dict[str, Any]) -> Any:
         """One SCAN. A server without it (SCAN_UNSUPPORTED) comes back as its status, a
         string, in `auto`, so the LIST path takes over without an error shown; told to
         SCAN, it is an error, as is any other failure."""
-        answer = client.adapter.request("SCAN", url, params=params, raise_exception=False)
+        adapter = self._client().adapter
+        answer = adapter.request("SCAN", url, params=params, raise_exception=False)
         if not isinstance(answer, requests.Response) or answer.ok:
             return answer
         status = answer.status_code
