@@ -51,8 +51,22 @@ def indented(value: Any, pad: str = "") -> str:
     10,000 credentials took most of a report's time in it."""
     if isinstance(value, dict) and value:
         inner = pad + "  "
-        items = (f"{inner}{_scalar(str(k))}: {indented(v, inner)}" for k, v in value.items())
-        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+        parts = []
+        for key, item in value.items():
+            name = _KEYS.get(key)
+            if name is None:
+                name = _KEYS.setdefault(key, f"{_scalar(str(key))}: ")
+            # the common scalars inline: this runs for every key of every credential
+            if type(item) is str:
+                text = encode_basestring_ascii(item)
+            elif item is None:
+                text = "null"
+            elif type(item) is int:
+                text = int.__repr__(item)
+            else:
+                text = indented(item, inner)
+            parts.append(inner + name + text)
+        return "{\n" + ",\n".join(parts) + f"\n{pad}}}"
     if isinstance(value, list | tuple) and value:
         inner = pad + "  "
         return "[\n" + ",\n".join(inner + indented(v, inner) for v in value) + f"\n{pad}]"
@@ -60,6 +74,7 @@ def indented(value: Any, pad: str = "") -> str:
 
 
 _encode = json.JSONEncoder().encode
+_KEYS: dict[object, str] = {}  # a key as written, with its ": " (a report has a few dozen)
 _LITERALS = {None: "null", True: "true", False: "false"}
 
 
