@@ -104,6 +104,8 @@ def not_reached(
     if not failed:
         return None
     first = failed[0][1]
+    if not others and len({str(error) for _, error in failed}) == 1:
+        return first  # one store, shared by them all, failed: its own error, as it always was
     rest = f"the other {others} {'environment was' if others == 1 else 'environments were'} {done}"
     if len(failed) == 1:
         message = f"{first} ({rest})" if others else str(first)
