@@ -28,6 +28,7 @@ def credential_json(status: CredentialStatus) -> dict[str, Any]:
         "age_days": status.age_days,
         "max_age_days": status.max_age_days,
         "due_on": day(status.due_on) or None,
+        "expires_on": day(status.expires_on) or None,
         "status": status.status,
         "file": row.file,
         "line": row.line,
