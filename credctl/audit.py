@@ -14,7 +14,7 @@ from credctl import __version__, clock
 from credctl.backends.base import Backend
 from credctl.backends.pool import Backends
 from credctl.credential import Credential
-from credctl.errors import Problem
+from credctl.errors import Problem, UsageError
 from credctl.evidence import Population, input_digests, inputs_digest
 from credctl.expiry import effective_expiry, escalated, expiry_finding, expiry_sync
 from credctl.lifecycle import deleted_hint, deleted_message, external_missing
@@ -33,7 +33,7 @@ from credctl.owners import OwnersFile, load_owners
 from credctl.policy import FINDING_PROBLEMS, refuse_invalid, schedule_warning
 from credctl.progress import Progress, counted, environment_step
 from credctl.project import Project
-from credctl.render import FORMATS, RenderOptions, Styler, render
+from credctl.render import FORECAST_FORMATS, FORMATS, RenderOptions, Styler, render
 from credctl.results import Result
 from credctl.schedule import days, format_timestamp, parse_schedule
 from credctl.turnover import turnover_findings
@@ -529,11 +529,17 @@ class ReportResult(Result):
     command: str = "audit"  # or "status" (no findings listed)
     by: str | None = None
     fail_on: str = "never"
+    forecast: bool = False  # status --forecast
     formats = FORMATS
     sealed = True
 
     def render(self, fmt: str, style: Styler) -> str | Iterator[str]:
-        return render(self.report, fmt, RenderOptions(self.command, style, self.by))
+        if self.forecast and fmt not in FORECAST_FORMATS:
+            raise UsageError(
+                f"--forecast is shown in the {', '.join(FORECAST_FORMATS)} formats, not {fmt}"
+            )
+        options = RenderOptions(self.command, style, self.by, self.forecast)
+        return render(self.report, fmt, options)
 
     def exit_code(self) -> int:
         return 1 if fail_level_reached(self.report, self.fail_on) else 0

@@ -15,8 +15,10 @@ from html import escape
 
 from credctl import __version__
 from credctl.audit import AuditReport, CredentialStatus
+from credctl.forecast import forecast
 from credctl.render import RenderOptions
 from credctl.render.common import group_key
+from credctl.render.forecast import forecast_html
 from credctl.schedule import format_timestamp
 
 COLOURS = {
@@ -63,10 +65,16 @@ code { font-size: .85em; }
 
 
 def render(report: AuditReport, options: RenderOptions) -> str:
-    return html(report, by=options.by)
+    return html(report, by=options.by, with_forecast=options.forecast)
 
 
-def html(report: AuditReport, *, title: str = "Credential status", by: str | None = None) -> str:
+def html(
+    report: AuditReport,
+    *,
+    title: str = "Credential status",
+    by: str | None = None,
+    with_forecast: bool = False,
+) -> str:
     secrets = [c for c in report.credentials if c.secret]
     counts: Counter[str] = Counter(c.status for c in secrets)
     as_of = (
@@ -105,6 +113,8 @@ def html(report: AuditReport, *, title: str = "Credential status", by: str | Non
         )
     )
     parts.append("</div>")
+    if with_forecast:
+        parts.append(forecast_html(forecast(report)))
     parts.append(_credentials_table(report.credentials, by))
     if report.findings:
         parts.append(

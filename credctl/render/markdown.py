@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from credctl.audit import AuditReport
+from credctl.forecast import forecast
 from credctl.render import RenderOptions
 from credctl.render.common import (
     day,
@@ -13,6 +14,7 @@ from credctl.render.common import (
     md_escape,
     summary_line,
 )
+from credctl.render.forecast import forecast_markdown
 from credctl.schedule import format_timestamp
 
 
@@ -74,6 +76,13 @@ def _markdown_findings(report: AuditReport) -> str:
 
 
 def render(report: AuditReport, options: RenderOptions) -> str:
+    text = _render(report, options)
+    if options.forecast:
+        text += forecast_markdown(forecast(report))
+    return text
+
+
+def _render(report: AuditReport, options: RenderOptions) -> str:
     by = options.by
     if by is None:
         return as_of_heading(report) + markdown_table(report)

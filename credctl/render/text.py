@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from credctl.audit import AuditReport
+from credctl.forecast import forecast
 from credctl.render import RenderOptions, Styler, plain
 from credctl.render.columns import text_table
 from credctl.render.common import (
@@ -14,6 +15,7 @@ from credctl.render.common import (
     status_rows,
     summary_line,
 )
+from credctl.render.forecast import forecast_text
 
 
 def audit_table(report: AuditReport, style: Styler = plain) -> str:
@@ -35,6 +37,13 @@ def status_table(report: AuditReport, style: Styler = plain) -> str:
 
 
 def render(report: AuditReport, options: RenderOptions) -> str:
+    text = _render(report, options)
+    if options.forecast:
+        text += forecast_text(forecast(report), options.style)
+    return text
+
+
+def _render(report: AuditReport, options: RenderOptions) -> str:
     style, by = options.style, options.by
     if by is None:
         return (
