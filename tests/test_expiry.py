@@ -23,6 +23,7 @@ from tests.support.dates import day
 from tests.support.fixtures import Store
 from tests.support.projects import HEADER, make_project, row
 from tests.support.runner import credctl
+from tests.support.servers import MotoServer, OpenBao
 
 CANARY = "canary-Ex9Pq4Lw2Zr7Vt5Kd"
 POLICY = """\
@@ -204,9 +205,7 @@ def test_an_expired_certificate_is_an_error_and_following_the_hint_fixes_it(
     assert f"{CERT_ID}  skipped           dry run: would rotate (expired) with manual" in due.stdout
     # the hint: renew it, then 'credctl set ID --expires DATE' with the new value
     renewed = with_canary(certificate(200))
-    fixed = credctl(
-        project, "set", CERT_ID, "--expires", day(-200), input=renewed, env=store.env
-    )
+    fixed = credctl(project, "set", CERT_ID, "--expires", day(-200), input=renewed, env=store.env)
     assert fixed.exit_code == 0, fixed.output
     code, report, _ = audit(project, store)
     assert code == 0
@@ -272,7 +271,7 @@ def test_the_expires_column_gives_a_date_and_sync_records_it(
     assert synced.exit_code == 0, synced.output
     metadata = stored_metadata(project, store, "stripe/api-key", monkeypatch)
     assert metadata[META_EXPIRES] == f"{day(-5)}T00:00:00Z"
-    code, report, _ = audit(project, store)
+    _code, report, _ = audit(project, store)
     stripe = credential(report, KEY_ID)
     assert stripe["expires_on"] == day(-5)
     assert "expires-soon" in codes(stripe)
@@ -334,7 +333,8 @@ def test_a_table_without_the_column_is_left_as_it_was(tmp_path: Path) -> None:
     assert credctl(project, "set", CERT_ID, input=pem).exit_code == 0
     after = (project / "credentials.md").read_text()
     assert after.splitlines()[4] != before.splitlines()[4]  # Last Rotated written
-    assert "Expires" not in after and f"{not_after(60):%Y-%m-%d}" not in after
+    assert "Expires" not in after
+    assert f"{not_after(60):%Y-%m-%d}" not in after
     assert credctl(project, "plan", "--detailed-exitcode").exit_code == 0
 
 
@@ -352,3 +352,45 @@ def test_the_yaml_table_takes_an_expires_key(tmp_path: Path) -> None:
     assert credctl(project, "rotate", KEY_ID).exit_code == 0
     text = (project / "credentials.yaml").read_text()
     assert "expires: ''" in text or 'expires: ""' in text
+
+
+@pytest.mark.integration
+def test_sync_reads_the_expiry_of_a_certificate_renewed_outside_credctl(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if store.kind == "local":
+        pytest.skip("no other tool writes to the local store")
+    project = project_on(tmp_path, store, expires_column=True)
+    assert credctl(project, "sync", env=store.env).exit_code == 0
+    old = with_canary(certificate(-3))
+    assert credctl(project, "set", CERT_ID, input=old, env=store.env).exit_code == 0
+    for key, value in store.env.items():
+        monkeypatch.setenv(key, value)
+    loaded = load_project(load_settings(project))
+    prod = loaded.environment("prod")
+    name = prod.prefix + "web/tls-certificate"
+    backends = Backends(loaded)
+    try:  # credctl's record is old: the renewal below is another tool's
+        backends.get(prod).set_metadata(name, {"credctl:last-rotated": "2001-01-01T00:00:00Z"})
+    finally:
+        backends.close()
+    renewed = with_canary(certificate(120))
+    assert isinstance(store.server, (MotoServer, OpenBao))
+    client = store.server.client()
+    if store.kind == "aws":
+        client.put_secret_value(SecretId=name, SecretString=renewed)
+    else:
+        client.secrets.kv.v2.create_or_update_secret(
+            path=name, secret={"value": renewed}, mount_point="secret"
+        )
+    code, report, _ = audit(project, store)
+    assert "expired" in codes(credential(report, CERT_ID))  # nothing read the new value yet
+    synced = credctl(project, "sync", env=store.env)
+    assert synced.exit_code == 0, synced.output
+    assert CANARY not in synced.output
+    code, report, _ = audit(project, store)
+    assert code == 0
+    web = credential(report, CERT_ID)
+    assert web["expires_on"] == f"{not_after(120):%Y-%m-%d}"
+    assert not {"expired", "table-drift", "metadata-drift"} & codes(web)
+    assert table_cells(project, "Web")[-1] == f"{not_after(120):%Y-%m-%d}"
