@@ -2,9 +2,10 @@
 
 A credential's due date is the audit's: the earliest of its schedule's, its expiry and a
 team change. The windows count from the moment the report holds for (`--as-of`, else
-now) and are cumulative: the 60 days include the first 30. A credential already past its
-due date counts as overdue, not in a window; one without a due date (never rotated on
-schedule `never`, missing, configuration) is left out.
+now) and are cumulative: the 60 days include the first 30. A credential the audit calls
+overdue counts as overdue, not in a window; one a warning makes due now (a team change
+outside production) falls in the first. One without a due date (schedule `never`,
+missing, configuration) is left out.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class Due:
     due_on: datetime
     days: int  # calendar days from the report's day (negative: that many days ago)
     reason: str  # "schedule", "expiry" or "team change"
-    overdue: bool  # due at or before the report's moment
+    overdue: bool  # the audit's status says so (a warning that makes it due now does not)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -95,7 +96,7 @@ def forecast(report: AuditReport) -> Forecast:
         owner = status.credential.owner or NO_OWNER
         days = (due_on.date() - now.date()).days
         by_owner.setdefault(owner, []).append(
-            Due(status.id, owner, due_on, days, _reason(status), due_on <= now)
+            Due(status.id, owner, due_on, days, _reason(status), status.status == "overdue")
         )
     owners = [
         OwnerForecast(owner, sorted(items, key=lambda item: (item.due_on, item.credential_id)))

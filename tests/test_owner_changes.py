@@ -209,9 +209,10 @@ def test_reminders_carry_team_changes(tmp_path: Path) -> None:
 
 def test_a_bad_departure_date_names_the_file(tmp_path: Path) -> None:
     project = departed_project(tmp_path, "departed:\n  alice: last week\n")
-    result = credctl(project, "audit")
-    assert result.exit_code == 2
-    assert result.stderr.startswith("Error: owners.yaml:2: departed.alice: ")
+    for command in ("audit", "validate"):
+        result = credctl(project, command)
+        assert result.exit_code == 2
+        assert result.stderr.startswith("Error: owners.yaml:2: departed.alice: "), result.stderr
 
 
 @pytest.mark.parametrize(

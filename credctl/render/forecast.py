@@ -29,6 +29,8 @@ def _counts(owner: OwnerForecast) -> list[str]:
 def _when(item: Due) -> str:
     if item.overdue:
         return "overdue"
+    if item.days < 0:
+        return "due now"
     if item.days == 0:
         return "today"
     return "1 day" if item.days == 1 else f"{item.days} days"
