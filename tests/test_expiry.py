@@ -18,7 +18,7 @@ from credctl.model import META_EXPIRES, row_key
 from credctl.project import load_project
 from credctl.secret import Secret
 from credctl.settings import load_settings
-from tests.support.certificates import certificate, not_after, private_key
+from tests.support.certificates import certificate, certificate_until, not_after, private_key
 from tests.support.dates import day
 from tests.support.fixtures import Store
 from tests.support.projects import HEADER, make_project, row
@@ -115,10 +115,11 @@ def stored_metadata(
 
 
 def test_a_chain_expires_when_its_first_certificate_does() -> None:
-    chain = certificate(300) + certificate(20) + certificate(90)
-    assert certificate_expiry(Secret(chain)) == not_after(20)
-    bundle = f"{private_key()}{certificate(45)}"  # a key before the certificate
-    assert certificate_expiry(Secret(bundle)) == not_after(45)
+    first = not_after(20)
+    chain = certificate(300) + certificate_until(first) + certificate(90)
+    assert certificate_expiry(Secret(chain)) == first
+    bundle = f"{private_key()}{certificate_until(first)}"  # a key before the certificate
+    assert certificate_expiry(Secret(bundle)) == first
 
 
 def test_a_value_without_a_certificate_has_no_expiry() -> None:
@@ -164,10 +165,11 @@ def test_a_certificate_expiring_in_10_days_is_expires_soon(
 ) -> None:
     project = project_on(tmp_path, store)
     assert credctl(project, "sync", env=store.env).exit_code == 0
-    stored = credctl(project, "set", CERT_ID, input=with_canary(certificate(10)), env=store.env)
+    expires = not_after(10)
+    pem = with_canary(certificate_until(expires))
+    stored = credctl(project, "set", CERT_ID, input=pem, env=store.env)
     assert stored.exit_code == 0, stored.output
     assert CANARY not in stored.output
-    expires = not_after(10)
     assert f"it expires {expires:%Y-%m-%dT%H:%M:%SZ} (its certificate's notAfter)" in stored.stderr
     code, report, _ = audit(project, store)
     assert code == 0  # a warning

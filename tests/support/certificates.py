@@ -19,6 +19,11 @@ def not_after(days: float) -> datetime:
 
 def certificate(days: float, name: str = "example.test") -> str:
     """A self-signed PEM certificate that expires `days` from now (negative: expired)."""
+    return certificate_until(not_after(days), name)
+
+
+def certificate_until(moment: datetime, name: str = "example.test") -> str:
+    """A self-signed PEM certificate whose notAfter is `moment` (to the second)."""
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     built = (
@@ -28,7 +33,7 @@ def certificate(days: float, name: str = "example.test") -> str:
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(clock.now() - timedelta(days=400))
-        .not_valid_after(not_after(days))
+        .not_valid_after(moment)
         .sign(key, hashes.SHA256())
     )
     return built.public_bytes(serialization.Encoding.PEM).decode("ascii")
