@@ -351,13 +351,19 @@ def _audit_row(
     outside = info.changed_outside
     if outside is not None and outside <= future_after:
         recorded = info.recorded_rotation
+        # sync puts no record of another tool's change on another system's secret
+        fix = (
+            "'credctl sync' writes it to the table; on an external secret credctl records "
+            "only its own rotations"
+            if credential.external
+            else "'credctl sync' records it in the store and the table"
+        )
         finding(
             "changed-outside",
             "info",
             f"{credential.id}: its value was changed outside credctl on {outside:%Y-%m-%d} "
             f"(version {info.current_version}; credctl's last rotation: "
-            f"{f'{recorded:%Y-%m-%d}' if recorded else 'never'}); aged from that date "
-            "('credctl sync' records it in the store and the table)",
+            f"{f'{recorded:%Y-%m-%d}' if recorded else 'never'}); aged from that date ({fix})",
         )
     _pending_findings(credential, info, environment, now, finding)
     _drift(credential, info, reference, table_last_rotated, finding, project)

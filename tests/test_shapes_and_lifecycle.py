@@ -1,0 +1,155 @@
+"""Where values other tools wrote (shapes, rows on fields, changes outside credctl) meet a
+secret's life (deleted, restored, recreated, external, imported): on the local store,
+moto_server and OpenBao, with the secrets written by boto3, hvac and the `bao` CLI."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from credctl.backends.base import Backend, BackendContext
+from credctl.backends.pool import open_backend
+from credctl.model import EnvironmentConfig, Ref
+from credctl.secret import Secret
+from tests.support.contract import CANARY
+from tests.support.fixtures import Store
+from tests.support.projects import make_project, row
+from tests.support.runner import credctl
+from tests.support.servers import MotoServer, OpenBao
+
+POLICY = """\
+defaults: {max_age: 90d, warn_before: 14d, require_owner: true}
+credential_types:
+  Database Password: {secret: true, rotator: generate, self_contained: true, generator: {kind: password, length: 24}}
+  Client Secret: {secret: true, max_age: 180d, rotator: manual}
+"""
+DB = {"username": "app", "password": CANARY, "port": 5432}
+PASSWORD = "prod/postgres/database-password"
+
+
+def other_program(project: Path, name: str) -> Backend:
+    """The local store as another program on this machine writes it (no credctl metadata)."""
+    environment = EnvironmentConfig.model_validate(
+        {"name": "other", "backend": {"type": "local", "prefix": name.split("/")[0] + "/"}}
+    )
+    return open_backend(environment, BackendContext(project_dir=project))
+
+
+def seed(store: Store, project: Path, name: str, document: dict[str, Any]) -> None:
+    """A JSON secret (KV data with several fields on Vault) that another tool made."""
+    if isinstance(store.server, MotoServer):
+        store.server.client().create_secret(Name=name, SecretString=json.dumps(document))
+    elif isinstance(store.server, OpenBao):
+        store.server.client().secrets.kv.v2.create_or_update_secret(
+            path=name, secret=document, mount_point="secret"
+        )
+    else:
+        other_program(project, name).create(name, {}, Secret(json.dumps(document)))
+
+
+def whole(store: Store, project: Path, name: str) -> dict[str, Any]:
+    """The secret's whole current value, read as another tool reads it."""
+    if isinstance(store.server, MotoServer):
+        text = store.server.client().get_secret_value(SecretId=name)["SecretString"]
+        document: dict[str, Any] = json.loads(text)
+        return document
+    if isinstance(store.server, OpenBao):
+        answer = store.server.client().secrets.kv.v2.read_secret_version(
+            path=name, mount_point="secret", raise_on_deleted_version=True
+        )
+        data: dict[str, Any] = answer["data"]["data"]
+        return data
+    ref = Ref("local", name)
+    value = other_program(project, name).read_values([ref])[ref]
+    assert isinstance(value, Secret)
+    found: dict[str, Any] = json.loads(value.reveal())
+    return found
+
+
+def put_outside(store: Store, project: Path, name: str, password: str) -> None:
+    """Another tool writes a new password into the secret, keeping its other fields."""
+    if isinstance(store.server, MotoServer):
+        document = {**whole(store, project, name), "password": password}
+        store.server.client().put_secret_value(SecretId=name, SecretString=json.dumps(document))
+    elif isinstance(store.server, OpenBao):
+        store.server.bao("kv", "patch", "-mount=secret", name, f"password={password}")
+    else:
+        backend = other_program(project, name)
+        token = f"other-program-{uuid.uuid4().hex}"
+        backend.put_pending(name, Secret(password), token, "password")
+        backend.promote(name, token)
+
+
+def metadata_of(store: Store, project: Path, name: str) -> dict[str, str]:
+    if isinstance(store.server, MotoServer):
+        tags = store.server.client().describe_secret(SecretId=name).get("Tags", [])
+        return {tag["Key"]: tag["Value"] for tag in tags}
+    if isinstance(store.server, OpenBao):
+        meta = store.server.client().secrets.kv.v2.read_secret_metadata(
+            path=name, mount_point="secret"
+        )
+        return dict(meta["data"]["custom_metadata"] or {})
+    document = json.loads((project / ".credctl" / "store" / "store.json").read_text())
+    return dict(document["secrets"][name]["metadata"])
+
+
+def findings_of(project: Path, store: Store) -> dict[str, list[dict[str, Any]]]:
+    """Each row's findings, by id, from `audit --format json`."""
+    result = credctl(project, "audit", "--format", "json", "--fail-on", "never", env=store.env)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    return {c["id"]: c["findings"] for c in report["credentials"]}
+
+
+def external_secret(store: Store) -> tuple[str, str, str]:
+    """A secret another system owns: (its name, the row's reference, the `external:` entry)."""
+    tag = uuid.uuid4().hex[:8]
+    if store.kind == "aws":
+        name = f"rds!cluster-{tag}"  # the secret RDS keeps for a cluster
+        return name, f"aws-sm://{name}#password", "rds!cluster-*"
+    name = f"shared-{tag}/db"
+    return name, f"{store.scheme_prefix()}{name}#password", f"shared-{tag}/"
+
+
+@pytest.mark.integration
+def test_an_external_field_changed_outside_is_reported_as_sync_leaves_it(
+    tmp_path: Path, store: Store
+) -> None:
+    """sync records no change made outside credctl on an external secret (it is another
+    system's): the finding must not send the user to a sync that never clears it."""
+    name, reference, external = external_secret(store)
+    prefix = f"sl-{uuid.uuid4().hex[:8]}/"
+    project = make_project(
+        tmp_path,
+        [row("Postgres", "prod", "Database Password", reference, "30d")],
+        environments={"prod": store.environment_yaml(prefix, external=f"['{external}']")},
+        policies={"default.yaml": POLICY},
+    )
+    seed(store, project, name, DB)
+    for _ in range(2):
+        synced = credctl(project, "sync", env=store.env)
+        assert synced.exit_code == 0, synced.output
+    rotated = credctl(project, "rotate", PASSWORD, env=store.env)
+    assert rotated.exit_code == 0, rotated.output
+    value = whole(store, project, name)
+    assert (value["username"], value["port"]) == ("app", 5432)  # only #password changed
+    assert value["password"] != CANARY
+
+    put_outside(store, project, name, "changed-by-the-owner")
+    recorded = metadata_of(store, project, name)
+    [finding] = findings_of(project, store)[PASSWORD]
+    assert finding["code"] == "changed-outside"
+    assert finding["message"].endswith(
+        "aged from that date ('credctl sync' writes it to the table; on an external secret "
+        "credctl records only its own rotations)"
+    ), finding["message"]
+    for _ in range(2):  # what the finding says sync does, and nothing on the secret
+        synced = credctl(project, "sync", env=store.env)
+        assert synced.exit_code == 0, synced.output
+    assert metadata_of(store, project, name) == recorded
+    assert credctl(project, "plan", "--detailed-exitcode", env=store.env).exit_code == 0
+    assert whole(store, project, name)["password"] == "changed-by-the-owner"
