@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from credctl import auditlog
 from credctl.auditlog import Entry
@@ -28,9 +28,11 @@ from credctl.model import (
     META_SCHEDULE,
     META_SERVICE,
     META_TYPE,
+    ROW_KEYS,
     EnvironmentConfig,
     Row,
     SecretInfo,
+    row_key,
     slugify,
 )
 from credctl.progress import Progress, counted, environment_step
@@ -193,19 +195,34 @@ def _rows_for(
             )
         )
         return []
-    service = info.metadata.get(META_SERVICE) or _service(parts, environment)
-    stated = info.metadata.get(META_TYPE) if len(secret_fields) == 1 else None
     rows = []
     for name in secret_fields:
-        credential_type, _ = _credential_type(name, stated, project)
+        # each row on a field reads the keys credctl keeps for its field
+        view = replace(info, metadata=_field_metadata(info, name, alone=len(secret_fields) == 1))
+        credential_type, _ = _credential_type(name, view.metadata.get(META_TYPE), project)
         reference = backend.reference(info.name, name)
         if credential_type is None:
             plan.not_imported.append(NotImported(reference, _no_type(name, project)))
             continue
+        service = view.metadata.get(META_SERVICE) or _service(parts, environment)
         rows.append(
-            _row(project, environment, backend, info, name, service, credential_type, others)
+            _row(project, environment, backend, view, name, service, credential_type, others)
         )
     return rows
+
+
+def _field_metadata(info: SecretInfo, field_name: str, *, alone: bool) -> dict[str, str]:
+    """The metadata a row on one field reads: the keys credctl keeps for that field
+    (`credctl:field:<field>:owner`, …) as its own, in place of the secret's; without any,
+    the secret's, but its type only when this is its one credential field."""
+    own = {
+        key: info.metadata[row_key(key, field_name)]
+        for key in ROW_KEYS
+        if row_key(key, field_name) in info.metadata
+    }
+    if not own:
+        return {k: v for k, v in info.metadata.items() if alone or k != META_TYPE}
+    return {**{k: v for k, v in info.metadata.items() if k not in ROW_KEYS}, **own}
 
 
 def _row(
@@ -220,7 +237,7 @@ def _row(
 ) -> Imported:
     reference = backend.reference(info.name, field_name)
     owner = _owner(info.metadata, environment)
-    last = info.last_rotated
+    last = info.for_field(field_name).last_rotated
     return Imported(
         environment.name,
         reference,

@@ -153,3 +153,45 @@ def test_an_external_field_changed_outside_is_reported_as_sync_leaves_it(
     assert metadata_of(store, project, name) == recorded
     assert credctl(project, "plan", "--detailed-exitcode", env=store.env).exit_code == 0
     assert whole(store, project, name)["password"] == "changed-by-the-owner"
+
+
+@pytest.mark.integration
+def test_import_reads_what_credctl_kept_for_each_field(tmp_path: Path, store: Store) -> None:
+    """A secret whose rows on fields left the table (another branch, a lost edit): import
+    takes each row's owner, service, type, schedule and last rotation from its field's keys
+    (`credctl:field:<field>:…`), so the rows it writes agree with the store at once."""
+    prefix = f"sl-{uuid.uuid4().hex[:8]}/"
+    name = f"{prefix}db/main"
+    reference = f"{store.scheme_prefix()}{name}"
+    rows = [
+        row("Postgres", "prod", "Database Password", f"{reference}#password", "30d"),
+        row("Postgres", "prod", "Client Secret", f"{reference}#client_secret", "60d", "", "@iam"),
+    ]
+    project = make_project(
+        tmp_path,
+        rows,
+        environments={"prod": store.environment_yaml(prefix)},
+        policies={"default.yaml": POLICY},
+    )
+    seed(store, project, name, {**DB, "client_secret": CANARY})
+    assert credctl(project, "sync", env=store.env).exit_code == 0
+    assert credctl(project, "rotate", PASSWORD, env=store.env).exit_code == 0
+    given = credctl(project, "set", "prod/postgres/client-secret", input="s-1", env=store.env)
+    assert given.exit_code == 0, given.output
+    table = project / "credentials.md"
+    kept = [line for line in table.read_text().splitlines(True) if "| Postgres |" not in line]
+    table.write_text("".join(kept))
+
+    imported = credctl(project, "import", env=store.env)
+    assert imported.exit_code == 0, imported.output
+    assert sorted(line for line in imported.stdout.splitlines() if line.startswith("+")) == [
+        f"+ prod/postgres/client-secret  {reference}#client_secret  (owner @iam; other fields: "
+        "port, username)",
+        f"+ {PASSWORD}  {reference}#password  (owner @payments; other fields: port, username)",
+    ]
+    assert "| Postgres | prod | Database Password |" in table.read_text()
+    assert "| Postgres | prod | Client Secret |" in table.read_text()
+    validated = credctl(project, "validate", env=store.env)
+    assert validated.exit_code == 0, validated.output
+    assert credctl(project, "plan", "--detailed-exitcode", env=store.env).exit_code == 0
+    assert findings_of(project, store) == {PASSWORD: [], "prod/postgres/client-secret": []}
