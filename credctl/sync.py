@@ -29,10 +29,12 @@ from credctl.errors import (
     MetadataLimitError,
     NotFoundError,
     NotRecordedError,
+    ShapeError,
 )
 from credctl.expiry import Expiry, expiry_sync
 from credctl.generate import generate
 from credctl.lifecycle import (
+    check_shape,
     deleted_error,
     gives_first_value,
     missing_external_error,
@@ -268,9 +270,12 @@ def _stopped(failed: list[tuple[Change, CredctlError]], total: int) -> CredctlEr
     """One error for a sync whose changes failed, with the exit code of the worst."""
     change, error = failed[0]
     more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+    hint = "the changes that succeeded are recorded; run 'credctl sync' again to finish"
+    if isinstance(error, ShapeError) and error.hint:
+        hint = error.hint  # a refused write fails again: what to change in its row
     stopped = CredctlError(
         f"sync stopped: {len(failed)} of {total} changes failed{more}; first: {change.id}: {error}",
-        hint="the changes that succeeded are recorded; run 'credctl sync' again to finish",
+        hint=hint,
     )
     # A store that failed is exit 3 whatever else happened; otherwise the highest code,
     # so the order the failures came back in never changes the exit code.
@@ -804,6 +809,8 @@ def _recreate(project: Project, backend: Backend, change: Change, actor: str) ->
     assert change.credential is not None
     if change.info is not None and not change.info.destroyed:
         backend.restore(change.name)  # a store writes no new value over a deleted secret
+        whole = backend.reference(change.name)
+        check_shape(backend, change.name, change.secret_field, whole, restored=True)
     token = staging_token()
     backend.put_pending(
         change.name, _generated(project, change.credential), token, change.secret_field

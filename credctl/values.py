@@ -19,7 +19,12 @@ from credctl.errors import (
     UsageError,
 )
 from credctl.expiry import Expiry
-from credctl.lifecycle import deleted_error, explain_read_failure, missing_external_error
+from credctl.lifecycle import (
+    check_shape,
+    deleted_error,
+    explain_read_failure,
+    missing_external_error,
+)
 from credctl.model import EnvironmentConfig, PendingInfo, Ref, SecretInfo
 from credctl.policy import refuse_invalid
 from credctl.project import Project
@@ -27,7 +32,6 @@ from credctl.recording import check_can_record, not_recorded_hint, record_commit
 from credctl.results import Result
 from credctl.schedule import format_timestamp
 from credctl.secret import Secret
-from credctl.shape import check_write
 from credctl.staging import (
     commit_staged,
     finish_staged,
@@ -157,22 +161,21 @@ def set_value(
     name, field = credential.target(environment)
     expiry = Expiry.of(value, expires)
     listed = backend.secret_info(name)
+    restored = False
     if listed is not None and listed.deleted:
         # never written over unless asked: the value given then brings it back
         if not recreate:
             raise deleted_error(credential, environment, backend, listed)
         if not listed.destroyed:
             backend.restore(name)
+            restored = True
             listed = backend.secret_info(name)
     elif listed is None and credential.external:
         raise missing_external_error(credential, environment, backend)
     info = None if listed is None else listed.for_field(field)
     if info is not None and not info.deleted and info.has_value:
         # never over a JSON object or several fields without #field, never over binary data
-        shape = backend.value_shapes([name])[name]
-        if isinstance(shape, BackendError):
-            raise shape
-        check_write(shape, field, credential.id, backend.reference(name))
+        check_shape(backend, name, field, credential.id, restored=restored)
     if info is not None and not info.deleted and info.has_value and info.pending is None:
         reference = Ref(
             environment.backend_type.scheme, environment.backend.reference_name(name), field

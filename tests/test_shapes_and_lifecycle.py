@@ -195,3 +195,66 @@ def test_import_reads_what_credctl_kept_for_each_field(tmp_path: Path, store: St
     assert validated.exit_code == 0, validated.output
     assert credctl(project, "plan", "--detailed-exitcode", env=store.env).exit_code == 0
     assert findings_of(project, store) == {PASSWORD: [], "prod/postgres/client-secret": []}
+
+
+def delete_outside(store: Store, project: Path, name: str) -> None:
+    """Deleted the way each store's own tools do it (recoverable)."""
+    if isinstance(store.server, MotoServer):
+        store.server.client().delete_secret(SecretId=name, RecoveryWindowInDays=7)
+    elif isinstance(store.server, OpenBao):
+        store.server.bao("kv", "delete", "-mount=secret", name)
+    else:
+        other_program(project, name).schedule_delete(name)
+
+
+@pytest.mark.integration
+def test_recreate_over_a_value_the_row_would_damage_says_what_it_did(
+    tmp_path: Path, store: Store
+) -> None:
+    """A row without #field on a deleted JSON secret: the deleted state wins, and its way
+    out works. --recreate must restore the secret to see its shape; when it then refuses
+    the write, it says the secret is back, and its hint (not "sync again") leads out."""
+    prefix = f"sl-{uuid.uuid4().hex[:8]}/"
+    name = f"{prefix}db/main"
+    reference = f"{store.scheme_prefix()}{name}"
+    project = make_project(
+        tmp_path,
+        [row("Postgres", "prod", "Database Password", reference, "30d")],
+        environments={"prod": store.environment_yaml(prefix)},
+        policies={"default.yaml": POLICY},
+    )
+    seed(store, project, name, DB)
+    assert credctl(project, "sync", env=store.env).exit_code == 0
+    restored = "the deleted secret is restored with its old value"
+    fix = f"reference the field this row holds, e.g. {reference}#password (one row per field)"
+
+    delete_outside(store, project, name)
+    refused = credctl(project, "sync", env=store.env)
+    assert refused.exit_code == 3, refused.output
+    assert "credctl sync --restore --env prod" in refused.stderr
+    given = credctl(project, "set", PASSWORD, "--recreate", input="new-value", env=store.env)
+    assert given.exit_code == 2, given.output
+    assert f"{reference} holds " in given.stderr
+    assert restored in given.stderr, given.stderr
+    assert f"(hint: {fix})" in given.stderr
+    assert whole(store, project, name) == DB
+    assert findings_of(project, store)[PASSWORD][0]["code"] != "deleted"
+
+    delete_outside(store, project, name)
+    recreated = credctl(project, "sync", "--recreate", env=store.env)
+    assert recreated.exit_code == 2, recreated.output
+    assert restored in recreated.stderr, recreated.stderr
+    assert f"(hint: {fix})" in recreated.stderr
+    assert whole(store, project, name) == DB
+    for output in (refused.output, given.output, recreated.output):
+        assert CANARY not in output
+
+    table = project / "credentials.md"  # the hint followed
+    table.write_text(table.read_text().replace(f"| {reference} |", f"| {reference}#password |"))
+    assert credctl(project, "sync", env=store.env).exit_code == 0
+    rotated = credctl(project, "rotate", PASSWORD, env=store.env)
+    assert rotated.exit_code == 0, rotated.output
+    value = whole(store, project, name)
+    assert (value["username"], value["port"]) == ("app", 5432)
+    assert value["password"] != CANARY
+    assert credctl(project, "plan", "--detailed-exitcode", env=store.env).exit_code == 0
