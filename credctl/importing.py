@@ -6,8 +6,8 @@ the secret exactly (every path segment, odd characters escaped), its type is one
 policies define, its schedule one they allow. A secret holding several fields becomes
 one row per field that looks like a credential (`#password`), never a row that a
 rotation would overwrite whole. What it cannot write (an id two secrets would share, a
-type no policy defines, a deleted secret) is listed with the reason, never dropped
-silently.
+type no policy defines, a deleted secret, more rows on one secret than its store keeps
+metadata for) is listed with the reason, never dropped silently.
 """
 
 from __future__ import annotations
@@ -24,10 +24,12 @@ from credctl.checks import check_rows, owner_of
 from credctl.credential import parse_credentials
 from credctl.lifecycle import deleted_hint, deleted_message
 from credctl.model import (
+    META_MANAGED,
     META_OWNER,
     META_SCHEDULE,
     META_SERVICE,
     META_TYPE,
+    META_VERSION,
     ROW_KEYS,
     EnvironmentConfig,
     Row,
@@ -195,7 +197,10 @@ def _rows_for(
             )
         )
         return []
-    rows = []
+    rows: list[Imported] = []
+    # as many rows as the store keeps metadata for on one secret: plan refuses more
+    limit = environment.backend_type.metadata_keys
+    keys = (set(info.metadata) - set(ROW_KEYS)) | {META_MANAGED, META_VERSION}
     for name in secret_fields:
         # each row on a field reads the keys credctl keeps for its field
         view = replace(info, metadata=_field_metadata(info, name, alone=len(secret_fields) == 1))
@@ -204,6 +209,18 @@ def _rows_for(
         if credential_type is None:
             plan.not_imported.append(NotImported(reference, _no_type(name, project)))
             continue
+        needed = keys | {row_key(key, name) for key in ROW_KEYS}
+        if limit is not None and len(needed) > limit:
+            plan.not_imported.append(
+                NotImported(
+                    reference,
+                    f"the secret has room in {environment.backend.store_label()} for the "
+                    f"metadata of {len(rows)} rows on its fields: add this row by hand in place "
+                    "of another, or keep this credential in a secret of its own",
+                )
+            )
+            continue
+        keys = needed
         service = view.metadata.get(META_SERVICE) or _service(parts, environment)
         rows.append(
             _row(project, environment, backend, view, name, service, credential_type, others)

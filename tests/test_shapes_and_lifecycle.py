@@ -258,3 +258,55 @@ def test_recreate_over_a_value_the_row_would_damage_says_what_it_did(
     assert (value["username"], value["port"]) == ("app", 5432)
     assert value["password"] != CANARY
     assert credctl(project, "plan", "--detailed-exitcode", env=store.env).exit_code == 0
+
+
+MANY = {
+    "api_key": "API Key",
+    "client_secret": "Client Secret",
+    "password": "Database Password",
+    "access_token": "Access Token",
+    "signing_secret": "Signing Secret",
+    "private_key": "Private Key",
+    "webhook_secret": "Webhook Secret",
+    "refresh_token": "Refresh Token",
+}
+# rows on fields of one secret whose metadata each store holds beside credctl's two keys
+ROOM = {"local": len(MANY), "aws": 5, "vault": 7}
+
+
+@pytest.mark.integration
+def test_import_adds_no_more_rows_on_fields_than_the_store_keeps_metadata_for(
+    tmp_path: Path, store: Store
+) -> None:
+    """A JSON secret with many credential fields: import wrote a row for each, then plan and
+    sync refused the whole environment (exit 2) until rows were removed by hand."""
+    prefix = f"sl-{uuid.uuid4().hex[:8]}/"
+    name = f"{prefix}app/config"
+    types = "".join(f"  {kind}: {{secret: true, rotator: manual}}\n" for kind in MANY.values())
+    project = make_project(
+        tmp_path,
+        [],
+        environments={"prod": store.environment_yaml(prefix)},
+        policies={"default.yaml": "credential_types:\n" + types},
+    )
+    seed(store, project, name, {**dict.fromkeys(MANY, CANARY), "region": "eu-west-1"})
+
+    imported = credctl(project, "import", env=store.env)
+    assert imported.exit_code == 0, imported.output
+    added = [line for line in imported.stdout.splitlines() if line.startswith("+")]
+    left = [line for line in imported.stdout.splitlines() if line.startswith("!")]
+    assert (len(added), len(left)) == (ROOM[store.kind], len(MANY) - ROOM[store.kind])
+    store_label = {"aws": "AWS Secrets Manager", "vault": "the Vault mount secret/"}
+    for line in left:
+        assert line.endswith(
+            f"(the secret has room in {store_label[store.kind]} for the metadata of "
+            f"{ROOM[store.kind]} rows on its fields: add this row by hand in place of "
+            "another, or keep this credential in a secret of its own)"
+        ), line
+    table = project / "credentials.md"
+    table.write_text(table.read_text().replace("| never |  |", "| never | @platform |"))
+    assert credctl(project, "validate", env=store.env).exit_code == 0
+    synced = credctl(project, "sync", env=store.env)
+    assert synced.exit_code == 0, synced.output
+    assert credctl(project, "plan", "--detailed-exitcode", env=store.env).exit_code == 0
+    assert CANARY not in imported.output + synced.output
