@@ -440,7 +440,10 @@ def _row_changes(
             return [recreated]
         if not (lifecycle.restore and not info.destroyed):
             return [change("deleted", [], info=info, error=blocked)]
-        changes.append(change("restore", ["value", *metadata_fields], metadata=drifted, info=info))
+        # back with what a sync of a secret that is there records (adopted, changed outside)
+        remove, outside = _records(credential, info, drifted)
+        fields = ["value", *_fields(drifted, outside)]
+        changes.append(change("restore", fields, metadata=drifted, remove=remove, info=info))
     else:
         changes.extend(_update_changes(credential, environment, info, drifted, change))
     store_date = _date(info.last_rotated)
@@ -461,6 +464,37 @@ def _update_changes(
 ) -> list[Change]:
     """The update of a row's secret that is there: drifted metadata, keys moved to its
     field's, a value changed outside credctl recorded, a first value, a stopped run's value."""
+    remove, outside = _records(credential, info, drifted)
+    fill_value = not info.has_value and gives_first_value(credential) and not credential.external
+    own_pending = info.own_pending
+    finish = (
+        own_pending is not None
+        and own_pending.promoted
+        and pending_state(own_pending, environment, clock.now()) == "abandoned"
+    )
+    if not (drifted or fill_value or finish):
+        return []
+    fields = _fields(drifted, outside)
+    fields += ["value"] if fill_value else []
+    fields += ["staged value"] if finish else []
+    updated: Change = change(
+        "update",
+        fields,
+        metadata=drifted,
+        generate_value=fill_value,
+        finish_staged=finish,
+        remove=remove,
+        read_expiry=outside is not None,
+    )
+    return [updated]
+
+
+def _records(
+    credential: Credential, info: SecretInfo, drifted: dict[str, str]
+) -> tuple[list[str], datetime | None]:
+    """What sync records on a row's secret beside its metadata, added to `drifted`: the
+    version it adopts, a value changed outside credctl. Returns the keys to remove (moved
+    to its field's) and when the value was changed outside (None: it was not)."""
     field_name = info.field
     remove = _moved_to_field(info, drifted)
     # an external secret is another system's: credctl writes no record on it but a rotation's
@@ -475,31 +509,13 @@ def _update_changes(
         drifted[row_key(META_LAST_ROTATED, field_name)] = format_instant(outside)
         drifted[row_key(META_ROTATED_BY, field_name)] = OUTSIDE_ACTOR
         drifted[META_VERSION] = info.current_version
-    fill_value = not info.has_value and gives_first_value(credential) and not credential.external
-    own_pending = info.own_pending
-    finish = (
-        own_pending is not None
-        and own_pending.promoted
-        and pending_state(own_pending, environment, clock.now()) == "abandoned"
-    )
-    if not (drifted or fill_value or finish):
-        return []
-    fields = list(
-        dict.fromkeys(_shown(k) for k in drifted if outside is None or not _is_outside_key(k))
-    )
-    fields += ["changed outside"] if outside is not None else []
-    fields += ["value"] if fill_value else []
-    fields += ["staged value"] if finish else []
-    updated: Change = change(
-        "update",
-        fields,
-        metadata=drifted,
-        generate_value=fill_value,
-        finish_staged=finish,
-        remove=remove,
-        read_expiry=outside is not None,
-    )
-    return [updated]
+    return remove, outside
+
+
+def _fields(drifted: dict[str, str], outside: datetime | None) -> list[str]:
+    """The metadata a change writes, as a plan names it."""
+    shown = (_shown(k) for k in drifted if outside is None or not _is_outside_key(k))
+    return list(dict.fromkeys(shown)) + (["changed outside"] if outside is not None else [])
 
 
 def _is_outside_key(key: str) -> bool:
@@ -703,8 +719,8 @@ def _apply_one(
     now = clock.now()
     if change.action == "restore":
         backend.restore(change.name)
-        if change.metadata:
-            backend.set_metadata(change.name, change.metadata)
+        if change.metadata or change.remove:
+            backend.set_metadata(change.name, change.metadata, change.remove)
         return Applied(change, note=f"restored {change.id} ({change.reference}) with its value")
     if change.action == "recreate":
         return _recreate(project, backend, change, actor)

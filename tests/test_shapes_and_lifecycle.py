@@ -310,3 +310,40 @@ def test_import_adds_no_more_rows_on_fields_than_the_store_keeps_metadata_for(
     assert synced.exit_code == 0, synced.output
     assert credctl(project, "plan", "--detailed-exitcode", env=store.env).exit_code == 0
     assert CANARY not in imported.output + synced.output
+
+
+@pytest.mark.integration
+def test_a_secret_restored_before_credctl_adopted_it_dates_later_outside_changes(
+    tmp_path: Path, store: Store
+) -> None:
+    """Rows on fields of a secret another tool made and deleted before any sync: `sync
+    --restore` adopts it as a sync of a secret that is there would (the version it holds is
+    the one credctl knows), so a value another tool writes later is seen and dated."""
+    prefix = f"sl-{uuid.uuid4().hex[:8]}/"
+    name = f"{prefix}db/main"
+    reference = f"{store.scheme_prefix()}{name}"
+    rows = [
+        row("Postgres", "prod", "Database Password", f"{reference}#password", "30d"),
+        row("Postgres", "prod", "Client Secret", f"{reference}#client_secret", "60d", "", "@iam"),
+    ]
+    project = make_project(
+        tmp_path,
+        rows,
+        environments={"prod": store.environment_yaml(prefix)},
+        policies={"default.yaml": POLICY},
+    )
+    seed(store, project, name, {**DB, "client_secret": CANARY})
+    delete_outside(store, project, name)
+    restored = credctl(project, "sync", "--restore", env=store.env)
+    assert restored.exit_code == 0, restored.output
+    assert "version" in restored.stdout  # recorded as the adoption records it
+    assert credctl(project, "plan", "--detailed-exitcode", env=store.env).exit_code == 0
+
+    put_outside(store, project, name, "changed-by-another-tool")
+    findings = findings_of(project, store)
+    for credential_id in (PASSWORD, "prod/postgres/client-secret"):
+        assert [f["code"] for f in findings[credential_id]] == ["changed-outside", "table-drift"]
+    synced = credctl(project, "sync", env=store.env)
+    assert synced.exit_code == 0, synced.output
+    assert "changed outside" in synced.stdout
+    assert credctl(project, "plan", "--detailed-exitcode", env=store.env).exit_code == 0
