@@ -24,6 +24,7 @@ from credctl.checks import check_rows, owner_of
 from credctl.credential import parse_credentials
 from credctl.lifecycle import deleted_hint, deleted_message
 from credctl.model import (
+    FIELD_KEY_PREFIX,
     META_MANAGED,
     META_OWNER,
     META_SCHEDULE,
@@ -186,7 +187,13 @@ def _rows_for(
             parts[:-1] + ([rest] if rest else []), environment
         )
         return [_row(project, environment, backend, info, None, service, credential_type, [])]
-    secret_fields = [name for name in found if looks_like_credential(name)]
+    # a field whose name says it holds a credential, or one credctl kept a row's keys for
+    kept = {
+        key[len(FIELD_KEY_PREFIX) :].rpartition(":")[0]
+        for key in info.metadata
+        if key.startswith(FIELD_KEY_PREFIX)
+    }
+    secret_fields = [name for name in found if looks_like_credential(name) or name in kept]
     others = sorted(name for name in found if name not in secret_fields)
     if not secret_fields:
         plan.not_imported.append(

@@ -26,6 +26,7 @@ defaults: {max_age: 90d, warn_before: 14d, require_owner: true}
 credential_types:
   Database Password: {secret: true, rotator: generate, self_contained: true, generator: {kind: password, length: 24}}
   Client Secret: {secret: true, max_age: 180d, rotator: manual}
+  Client ID: {secret: true, rotator: manual}
 """
 DB = {"username": "app", "password": CANARY, "port": 5432}
 PASSWORD = "prod/postgres/database-password"
@@ -346,4 +347,40 @@ def test_a_secret_restored_before_credctl_adopted_it_dates_later_outside_changes
     synced = credctl(project, "sync", env=store.env)
     assert synced.exit_code == 0, synced.output
     assert "changed outside" in synced.stdout
+    assert credctl(project, "plan", "--detailed-exitcode", env=store.env).exit_code == 0
+
+
+@pytest.mark.integration
+def test_import_adds_a_field_credctl_kept_a_row_for_whatever_its_name(
+    tmp_path: Path, store: Store
+) -> None:
+    """`#client_id` does not look like a credential, but the store holds credctl's keys for
+    a row on it: import adds that row back instead of listing the field as a setting."""
+    prefix = f"sl-{uuid.uuid4().hex[:8]}/"
+    name = f"{prefix}google/oauth"
+    reference = f"{store.scheme_prefix()}{name}"
+    rows = [
+        row("Google", "prod", "Client ID", f"{reference}#client_id", "90d", "", "@identity"),
+        row("Google", "prod", "Client Secret", f"{reference}#client_secret", "90d", "", "@iam"),
+    ]
+    project = make_project(
+        tmp_path,
+        rows,
+        environments={"prod": store.environment_yaml(prefix)},
+        policies={"default.yaml": POLICY},
+    )
+    seed(store, project, name, {"client_id": "id-1", "client_secret": CANARY, "region": "eu"})
+    assert credctl(project, "sync", env=store.env).exit_code == 0
+    table = project / "credentials.md"
+    kept = [line for line in table.read_text().splitlines(True) if "| Google |" not in line]
+    table.write_text("".join(kept))
+
+    imported = credctl(project, "import", env=store.env)
+    assert imported.exit_code == 0, imported.output
+    assert sorted(line for line in imported.stdout.splitlines() if line.startswith("+")) == [
+        f"+ prod/google/client-id  {reference}#client_id  (owner @identity; other fields: region)",
+        f"+ prod/google/client-secret  {reference}#client_secret  (owner @iam; other fields: "
+        "region)",
+    ]
+    assert credctl(project, "validate", env=store.env).exit_code == 0
     assert credctl(project, "plan", "--detailed-exitcode", env=store.env).exit_code == 0
