@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -36,17 +37,26 @@ def test_a_token_names_this_process_and_host_and_is_long_enough_for_aws() -> Non
     assert token != staging_token()
 
 
+TOKENS: dict[str, Callable[[], str]] = {
+    # named, not computed, in the ids: each xdist worker is a process of its own
+    "this-process": lambda: token_of(os.getpid()),  # still at work
+    "another-host": lambda: token_of(os.getppid(), "another-host"),  # only the lock timeout tells
+    "rotation-function": lambda: "a-version-id-of-a-rotation-function",
+    "not-a-pid": lambda: "r-aaaaaaaaaaaaaaaa-notapid-host",
+}
+
+
 @pytest.mark.parametrize(
-    ("token", "state"),
+    ("whose", "state"),
     [
-        (token_of(os.getpid()), "running"),  # this process: still at work
-        (token_of(os.getppid(), "another-host"), "running"),  # only the lock timeout can tell
-        ("a-version-id-of-a-rotation-function", "foreign"),
-        ("r-aaaaaaaaaaaaaaaa-notapid-host", "foreign"),
+        ("this-process", "running"),
+        ("another-host", "running"),
+        ("rotation-function", "foreign"),
+        ("not-a-pid", "foreign"),
     ],
 )
-def test_a_pending_value_whose_run_may_go_on_is_left_alone(token: str, state: str) -> None:
-    pending = PendingInfo(token, clock.now() - timedelta(minutes=1))
+def test_a_pending_value_whose_run_may_go_on_is_left_alone(whose: str, state: str) -> None:
+    pending = PendingInfo(TOKENS[whose](), clock.now() - timedelta(minutes=1))
     assert pending_state(pending, ENVIRONMENT, clock.now()) == state
 
 
@@ -55,7 +65,12 @@ def test_a_pending_value_whose_process_ended_is_abandoned() -> None:
     assert pending_state(pending, ENVIRONMENT, clock.now()) == "abandoned"
 
 
-def test_any_pending_value_older_than_the_lock_timeout_is_abandoned() -> None:
-    for token in (token_of(os.getpid()), "a-version-id-of-a-rotation-function"):
-        pending = PendingInfo(token, clock.now() - timedelta(minutes=11))
-        assert pending_state(pending, ENVIRONMENT, clock.now()) == "abandoned"
+def test_a_pending_value_of_credctl_older_than_the_lock_timeout_is_abandoned() -> None:
+    pending = PendingInfo(token_of(os.getpid()), clock.now() - timedelta(minutes=11))
+    assert pending_state(pending, ENVIRONMENT, clock.now()) == "abandoned"
+
+
+def test_another_tools_pending_value_is_never_abandoned_however_old() -> None:
+    # its tool (an AWS rotation function) may be stuck, not gone: never taken over
+    pending = PendingInfo("a-version-id-of-a-rotation-function", clock.now() - timedelta(days=30))
+    assert pending_state(pending, ENVIRONMENT, clock.now()) == "foreign"

@@ -29,8 +29,8 @@ from credctl import clock
 from credctl.backends.base import (
     BackendContext,
     ShapeResult,
+    StoreNames,
     ValueResult,
-    name_in_store,
     replace_field,
     select_field,
 )
@@ -294,7 +294,7 @@ class AwsRules(CallRules[AwsCall]):
         return _error_code(error) or type(error).__name__
 
 
-class AwsBackend:
+class AwsBackend(StoreNames):
     """One environment's secrets in AWS Secrets Manager."""
 
     def __init__(self, environment: EnvironmentConfig, client: Any) -> None:
@@ -310,12 +310,6 @@ class AwsBackend:
     def describe(self) -> str:
         region = self.client.meta.region_name
         return f"AWS Secrets Manager {region} at {self.client.meta.endpoint_url}"
-
-    def reference(self, name: str, field: str | None = None) -> str:
-        return self.environment.reference_for(name, field)
-
-    def name_for(self, ref: Ref) -> str:
-        return name_in_store(self.environment, ref)
 
     def close(self) -> None:
         self.client.close()

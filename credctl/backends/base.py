@@ -28,6 +28,19 @@ ValueResult = Secret | BackendError
 ShapeResult = Shape | None | BackendError
 
 
+class StoreNames:
+    """How a store's names and references map, the same for every store (its environment
+    knows its scheme and prefix): a backend class inherits these two methods."""
+
+    environment: EnvironmentConfig
+
+    def reference(self, name: str, field: str | None = None) -> str:
+        return self.environment.reference_for(name, field)
+
+    def name_for(self, ref: Ref) -> str:
+        return name_in_store(self.environment, ref)
+
+
 class Backend(Protocol):
     """A secret store behind one environment."""
 

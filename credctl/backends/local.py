@@ -33,8 +33,8 @@ from credctl import clock
 from credctl.backends.base import (
     BackendContext,
     ShapeResult,
+    StoreNames,
     ValueResult,
-    name_in_store,
     replace_field,
     select_field,
 )
@@ -135,7 +135,7 @@ def _decode_key(text: str, where: str) -> bytes:
     return key
 
 
-class LocalBackend:
+class LocalBackend(StoreNames):
     """Secrets in an encrypted file under the project (default `.credctl/store`)."""
 
     def __init__(
@@ -151,12 +151,6 @@ class LocalBackend:
 
     def describe(self) -> str:
         return f"local store {self.display}"
-
-    def reference(self, name: str, field: str | None = None) -> str:
-        return self.environment.reference_for(name, field)
-
-    def name_for(self, ref: Ref) -> str:
-        return name_in_store(self.environment, ref)
 
     def close(self) -> None:
         """Nothing to release."""

@@ -35,8 +35,8 @@ from credctl import clock
 from credctl.backends.base import (
     BackendContext,
     ShapeResult,
+    StoreNames,
     ValueResult,
-    name_in_store,
 )
 from credctl.backends.calls import Caller, CallRules
 from credctl.backends.config import VaultBackendConfig
@@ -270,7 +270,7 @@ class VaultRules(CallRules[VaultCall]):
         return type(error).__name__
 
 
-class VaultBackend:
+class VaultBackend(StoreNames):
     """One environment's secrets in a Vault or OpenBao KV v2 mount."""
 
     def __init__(
@@ -305,12 +305,6 @@ class VaultBackend:
 
     def describe(self) -> str:
         return f"Vault {self.url} mount {self.mount}/"
-
-    def reference(self, name: str, field: str | None = None) -> str:
-        return self.environment.reference_for(name, field)
-
-    def name_for(self, ref: Ref) -> str:
-        return name_in_store(self.environment, ref)
 
     def close(self) -> None:
         with self._lock:

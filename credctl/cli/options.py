@@ -257,26 +257,19 @@ def completes(kind: str) -> Completer:
     return complete
 
 
-def env_option(function: F) -> F:
+def _env(help: str) -> Callable[[F], F]:
     return click.option(
         "--env",
         "environments",
         multiple=True,
         metavar="NAME",
         shell_complete=completes("environments"),
-        help="Environment (repeatable; default: the environments setting, else all).",
-    )(function)
+        help=help,
+    )
 
 
-def one_env_option(function: F) -> F:
-    return click.option(
-        "--env",
-        "environments",
-        multiple=True,
-        metavar="NAME",
-        shell_complete=completes("environments"),
-        help="The environment (one; may be left out when the project has only one).",
-    )(function)
+env_option = _env("Environment (repeatable; default: the environments setting, else all).")
+one_env_option = _env("The environment (one; may be left out when the project has only one).")
 
 
 def service_option(function: F) -> F:

@@ -17,8 +17,8 @@ from credctl import clock
 from credctl.backends.base import (
     BackendContext,
     ShapeResult,
+    StoreNames,
     ValueResult,
-    name_in_store,
     replace_field,
     select_field,
 )
@@ -100,7 +100,7 @@ class MemoryRules(CallRules[str]):
     vendor = "memory"
 
 
-class MemoryBackend:
+class MemoryBackend(StoreNames):
     """One environment's secrets in a dict shared by every backend of that store."""
 
     def __init__(
@@ -121,12 +121,6 @@ class MemoryBackend:
 
     def describe(self) -> str:
         return f"memory store {self.store}"
-
-    def reference(self, name: str, field: str | None = None) -> str:
-        return self.environment.reference_for(name, field)
-
-    def name_for(self, ref: Ref) -> str:
-        return name_in_store(self.environment, ref)
 
     def close(self) -> None:
         """Nothing to release."""
