@@ -208,3 +208,15 @@ def test_moto_server_reports_a_read_120_days_on_as_unused(
     later = unused(audit(project, env={**env, **moved(120)}))
     assert list(later) == ["prod/stripe/api-key"]
     assert "last read on" in later["prod/stripe/api-key"]
+
+
+def test_the_owner_is_reminded_with_the_fix(tmp_path: Path, aws: Any) -> None:
+    put(aws, "prod/stripe/api-key", created=400, read=120)
+    project = project_of(tmp_path, [row(last_rotated=stamp(1)[:10])])
+    result = credctl(project, "remind", "--dry-run")
+    assert result.exit_code == 0, result.output
+    [line] = [text for text in result.stdout.splitlines() if "unused" in text]
+    assert line.startswith("| prod/stripe/api-key | warning unused: prod/stripe/api-key: last read")
+    assert line.endswith(
+        "| `remove the row at credentials.md:5, then credctl sync --prune --env prod` |"
+    )
