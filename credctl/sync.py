@@ -444,10 +444,12 @@ def _update_changes(
     field's, a value changed outside credctl recorded, a first value, a stopped run's value."""
     field_name = info.field
     remove = _moved_to_field(info, drifted)
-    if not info.managed and info.current_version is not None:
+    # an external secret is another system's: credctl writes no record on it but a rotation's
+    ours = not credential.external
+    if ours and not info.managed and info.current_version is not None:
         # adopted: the version it has now is the one credctl knows; a later one is another tool's
         drifted[META_VERSION] = info.current_version
-    outside = info.changed_outside
+    outside = info.changed_outside if ours else None
     if outside is not None and info.current_version is not None:
         # changed by another tool: its date becomes this row's last rotation, and its
         # version credctl's known one (the next audit needs no request to date it)

@@ -23,7 +23,7 @@ from tests.support.dates import day, moved, stamp, today
 from tests.support.fixtures import Store
 from tests.support.projects import make_project
 from tests.support.proxy import Proxy
-from tests.support.runner import Result, credctl
+from tests.support.runner import Result, credctl, credctl_process
 from tests.support.servers import MotoServer, OpenBao
 
 # every test here runs on a store that keeps its own time (moto_server, OpenBao)
@@ -153,7 +153,9 @@ class Other:
         )
 
     def run(self, project: Path, *args: str, input: str | None = None, **env: str) -> Result:
-        result = credctl(project, *args, input=input, env={**self.store.env, **env})
+        # `credctl run` execs its command: a process of its own
+        call = credctl_process if args[:1] == ("run",) else credctl
+        result = call(project, *args, input=input, env={**self.store.env, **env})
         assert CANARY not in result.output
         assert "Traceback" not in result.output
         return result

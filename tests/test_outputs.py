@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.projects import make_project, row
-from tests.support.runner import credctl
+from tests.support.runner import credctl, credctl_process
 
 CANARY = "canary-Lm4Qz8Vt2Wx6Kp1Rb9Ns"
 
@@ -104,13 +104,15 @@ def test_a_symlink_is_refused_unless_followed(tmp_path: Path) -> None:
 
 
 def test_dev_stdout_is_this_process_s_output(tmp_path: Path) -> None:
+    # a process of its own: /dev/stdout is the process's file descriptor 1, which an
+    # in-process run does not capture
     project = project_with_value(tmp_path)
-    result = credctl(
+    result = credctl_process(
         project, "audit", "--format", "json", "--fail-on", "never", "-o", "/dev/stdout"
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["schema_version"] == 1
-    env = credctl(project, "env", "--env", "dev", "-o", "/dev/stdout")
+    env = credctl_process(project, "env", "--env", "dev", "-o", "/dev/stdout")
     assert env.stdout == expected_env(project)
 
 

@@ -89,7 +89,7 @@ def test_the_sdist_holds_the_package_docs_and_tests_and_no_local_state(dist: Pat
     with tarfile.open(dist / f"credctl-{__version__}.tar.gz") as archive:
         names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
     assert {"credctl/__init__.py", "README.md", "CHANGELOG.md", "docs/ci.md"} <= names
-    assert {"tests/projects.py", ".pre-commit-hooks.yaml"} <= names
+    assert {"tests/support/projects.py", ".pre-commit-hooks.yaml"} <= names
     assert not any(
         part in {".credctl", ".venv", "node_modules", "build", "dist"}
         for name in names

@@ -285,7 +285,7 @@ def test_a_byte_order_mark_before_the_header_validates(tmp_path: Path) -> None:
 def test_the_repository_example_validates() -> None:
     result = credctl(REPO, "validate")
     assert result.exit_code == 0, result.output
-    assert "OK: 25 credentials, 3 environments (dev, prod, staging)" in result.stderr
+    assert "OK: 27 credentials, 3 environments (dev, prod, staging)" in result.stderr
 
 
 def test_unreadable_table_is_a_one_line_error(tmp_path: Path) -> None:
