@@ -14,8 +14,9 @@ from credctl import __version__, clock
 from credctl.backends.base import Backend
 from credctl.backends.pool import Backends
 from credctl.credential import Credential
-from credctl.errors import Problem
+from credctl.errors import Problem, UsageError
 from credctl.evidence import Population, input_digests, inputs_digest
+from credctl.expiry import effective_expiry, escalated, expiry_finding, expiry_sync
 from credctl.lifecycle import deleted_hint, deleted_message, external_missing
 from credctl.model import (
     META_OWNER,
@@ -28,13 +29,15 @@ from credctl.model import (
     Severity,
     Status,
 )
+from credctl.owners import OwnersFile, load_owners
 from credctl.parity import Comparison, State, compare_values, missing_in_environments
 from credctl.policy import FINDING_PROBLEMS, refuse_invalid, schedule_warning
 from credctl.progress import Progress, counted, environment_step
 from credctl.project import Project
-from credctl.render import FORMATS, RenderOptions, Styler, render
+from credctl.render import FORECAST_FORMATS, FORMATS, RenderOptions, Styler, render
 from credctl.results import Result
 from credctl.schedule import days, format_timestamp, parse_schedule
+from credctl.turnover import turnover_findings
 
 log = logging.getLogger("credctl")
 # A date up to this far ahead of this machine's clock is another machine's clock, not an error.
@@ -53,8 +56,9 @@ class CredentialStatus:
     rotated_by: str | None = None
     age_days: int | None = None
     max_age_days: int | None = None
-    due_on: datetime | None = None
+    due_on: datetime | None = None  # the earlier of its schedule's and its expiry
     secret: bool = True
+    expires_on: datetime | None = None  # the provider's expiry of its current value
 
     @property
     def id(self) -> str:
@@ -135,6 +139,7 @@ def run_audit(
     row_problems: dict[int, list[Problem]] = {}
     for problem in problems:
         row_problems.setdefault(problem.line or 0, []).append(problem)
+    owners = load_owners(project.root)
     report = AuditReport(
         generated_at=generated_at,
         credentials=[],
@@ -161,7 +166,9 @@ def run_audit(
         share = Population(environment.name, backend.describe(), listed=len(listing))
         report.population.append(share)
         for credential in credentials:
-            status = _audit_row(credential, environment, backend, known, matched, project, now)
+            status = _audit_row(
+                credential, environment, backend, known, matched, project, now, owners
+            )
             share.count(status)
             for problem in row_problems.get(credential.line, []):
                 status.findings.append(
@@ -262,6 +269,7 @@ def _audit_row(
     matched: set[str],
     project: Project,
     now: datetime,
+    owners: OwnersFile,
 ) -> CredentialStatus:
     effective = credential.policy
     findings: list[Finding] = []
@@ -357,6 +365,17 @@ def _audit_row(
             if due_on
             else f"{credential.id} is due soon",
         )
+    expires_on = effective_expiry(credential, info)
+    expiring = expiry_finding(credential, expires_on, effective.warn_before, now)
+    if expiring is not None:
+        finding(*expiring)
+        status = escalated(status, expiring[1])
+    due_on = _earlier(due_on, expires_on)
+    for turnover in turnover_findings(credential, info, owners, now):
+        # rotation upon team changes: due now, whatever the schedule says
+        finding(turnover.code, turnover.severity, turnover.message)
+        status = escalated(status, turnover.severity)
+        due_on = _earlier(due_on, turnover.due_on)
     if info.last_rotated is None:  # not when its date is in the future: that is its finding
         finding(
             "never-rotated",
@@ -375,7 +394,7 @@ def _audit_row(
             "('credctl sync' records it in the store and the table)",
         )
     _pending_findings(credential, info, environment, now, finding)
-    _drift(credential, info, reference, table_last_rotated, finding)
+    _drift(credential, info, reference, table_last_rotated, finding, project)
     return CredentialStatus(
         credential,
         reference,
@@ -386,7 +405,13 @@ def _audit_row(
         age_days=age_days,
         max_age_days=max_age_days,
         due_on=due_on,
+        expires_on=expires_on,
     )
+
+
+def _earlier(due_on: datetime | None, other: datetime | None) -> datetime | None:
+    """The earlier of a due date and another deadline (an expiry, a team change)."""
+    return min((moment for moment in (due_on, other) if moment is not None), default=None)
 
 
 def _pending_findings(
@@ -496,7 +521,9 @@ def _drift(
     reference: str,
     table_last_rotated: datetime | None,
     finding: Callable[[str, Severity, str], None],
+    project: Project,
 ) -> None:
+    store_expiry, table_expiry = expiry_sync(credential, info, project.table.has_column("expires"))
     store_date = info.last_rotated.date() if info.last_rotated else None
     table_date = table_last_rotated.date() if table_last_rotated else None
     drifted = []
@@ -506,6 +533,8 @@ def _drift(
         )
     if credential.reference.strip() != reference:
         drifted.append("Value/Reference" + (" (empty)" if not credential.reference.strip() else ""))
+    if table_expiry:
+        drifted.append(f"Expires (empty, store {table_expiry['expires']})")
     if drifted:
         finding(
             "table-drift",
@@ -522,6 +551,8 @@ def _drift(
         metadata_drift.append("owner")
     if store_schedule is not None and not _same_schedule(store_schedule, credential):
         metadata_drift.append("schedule")
+    if store_expiry:
+        metadata_drift.append("expiry")
     if metadata_drift:
         finding(
             "metadata-drift",
@@ -559,11 +590,17 @@ class ReportResult(Result):
     command: str = "audit"  # or "status" (no findings listed)
     by: str | None = None
     fail_on: str = "never"
+    forecast: bool = False  # status --forecast
     formats = FORMATS
     sealed = True
 
     def render(self, fmt: str, style: Styler) -> str | Iterator[str]:
-        return render(self.report, fmt, RenderOptions(self.command, style, self.by))
+        if self.forecast and fmt not in FORECAST_FORMATS:
+            raise UsageError(
+                f"--forecast is shown in the {', '.join(FORECAST_FORMATS)} formats, not {fmt}"
+            )
+        options = RenderOptions(self.command, style, self.by, self.forecast)
+        return render(self.report, fmt, options)
 
     def exit_code(self) -> int:
         return 1 if fail_level_reached(self.report, self.fail_on) else 0

@@ -87,6 +87,8 @@ def check_rows(
             problems.append(
                 Problem(*where, f"Last Rotated: {row.errors['last_rotated']}", "invalid-date")
             )
+        if "expires" in row.errors:
+            problems.append(Problem(*where, f"Expires: {row.errors['expires']}", "invalid-date"))
         if row.policy.require_owner and not row.owner.strip():
             problems.append(
                 Problem(

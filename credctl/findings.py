@@ -7,6 +7,13 @@ FINDINGS: dict[str, str] = {
     "overdue": "The credential is older than its effective maximum age.",
     "due-soon": "The credential reaches its maximum age within the warning window.",
     "never-rotated": "The store has no record of a rotation; it is aged from its creation.",
+    "expires-soon": "The provider expires the current value (a certificate's notAfter, or a date "
+    "given) within the warning window.",
+    "expired": "The provider's expiry of the current value has passed.",
+    "owner-changed": "The row's owner changed since the credential's last rotation (rotation "
+    "upon team changes).",
+    "rotated-by-departed": "Someone owners.yaml lists as departed rotated or owned the credential, "
+    "and it was not rotated since they left (an error in production).",
     "missing-owner": "The row names no owner, and policy requires one.",
     "missing-in-backend": "The row's secret does not exist in the environment's store.",
     "deleted": "The row's secret exists but is deleted or scheduled for deletion; "
@@ -38,6 +45,10 @@ REMINDED = frozenset(
         "overdue",
         "due-soon",
         "never-rotated",
+        "expires-soon",
+        "expired",
+        "owner-changed",
+        "rotated-by-departed",
         "rotation-in-progress",
         "future-date",
         "missing-owner",
@@ -57,6 +68,10 @@ FIXES: dict[str, str] = {
     "overdue": "credctl rotate {id}",
     "due-soon": "credctl rotate {id}",
     "never-rotated": "credctl rotate {id}",
+    "expires-soon": "credctl rotate {id}",
+    "expired": "credctl rotate {id}",
+    "owner-changed": "credctl rotate {id}",
+    "rotated-by-departed": "credctl rotate {id}",
     "rotation-in-progress": "credctl rotate {id}",
     "future-date": "credctl rotate {id}",
     "missing-owner": "fill in the Owner at {where}, then credctl validate",
@@ -73,7 +88,20 @@ FIXES: dict[str, str] = {
 }
 
 
-def fix_for(code: str, credential_id: str, environment: str, where: str) -> str:
-    """The one command (or edit) that fixes a finding, as a reminder says it."""
-    template = FIXES.get(code, "credctl audit --env {environment}")
+# code -> what fixes it where a person gives the new value (a manual rotator): renew it at
+# the provider, then store it with its new expiry (a certificate's own is read from it)
+PERSON_FIXES: dict[str, str] = {
+    "expires-soon": "credctl set {id} --expires DATE",
+    "expired": "credctl set {id} --expires DATE",
+}
+
+
+def fix_for(
+    code: str, credential_id: str, environment: str, where: str, *, person: bool = False
+) -> str:
+    """The one command (or edit) that fixes a finding, as a reminder says it; `person`:
+    a person gives the credential's new value."""
+    template = (PERSON_FIXES.get(code) if person else None) or FIXES.get(
+        code, "credctl audit --env {environment}"
+    )
     return template.format(id=credential_id, environment=environment, where=where)

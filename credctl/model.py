@@ -326,7 +326,8 @@ class EffectivePolicy:
 
 # ------------------------------------------------------------------ the table
 
-OWNED_COLUMNS = ("reference", "last_rotated")
+# the cells credctl writes; `expires` only where the table has that (optional) column
+OWNED_COLUMNS = ("reference", "last_rotated", "expires")
 
 
 @dataclass
@@ -344,6 +345,7 @@ class Row:
     owner: str
     env_var: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    expires: str = ""  # the optional Expires column (empty: not given, or no such column)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -532,6 +534,11 @@ class SecretInfo:
         return None
 
     @property
+    def expires_on(self) -> datetime | None:
+        """The provider's expiry of this row's current value, as credctl recorded it."""
+        return _timestamp(self.own(META_EXPIRES))
+
+    @property
     def last_rotated(self) -> datetime | None:
         """When this row's value last changed: the version another tool made, else the newest
         of credctl's record and the store's own rotation."""
@@ -560,6 +567,10 @@ META_LAST_ROTATED = "credctl:last-rotated"
 META_ROTATED_BY = "credctl:rotated-by"
 # the version credctl last made current: another current version was made by another tool
 META_VERSION = "credctl:version"
+# the provider's expiry of the current value (a certificate's notAfter, or given by a person)
+META_EXPIRES = "credctl:expires"
+# the row's owner when it was last rotated: a later owner means the team changed since
+META_OWNER_AT_ROTATION = "credctl:owner-at-rotation"
 # a row's own keys; a row on one #field keeps them under `credctl:field:<field>:<key>`
 ROW_KEYS = (
     META_OWNER,
@@ -568,6 +579,8 @@ ROW_KEYS = (
     META_SCHEDULE,
     META_LAST_ROTATED,
     META_ROTATED_BY,
+    META_EXPIRES,
+    META_OWNER_AT_ROTATION,
 )
 FIELD_KEY_PREFIX = "credctl:field:"
 LAST_ROTATED_SUFFIX = "last-rotated"

@@ -23,18 +23,12 @@ from credctl.errors import BackendError
 from credctl.model import EnvironmentConfig, Finding, Severity, slugify
 from credctl.progress import Progress, counted, environment_step
 from credctl.project import Project
+from credctl.turnover import is_production
 from credctl.values import value_reference
 
 # A row's value as the run found it; `no-row`: the table has none in that environment.
 State = Literal["present", "no-row", "missing", "deleted", "no-value", "unreadable"]
 Key = tuple[str, str]  # (service, credential type), as slugs
-PRODUCTION = ("prod", "production")
-
-
-def is_production(environment: str) -> bool:
-    """`prod`, `production`, `prod-eu`…: where a shared value is an error, not a warning."""
-    slug = slugify(environment)
-    return any(slug == name or slug.startswith(f"{name}-") for name in PRODUCTION)
 
 
 def by_credential(

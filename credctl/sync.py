@@ -30,6 +30,7 @@ from credctl.errors import (
     NotFoundError,
     NotRecordedError,
 )
+from credctl.expiry import Expiry, expiry_sync
 from credctl.generate import generate
 from credctl.lifecycle import (
     deleted_error,
@@ -100,6 +101,8 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "deleted": ("x", "red"),
     "missing": ("!", "red"),
 }
+# a table cell as a write-back names it
+CELL_NAMES = {"reference": "Value/Reference", "last_rotated": "Last Rotated", "expires": "Expires"}
 REPORTED_ONLY = ("orphan", "unmanaged", "deleted", "missing")  # never changed by sync
 # reported, and what stops sync: a row's secret deleted, or an external one missing
 BLOCKED = ("deleted", "missing")
@@ -128,6 +131,8 @@ class Change:
     remove: list[str] = field(default_factory=list)
     info: SecretInfo | None = None  # the store's listing of it, when it has one
     error: CredctlError | None = None  # why a blocked row stops sync (deleted, missing)
+    # another tool changed its value: a certificate's expiry is read from the new one
+    read_expiry: bool = False
 
     def as_json(self) -> dict[str, object]:
         return pick(self, "action", "id", "environment", "fields")
@@ -341,7 +346,15 @@ def _environment_changes(
         name, field_name = credential.target(environment)
         named.setdefault(name, []).append(credential)
         changes.extend(
-            _row_changes(credential, environment, backend, name, field_name, known, lifecycle)
+            _row_changes(
+                credential,
+                environment,
+                backend,
+                (name, field_name),
+                known,
+                lifecycle,
+                project.table.has_column("expires"),
+            )
         )
     for name, on_secret in named.items():
         check_metadata_room(environment, name, on_secret, known.get(name))
@@ -364,17 +377,18 @@ def _row_changes(
     credential: Credential,
     environment: EnvironmentConfig,
     backend: Backend,
-    name: str,
-    field_name: str | None,
+    target: tuple[str, str | None],
     listing: dict[str, SecretInfo],
     lifecycle: Lifecycle,
+    table_has_expires: bool,
 ) -> list[Change]:
+    name, field_name = target
     reference = backend.reference(name, field_name)
-    desired = metadata_for(credential)
     listed = listing.get(name)
     info = None if listed is None else listed.for_field(field_name)
+    expires_metadata, table_updates = expiry_sync(credential, info, table_has_expires)
+    desired = {**metadata_for(credential), **expires_metadata}
     changes: list[Change] = []
-    table_updates: dict[str, str] = {}
     if credential.reference.strip() != reference:
         table_updates["reference"] = reference
 
@@ -428,7 +442,7 @@ def _row_changes(
     if store_date != _date(credential.rotated_on):
         table_updates["last_rotated"] = store_date or "never"
     if table_updates:
-        fields = ["Value/Reference" if k == "reference" else "Last Rotated" for k in table_updates]
+        fields = [CELL_NAMES[column] for column in table_updates]
         changes.append(change("write-back", fields, table_updates=table_updates))
     return changes
 
@@ -478,6 +492,7 @@ def _update_changes(
         generate_value=fill_value,
         finish_staged=finish,
         remove=remove,
+        read_expiry=outside is not None,
     )
     return [updated]
 
@@ -728,6 +743,8 @@ def _update(project: Project, backend: Backend, change: Change, actor: str) -> A
     stopped run of credctl left staged on it, finished."""
     assert change.name is not None
     assert change.credential is not None
+    if change.read_expiry:
+        _read_expiry(project, backend, change)
     if not (change.generate_value or change.finish_staged):
         backend.set_metadata(change.name, change.metadata, change.remove)
         return Applied(change)
@@ -763,6 +780,21 @@ def _update(project: Project, backend: Backend, change: Change, actor: str) -> A
         change.name, _generated(project, change.credential), token, change.secret_field
     )
     return Applied(change, version=_fill(backend, change, actor, token))
+
+
+def _read_expiry(project: Project, backend: Backend, change: Change) -> None:
+    """Record the expiry of a value another tool made, when it is a certificate (a value
+    that cannot be read, or holds none, leaves what is recorded alone)."""
+    assert change.name is not None
+    environment = project.environment(change.environment)
+    ref = environment.ref_for(change.name, change.secret_field)
+    value = backend.read_values([ref])[ref]
+    if isinstance(value, BackendError):
+        return
+    expiry = Expiry.of(value)
+    if expiry.on is not None:
+        change.metadata.update(expiry.metadata(change.secret_field))
+        change.table_updates["expires"] = expiry.cell()
 
 
 def _recreate(project: Project, backend: Backend, change: Change, actor: str) -> Applied:

@@ -11,7 +11,6 @@ import pytest
 
 from credctl.backends.local import LocalBackend
 from credctl.findings import FINDINGS, FIXES, REMINDED
-from credctl.parity import is_production
 from credctl.render import FORMATS
 from tests.support.projects import make_project, row
 from tests.support.runner import credctl
@@ -237,10 +236,3 @@ def test_the_findings_are_described_with_their_fixes() -> None:
         assert code in FIXES
     assert "shared-value" in REMINDED
     assert "missing-in-environment" not in REMINDED  # no row, so no owner to remind
-    assert [is_production(n) for n in ("prod", "Production", "prod-eu", "preprod", "dev")] == [
-        True,
-        True,
-        True,
-        False,
-        False,
-    ]

@@ -247,7 +247,8 @@ def test_json_documents_keep_the_design_contract(project: Path) -> None:
     assert set(document["summary"]) == {"error", "warning", "info"}
     for credential in document["credentials"]:
         assert set(credential) >= CREDENTIAL_KEYS
-        assert set(credential) - CREDENTIAL_KEYS <= {"env_var", "file", "line"}  # documented extras
+        extras = {"env_var", "file", "line", "expires_on"}  # documented extras
+        assert set(credential) - CREDENTIAL_KEYS <= extras
         assert credential["status"] in STATUSES
         for finding in credential["findings"]:
             assert set(finding) == FINDING_KEYS
