@@ -30,6 +30,7 @@ from credctl.model import (
     Status,
 )
 from credctl.owners import OwnersFile, load_owners
+from credctl.parity import Comparison, State, compare_values, missing_in_environments
 from credctl.policy import FINDING_PROBLEMS, refuse_invalid, schedule_warning
 from credctl.progress import Progress, counted, environment_step
 from credctl.project import Project
@@ -80,6 +81,8 @@ class AuditReport:
     # evidence: the inputs' digests and each store's population
     inputs: dict[str, str] = field(default_factory=dict)
     population: list[Population] = field(default_factory=list)
+    # the environments' values, compared (`audit --compare-values`, `diff`); None: not read
+    comparison: Comparison | None = None
 
     def evidence(self) -> dict[str, Any]:
         """What produced the report, from which inputs, over which population."""
@@ -91,6 +94,7 @@ class AuditReport:
             "inputs_sha256": inputs_digest(self.inputs),
             "inputs": self.inputs,
             "population": [share.as_json() for share in self.population],
+            "compared_values": self.comparison is not None,
         }
 
     @property
@@ -124,8 +128,10 @@ def run_audit(
     backends: Backends,
     as_of: datetime | None = None,
     progress: Progress | None = None,
+    compare: bool = False,
 ) -> AuditReport:
-    """Audit the chosen environments as of now (or `as_of`): one listing per store, no value."""
+    """Audit the chosen environments as of now (or `as_of`): one listing per store, no value
+    read unless `compare` (then each row's value is read to find values environments share)."""
     generated_at = clock.now()
     now = as_of or generated_at
     problems = project.problems()
@@ -213,7 +219,33 @@ def run_audit(
                         None,
                     )
                 )
+    report.findings.extend(missing_in_environments(project, environments))
+    if compare:
+        _compare_values(report, project, environments, backends, progress)
     return report
+
+
+def _compare_values(
+    report: AuditReport,
+    project: Project,
+    environments: Sequence[EnvironmentConfig],
+    backends: Backends,
+    progress: Progress | None,
+) -> None:
+    """Read the rows' values and add `shared-value` findings to the rows that share one."""
+    states: dict[str, State] = {}
+    for status in report.credentials:
+        held: State = "present"
+        if status.status in ("missing", "deleted"):
+            held = "missing" if status.status == "missing" else "deleted"
+        elif any(finding.code == "no-value" for finding in status.findings):
+            held = "no-value"
+        states[status.id] = held
+    report.comparison = compare_values(project, environments, states, backends, progress)
+    shared = report.comparison.findings()
+    for status in report.credentials:
+        status.findings.extend(shared.get(status.id, []))
+        report.findings.extend(shared.get(status.id, []))
 
 
 def _external_secrets(
@@ -303,6 +335,8 @@ def _audit_row(
             "warning",
             f"{credential.id}: {reference} has no value yet (set it with 'credctl set {credential.id}')",
         )
+    elif environment.backend_type.records_reads:
+        _unused(credential, info, now, finding)
     rotated_on = info.last_rotated
     if rotated_on is not None and rotated_on > future_after:
         # A date no rotation can have: trust the store's own record of the secret instead.
@@ -422,6 +456,33 @@ def _pending_findings(
         "warning",
         f"{credential.id}: a pending value has waited longer than the lock timeout "
         f"({timeout}); resume with 'credctl rotate' or discard with 'credctl rotate --abort'",
+    )
+
+
+def _unused(
+    credential: Credential,
+    info: SecretInfo,
+    now: datetime,
+    finding: Callable[[str, Severity, str], None],
+) -> None:
+    """Not read for `unused_after`, by the store's record of its last read (AWS
+    LastAccessedDate); one never read is aged from its creation."""
+    after = credential.policy.unused_after
+    since = info.last_read or info.created
+    if after is None or since is None or now - since < after:
+        return
+    read = (
+        f"last read on {since:%Y-%m-%d}"
+        if info.last_read is not None
+        else f"never read since its creation on {since:%Y-%m-%d}"
+    )
+    finding(
+        "unused",
+        "warning",
+        f"{credential.id}: {read}, {(now - since).days} days ago (unused after "
+        f"{days(after)} days). Nothing needs it? Remove its row, then 'credctl sync --prune "
+        f"--env {credential.environment}' schedules its deletion (recoverable); kept for rare "
+        "use? give its type 'unused_after: never' in policies/",
     )
 
 

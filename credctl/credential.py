@@ -44,6 +44,9 @@ class Credential:
     every: timedelta | None = None  # the Rotation Schedule (None: never, empty, or no duration)
     errors: Mapping[str, str] = field(default_factory=dict)  # cell -> why it does not parse
     expires_on: datetime | None = None  # the optional Expires cell (None: empty, or no date)
+    # the optional `Environments` column: where this service's credential of this type
+    # belongs (environment slugs; None: not given, so every environment of a run)
+    expected_in: frozenset[str] | None = None
 
     # ------------------------------------------------ the row's cells, as written
 
@@ -168,6 +171,17 @@ class Credential:
             ) from None
 
 
+ENVIRONMENTS_COLUMN = "environments"
+
+
+def expected_environments(row: Row) -> frozenset[str] | None:
+    """The `Environments` cell (`dev, staging`) as slugs; None when the row leaves it out."""
+    for name, text in row.extra.items():
+        if re.sub(r"[^a-z0-9]", "", name.lower()) == ENVIRONMENTS_COLUMN and text.strip():
+            return frozenset(slugify(part) for part in re.split(r"[,\s]+", text) if part.strip())
+    return None
+
+
 def parse_credentials(
     rows: Sequence[Row], environments: Mapping[str, EnvironmentConfig], policy: Policy
 ) -> list[Credential]:
@@ -208,4 +222,5 @@ def _parse(row: Row, environment: EnvironmentConfig | None, policy: Policy) -> C
         schedule,
         errors,
         expires_on,
+        expected_environments(row),
     )

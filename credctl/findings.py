@@ -30,6 +30,12 @@ FINDINGS: dict[str, str] = {
     "waited longer than the lock timeout; credctl leaves it alone.",
     "changed-outside": "The current value was made by another tool; it is aged from then.",
     "future-date": "A Last Rotated date is in the future; the credential is aged from its creation.",
+    "unused": "The store has no record of a read for the policy's unused_after (AWS "
+    "LastAccessedDate; a secret never read is aged from its creation).",
+    "missing-in-environment": "The credential has rows in other environments of the run but "
+    "none in this one, where it belongs (the Environments column narrows where).",
+    "shared-value": "Two environments hold the same value (compared by keyed hash with "
+    "--compare-values or diff); an error when production is one of them.",
 }
 
 # What reminders carry: findings an owner acts on. Drift and policy notes are left out:
@@ -50,8 +56,12 @@ REMINDED = frozenset(
         "deleted",
         "no-value",
         "literal-secret-in-table",
+        "unused",
+        "shared-value",
     }
 )
+# missing-in-environment belongs to no row (the missing one has no owner): the table's
+# maintainers see to it
 
 # code -> what fixes it; {id}, {environment} and {where} (file:line) filled in per finding
 FIXES: dict[str, str] = {
@@ -72,6 +82,9 @@ FIXES: dict[str, str] = {
     "metadata-drift": "credctl sync --env {environment}",
     "schedule-exceeds-policy": "shorten the Rotation Schedule at {where}",
     "literal-secret-in-table": "credctl set {id}, then put its reference at {where}",
+    "unused": "remove the row at {where}, then credctl sync --prune --env {environment}",
+    "missing-in-environment": "add a row for {id}, or narrow the Environments column at {where}",
+    "shared-value": "credctl rotate {id}",
 }
 
 

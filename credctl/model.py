@@ -60,6 +60,17 @@ Duration = Annotated[timedelta, BeforeValidator(_duration), AfterValidator(_not_
 PositiveDuration = Annotated[timedelta, BeforeValidator(_duration), AfterValidator(_positive)]
 
 
+def _duration_or_never(value: object) -> object:
+    if isinstance(value, str) and value.strip().lower() == "never":
+        return "never"
+    duration = _duration(value)
+    return _positive(duration) if isinstance(duration, timedelta) else duration
+
+
+# a positive duration, or `never` (the check is off)
+DurationOrNever = Annotated[timedelta | Literal["never"], BeforeValidator(_duration_or_never)]
+
+
 # ---------------------------------------------------------------- environments
 
 
@@ -262,6 +273,8 @@ class CredentialTypePolicy(Strict):
     timeout: PositiveDuration = timedelta(seconds=60)
     lambda_arn: str | None = None
     allow_never: bool = False
+    # not read for this long (AWS LastAccessedDate): `unused`; before the environment's
+    unused_after: DurationOrNever | None = None
     # credctl's value is the truth (a secret only our own services share): a rotator that
     # tells no provider is right for it
     self_contained: bool = False
@@ -287,6 +300,7 @@ class EnvironmentPolicy(Strict):
     max_age: PositiveDuration | None = None
     warn_before: Duration | None = None
     require_owner: bool | None = None
+    unused_after: DurationOrNever | None = None
 
 
 class PolicyFile(Strict):
@@ -306,6 +320,8 @@ class EffectivePolicy:
     require_owner: bool
     type_policy: CredentialTypePolicy
     schedule_exceeds_policy: bool
+    # not read for this long is `unused` (None: never), where the store records reads
+    unused_after: timedelta | None = timedelta(days=90)
 
 
 # ------------------------------------------------------------------ the table
@@ -461,6 +477,8 @@ class SecretInfo:
     # its current value is gone for good (a destroyed Vault version): only a new value helps
     destroyed: bool = False
     rotated_by_store: bool = False  # the store rotates it itself (AWS RotationEnabled)
+    # the day it was last read (AWS LastAccessedDate; None: never read, or not recorded)
+    last_read: datetime | None = None
     field: str | None = None  # the #field of the row this view is for (None: the whole secret)
 
     @property

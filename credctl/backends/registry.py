@@ -37,6 +37,8 @@ class BackendType:
     # metadata keys a secret may hold, less the one credctl keeps while a value is staged
     # (None: no limit); several rows on one secret each keep six keys of their own
     metadata_keys: int | None = None
+    # the store records when each secret was last read (AWS LastAccessedDate): audit's `unused`
+    records_reads: bool = False
 
 
 BACKENDS: dict[str, BackendType] = {
@@ -58,6 +60,7 @@ BACKENDS: dict[str, BackendType] = {
             write_rate=50.0,  # Secrets Manager's quota for writes, all kinds together
             access=("iam", "credctl.backends.access:aws_iam"),
             metadata_keys=49,  # 50 tags a secret
+            records_reads=True,
         ),
         BackendType(
             type="vault",

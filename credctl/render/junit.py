@@ -38,10 +38,13 @@ def junit(report: AuditReport) -> str:
             time="0",
         )
         _add_findings(case, status.findings, _status_line(status))
-    loose = [f for f in report.findings if f.id is None]
+    # no row's: a store's (orphan, unmanaged), or the table's (a row missing in an environment)
+    rows = {status.id for status in report.credentials}
+    loose = [f for f in report.findings if f.id not in rows]
     for finding in loose:
+        kind = "store" if finding.id is None else "table"
         case = ElementTree.SubElement(
-            suite("store"), "testcase", classname="store", name=finding.code, time="0"
+            suite(kind), "testcase", classname=kind, name=finding.id or finding.code, time="0"
         )
         _add_findings(case, [finding], "")
     for element in suites.values():

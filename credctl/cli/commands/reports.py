@@ -34,13 +34,16 @@ def _report(
     by: str | None,
     fail_on: str = "never",
     forecast: bool = False,
+    compare: bool = False,
 ) -> ReportResult:
     from credctl.audit import ReportResult, run_audit
 
     with state.backends() as backends:
         project = state.project()
         chosen = project.select(environments)
-        report = run_audit(project, chosen, backends, as_of=as_of, progress=state.progress())
+        report = run_audit(
+            project, chosen, backends, as_of=as_of, progress=state.progress(), compare=compare
+        )
     return ReportResult(report, command, by, fail_on, forecast)
 
 
@@ -54,6 +57,12 @@ def _report(
     show_default=True,
     help="Exit 1 when findings reach this severity.",
 )
+@click.option(
+    "--compare-values",
+    is_flag=True,
+    help="Also read every value to find environments that share one (needs value-read "
+    "access: credctl policy --for diff).",
+)
 @by_option
 @as_of_option
 @output_option(*FORMATS)
@@ -64,15 +73,17 @@ def audit(
     environments: tuple[str, ...],
     output_format: str | None,
     fail_on: str,
+    compare_values: bool,
     by: str | None,
     as_of: datetime | None,
     output: Path | None,
 ) -> None:
     """Findings per credential: owner, last rotated, age, max age, due date, status.
 
-    Formats for CI: junit, sarif (code scanning), github (annotations).
+    Reads no value unless --compare-values. Formats for CI: junit, sarif (code scanning),
+    github (annotations).
     """
-    result = _report(state, environments, as_of, "audit", by, fail_on)
+    result = _report(state, environments, as_of, "audit", by, fail_on, compare=compare_values)
     emit(state, result, output_format, output)
 
 
