@@ -124,11 +124,18 @@ def _survey(
         ):
             continue
         if info.deleted:
+            # a destroyed value cannot be restored: only a new one brings the secret back
+            way_out = (
+                "add its row by hand, then give it a new value with 'credctl set ID --recreate'"
+                if info.destroyed
+                else "restore it in the store, then import again"
+            )
+            state = "destroyed" if info.destroyed else "deleted"
             plan.not_imported.append(
                 NotImported(
                     info.reference,
-                    f"deleted in {backend.describe()}: not adopted (if it is still in use, "
-                    "restore it in the store, then import again)",
+                    f"{state} in {backend.describe()}: not adopted (if it is still in use, "
+                    f"{way_out})",
                 )
             )
             continue
