@@ -7,7 +7,7 @@ import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from credctl.backends.access import LADDER
+from credctl.backends.access import LADDER, SAME_ACCESS
 from credctl.errors import UsageError
 from credctl.model import EnvironmentConfig
 from credctl.project import Project
@@ -32,8 +32,10 @@ class AccessPolicy(Result):
         return self.document
 
     def notes(self) -> list[str]:
+        rung = SAME_ACCESS.get(self.command)
+        same = f", the same as {rung}'s: it reads values" if rung else ""
         return [
-            f"the {self.format} policy for credctl {self.command} on {self.environment} "
+            f"the {self.format} policy for credctl {self.command} on {self.environment}{same} "
             f"(each command's policy includes those below it: {' < '.join(LADDER)})"
         ]
 
@@ -42,8 +44,9 @@ def access_policy(
     project: Project, environment: EnvironmentConfig, command: str, fmt: str | None
 ) -> AccessPolicy:
     """The least-privilege policy `command` needs on `environment`'s store."""
-    if command not in LADDER:
-        raise UsageError(f"no policy for {command!r} (choose from {', '.join(LADDER)})")
+    if command not in LADDER and command not in SAME_ACCESS:
+        choices = ", ".join([*LADDER, *SAME_ACCESS])
+        raise UsageError(f"no policy for {command!r} (choose from {choices})")
     if fmt is not None and fmt not in policy_formats():
         choices = ", ".join(policy_formats())
         raise UsageError(f"unknown policy format {fmt!r} (choose from {choices})")
@@ -77,7 +80,7 @@ def access_policy(
         }
     )
     rotators = {rotator_type(c.type_policy).name for c in credentials if c.type_policy}
-    document = generate(environment, command, external, rotators)
+    document = generate(environment, SAME_ACCESS.get(command, command), external, rotators)
     return AccessPolicy(environment.name, command, kind, document)
 
 

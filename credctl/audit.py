@@ -14,8 +14,9 @@ from credctl import __version__, clock
 from credctl.backends.base import Backend
 from credctl.backends.pool import Backends
 from credctl.credential import Credential
-from credctl.errors import CredctlError, Problem
+from credctl.errors import CredctlError, Problem, UsageError
 from credctl.evidence import Population, input_digests, inputs_digest
+from credctl.expiry import effective_expiry, escalated, expiry_finding, expiry_sync
 from credctl.fanout import each_environment, not_reached
 from credctl.lifecycle import deleted_hint, deleted_message, external_missing
 from credctl.model import (
@@ -29,12 +30,15 @@ from credctl.model import (
     Severity,
     Status,
 )
+from credctl.owners import OwnersFile, load_owners
+from credctl.parity import Comparison, State, compare_values, missing_in_environments
 from credctl.policy import FINDING_PROBLEMS, refuse_invalid, schedule_warning
 from credctl.progress import Progress, counted
 from credctl.project import Project
-from credctl.render import FORMATS, RenderOptions, Styler, render
+from credctl.render import FORECAST_FORMATS, FORMATS, RenderOptions, Styler, render
 from credctl.results import Result
 from credctl.schedule import days, format_timestamp, parse_schedule
+from credctl.turnover import turnover_findings
 
 log = logging.getLogger("credctl")
 # A date up to this far ahead of this machine's clock is another machine's clock, not an error.
@@ -53,8 +57,9 @@ class CredentialStatus:
     rotated_by: str | None = None
     age_days: int | None = None
     max_age_days: int | None = None
-    due_on: datetime | None = None
+    due_on: datetime | None = None  # the earlier of its schedule's and its expiry
     secret: bool = True
+    expires_on: datetime | None = None  # the provider's expiry of its current value
 
     @property
     def id(self) -> str:
@@ -79,6 +84,8 @@ class AuditReport:
     population: list[Population] = field(default_factory=list)
     # environments whose store failed: not in the population, their rows left out
     unreached: list[Unreached] = field(default_factory=list)
+    # the environments' values, compared (`audit --compare-values`, `diff`); None: not read
+    comparison: Comparison | None = None
 
     def evidence(self) -> dict[str, Any]:
         """What produced the report, from which inputs, over which population."""
@@ -91,6 +98,7 @@ class AuditReport:
             "inputs": self.inputs,
             "population": [share.as_json() for share in self.population],
             "unreached": [environment.as_json() for environment in self.unreached],
+            "compared_values": self.comparison is not None,
         }
 
     @property
@@ -124,8 +132,10 @@ def run_audit(
     backends: Backends,
     as_of: datetime | None = None,
     progress: Progress | None = None,
+    compare: bool = False,
 ) -> AuditReport:
-    """Audit the chosen environments as of now (or `as_of`): one listing per store, no value."""
+    """Audit the chosen environments as of now (or `as_of`): one listing per store, no value
+    read unless `compare` (then each row's value is read to find values environments share)."""
     generated_at = clock.now()
     now = as_of or generated_at
     problems = project.problems()
@@ -133,6 +143,7 @@ def run_audit(
     row_problems: dict[int, list[Problem]] = {}
     for problem in problems:
         row_problems.setdefault(problem.line or 0, []).append(problem)
+    owners = load_owners(project.root)
     report = AuditReport(
         generated_at=generated_at,
         credentials=[],
@@ -180,7 +191,9 @@ def run_audit(
         share = Population(environment.name, backend.describe(), listed=len(listing))
         report.population.append(share)
         for credential in credentials:
-            status = _audit_row(credential, environment, backend, known, matched, project, now)
+            status = _audit_row(
+                credential, environment, backend, known, matched, project, now, owners
+            )
             share.count(status)
             for problem in row_problems.get(credential.line, []):
                 status.findings.append(
@@ -231,6 +244,10 @@ def run_audit(
                         None,
                     )
                 )
+    report.findings.extend(missing_in_environments(project, environments))
+    if compare:
+        reached = [outcome.environment for outcome in outcomes if outcome.value is not None]
+        _compare_values(report, project, reached, backends, progress)
     return report
 
 
@@ -273,6 +290,29 @@ def _unreached(report: AuditReport, environment: EnvironmentConfig, error: Credc
     )
 
 
+def _compare_values(
+    report: AuditReport,
+    project: Project,
+    environments: Sequence[EnvironmentConfig],
+    backends: Backends,
+    progress: Progress | None,
+) -> None:
+    """Read the rows' values and add `shared-value` findings to the rows that share one."""
+    states: dict[str, State] = {}
+    for status in report.credentials:
+        held: State = "present"
+        if status.status in ("missing", "deleted"):
+            held = "missing" if status.status == "missing" else "deleted"
+        elif any(finding.code == "no-value" for finding in status.findings):
+            held = "no-value"
+        states[status.id] = held
+    report.comparison = compare_values(project, environments, states, backends, progress)
+    shared = report.comparison.findings()
+    for status in report.credentials:
+        status.findings.extend(shared.get(status.id, []))
+        report.findings.extend(shared.get(status.id, []))
+
+
 def _external_secrets(
     credentials: Sequence[Credential], environment: EnvironmentConfig, backend: Backend
 ) -> dict[str, SecretInfo]:
@@ -294,6 +334,7 @@ def _audit_row(
     matched: set[str],
     project: Project,
     now: datetime,
+    owners: OwnersFile,
 ) -> CredentialStatus:
     effective = credential.policy
     findings: list[Finding] = []
@@ -359,6 +400,8 @@ def _audit_row(
             "warning",
             f"{credential.id}: {reference} has no value yet (set it with 'credctl set {credential.id}')",
         )
+    elif environment.backend_type.records_reads:
+        _unused(credential, info, now, finding)
     rotated_on = info.last_rotated
     if rotated_on is not None and rotated_on > future_after:
         # A date no rotation can have: trust the store's own record of the secret instead.
@@ -387,6 +430,17 @@ def _audit_row(
             if due_on
             else f"{credential.id} is due soon",
         )
+    expires_on = effective_expiry(credential, info)
+    expiring = expiry_finding(credential, expires_on, effective.warn_before, now)
+    if expiring is not None:
+        finding(*expiring)
+        status = escalated(status, expiring[1])
+    due_on = _earlier(due_on, expires_on)
+    for turnover in turnover_findings(credential, info, owners, now):
+        # rotation upon team changes: due now, whatever the schedule says
+        finding(turnover.code, turnover.severity, turnover.message)
+        status = escalated(status, turnover.severity)
+        due_on = _earlier(due_on, turnover.due_on)
     if info.last_rotated is None:  # not when its date is in the future: that is its finding
         finding(
             "never-rotated",
@@ -396,16 +450,22 @@ def _audit_row(
     outside = info.changed_outside
     if outside is not None and outside <= future_after:
         recorded = info.recorded_rotation
+        # sync puts no record of another tool's change on another system's secret
+        fix = (
+            "'credctl sync' writes it to the table; on an external secret credctl records "
+            "only its own rotations"
+            if credential.external
+            else "'credctl sync' records it in the store and the table"
+        )
         finding(
             "changed-outside",
             "info",
             f"{credential.id}: its value was changed outside credctl on {outside:%Y-%m-%d} "
             f"(version {info.current_version}; credctl's last rotation: "
-            f"{f'{recorded:%Y-%m-%d}' if recorded else 'never'}); aged from that date "
-            "('credctl sync' records it in the store and the table)",
+            f"{f'{recorded:%Y-%m-%d}' if recorded else 'never'}); aged from that date ({fix})",
         )
     _pending_findings(credential, info, environment, now, finding)
-    _drift(credential, info, reference, table_last_rotated, finding)
+    _drift(credential, info, reference, table_last_rotated, finding, project)
     return CredentialStatus(
         credential,
         reference,
@@ -416,7 +476,13 @@ def _audit_row(
         age_days=age_days,
         max_age_days=max_age_days,
         due_on=due_on,
+        expires_on=expires_on,
     )
+
+
+def _earlier(due_on: datetime | None, other: datetime | None) -> datetime | None:
+    """The earlier of a due date and another deadline (an expiry, a team change)."""
+    return min((moment for moment in (due_on, other) if moment is not None), default=None)
 
 
 def _pending_findings(
@@ -455,6 +521,33 @@ def _pending_findings(
         "warning",
         f"{credential.id}: a pending value has waited longer than the lock timeout "
         f"({timeout}); resume with 'credctl rotate' or discard with 'credctl rotate --abort'",
+    )
+
+
+def _unused(
+    credential: Credential,
+    info: SecretInfo,
+    now: datetime,
+    finding: Callable[[str, Severity, str], None],
+) -> None:
+    """Not read for `unused_after`, by the store's record of its last read (AWS
+    LastAccessedDate); one never read is aged from its creation."""
+    after = credential.policy.unused_after
+    since = info.last_read or info.created
+    if after is None or since is None or now - since < after:
+        return
+    read = (
+        f"last read on {since:%Y-%m-%d}"
+        if info.last_read is not None
+        else f"never read since its creation on {since:%Y-%m-%d}"
+    )
+    finding(
+        "unused",
+        "warning",
+        f"{credential.id}: {read}, {(now - since).days} days ago (unused after "
+        f"{days(after)} days). Nothing needs it? Remove its row, then 'credctl sync --prune "
+        f"--env {credential.environment}' schedules its deletion (recoverable); kept for rare "
+        "use? give its type 'unused_after: never' in policies/",
     )
 
 
@@ -499,7 +592,9 @@ def _drift(
     reference: str,
     table_last_rotated: datetime | None,
     finding: Callable[[str, Severity, str], None],
+    project: Project,
 ) -> None:
+    store_expiry, table_expiry = expiry_sync(credential, info, project.table.has_column("expires"))
     store_date = info.last_rotated.date() if info.last_rotated else None
     table_date = table_last_rotated.date() if table_last_rotated else None
     drifted = []
@@ -509,6 +604,8 @@ def _drift(
         )
     if credential.reference.strip() != reference:
         drifted.append("Value/Reference" + (" (empty)" if not credential.reference.strip() else ""))
+    if table_expiry:
+        drifted.append(f"Expires (empty, store {table_expiry['expires']})")
     if drifted:
         finding(
             "table-drift",
@@ -525,6 +622,8 @@ def _drift(
         metadata_drift.append("owner")
     if store_schedule is not None and not _same_schedule(store_schedule, credential):
         metadata_drift.append("schedule")
+    if store_expiry:
+        metadata_drift.append("expiry")
     if metadata_drift:
         finding(
             "metadata-drift",
@@ -562,11 +661,17 @@ class ReportResult(Result):
     command: str = "audit"  # or "status" (no findings listed)
     by: str | None = None
     fail_on: str = "never"
+    forecast: bool = False  # status --forecast
     formats = FORMATS
     sealed = True
 
     def render(self, fmt: str, style: Styler) -> str | Iterator[str]:
-        return render(self.report, fmt, RenderOptions(self.command, style, self.by))
+        if self.forecast and fmt not in FORECAST_FORMATS:
+            raise UsageError(
+                f"--forecast is shown in the {', '.join(FORECAST_FORMATS)} formats, not {fmt}"
+            )
+        options = RenderOptions(self.command, style, self.by, self.forecast)
+        return render(self.report, fmt, options)
 
     def exit_code(self) -> int:
         return 1 if fail_level_reached(self.report, self.fail_on) else 0

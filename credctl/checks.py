@@ -71,6 +71,7 @@ def check_rows(
                     "unknown-environment",
                 )
             )
+        problems.extend(_check_expected(row, environments))
         type_policy = row.type_policy
         if type_policy is None:
             problems.append(
@@ -86,6 +87,8 @@ def check_rows(
             problems.append(
                 Problem(*where, f"Last Rotated: {row.errors['last_rotated']}", "invalid-date")
             )
+        if "expires" in row.errors:
+            problems.append(Problem(*where, f"Expires: {row.errors['expires']}", "invalid-date"))
         if row.policy.require_owner and not row.owner.strip():
             problems.append(
                 Problem(
@@ -113,6 +116,26 @@ def check_rows(
         if target is not None and first is None:  # a duplicate row is reported as such
             problems.extend(_check_shared(row, target, targets))
     return problems
+
+
+def _check_expected(
+    row: Credential, environments: Mapping[str, EnvironmentConfig]
+) -> list[Problem]:
+    """The `Environments` column names only environments the project has."""
+    known = {slugify(name) for name in environments}
+    unknown = sorted((row.expected_in or frozenset()) - known)
+    if not unknown:
+        return []
+    return [
+        Problem(
+            row.file,
+            row.line,
+            f"Environments names {', '.join(repr(name) for name in unknown)}, which "
+            f"{'is no environment' if len(unknown) == 1 else 'are no environments'} "
+            f"(known: {', '.join(sorted(environments)) or 'none'})",
+            "unknown-environment",
+        )
+    ]
 
 
 def reference_problems(

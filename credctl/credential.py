@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from credctl.backends.base import name_in_store
 from credctl.errors import UsageError
+from credctl.expiry import parse_expiry
 from credctl.model import (
     CredentialTypePolicy,
     EffectivePolicy,
@@ -26,6 +27,7 @@ from credctl.model import (
     slugify,
 )
 from credctl.policy import Policy
+from credctl.rotation.rotators import rotator_type
 from credctl.schedule import parse_schedule, parse_timestamp
 
 
@@ -41,6 +43,10 @@ class Credential:
     rotated_on: datetime | None  # the table's Last Rotated (None: never, empty, or no date)
     every: timedelta | None = None  # the Rotation Schedule (None: never, empty, or no duration)
     errors: Mapping[str, str] = field(default_factory=dict)  # cell -> why it does not parse
+    expires_on: datetime | None = None  # the optional Expires cell (None: empty, or no date)
+    # the optional `Environments` column: where this service's credential of this type
+    # belongs (environment slugs; None: not given, so every environment of a run)
+    expected_in: frozenset[str] | None = None
 
     # ------------------------------------------------ the row's cells, as written
 
@@ -92,6 +98,10 @@ class Credential:
     def env_var(self) -> str:
         return self.row.env_var
 
+    @property
+    def expires(self) -> str:
+        return self.row.expires
+
     # -------------------------------------------------------- what the row means
 
     @property
@@ -128,6 +138,11 @@ class Credential:
         return self.ref.field if self.ref is not None else None
 
     @property
+    def person_rotates(self) -> bool:
+        """A person gives its new value (its type's rotator asks one; manual by default)."""
+        return rotator_type(self.type_policy or CredentialTypePolicy()).person
+
+    @property
     def external(self) -> bool:
         """Its reference points outside its environment's prefix (a secret another system
         owns, declared in `external:`): credctl reads and rotates it, never creates it or
@@ -156,6 +171,17 @@ class Credential:
             ) from None
 
 
+ENVIRONMENTS_COLUMN = "environments"
+
+
+def expected_environments(row: Row) -> frozenset[str] | None:
+    """The `Environments` cell (`dev, staging`) as slugs; None when the row leaves it out."""
+    for name, text in row.extra.items():
+        if re.sub(r"[^a-z0-9]", "", name.lower()) == ENVIRONMENTS_COLUMN and text.strip():
+            return frozenset(slugify(part) for part in re.split(r"[,\s]+", text) if part.strip())
+    return None
+
+
 def parse_credentials(
     rows: Sequence[Row], environments: Mapping[str, EnvironmentConfig], policy: Policy
 ) -> list[Credential]:
@@ -176,6 +202,11 @@ def _parse(row: Row, environment: EnvironmentConfig | None, policy: Policy) -> C
     except ValueError as error:
         rotated_on = None
         errors["last_rotated"] = str(error)
+    try:
+        expires_on = parse_expiry(row.expires)
+    except ValueError as error:
+        expires_on = None
+        errors["expires"] = str(error)
     return Credential(
         row,
         environment,
@@ -190,4 +221,6 @@ def _parse(row: Row, environment: EnvironmentConfig | None, policy: Policy) -> C
         rotated_on,
         schedule,
         errors,
+        expires_on,
+        expected_environments(row),
     )

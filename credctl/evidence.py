@@ -52,11 +52,15 @@ class Population:
 
 
 def input_digests(project: Project) -> dict[str, str]:
-    """SHA-256 of every file the report was made from: table, environments, policies."""
+    """SHA-256 of every file the report was made from: table, environments, policies, and
+    owners.yaml when there is one (who left)."""
     files = [project.table.path]
     for folder in ("environments", "policies"):
         found = (project.root / folder).glob("*.y*ml")
         files += sorted(path for path in found if path.suffix in (".yaml", ".yml"))
+    owners = project.root / "owners.yaml"
+    if owners.is_file():
+        files.append(owners)
     return {_shown(project.root, path): _sha256(path) for path in files}
 
 

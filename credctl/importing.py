@@ -6,15 +6,15 @@ the secret exactly (every path segment, odd characters escaped), its type is one
 policies define, its schedule one they allow. A secret holding several fields becomes
 one row per field that looks like a credential (`#password`), never a row that a
 rotation would overwrite whole. What it cannot write (an id two secrets would share, a
-type no policy defines, a deleted secret) is listed with the reason, never dropped
-silently.
+type no policy defines, a deleted secret, more rows on one secret than its store keeps
+metadata for) is listed with the reason, never dropped silently.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from credctl import auditlog
 from credctl.auditlog import Entry
@@ -25,13 +25,18 @@ from credctl.credential import parse_credentials
 from credctl.fanout import each_environment
 from credctl.lifecycle import deleted_hint, deleted_message
 from credctl.model import (
+    FIELD_KEY_PREFIX,
+    META_MANAGED,
     META_OWNER,
     META_SCHEDULE,
     META_SERVICE,
     META_TYPE,
+    META_VERSION,
+    ROW_KEYS,
     EnvironmentConfig,
     Row,
     SecretInfo,
+    row_key,
     slugify,
 )
 from credctl.progress import Progress, counted
@@ -152,11 +157,18 @@ def _survey(
     candidates: list[SecretInfo] = []
     for info in _candidates(project, environment, listing):
         if info.deleted:
+            # a destroyed value cannot be restored: only a new one brings the secret back
+            way_out = (
+                "add its row by hand, then give it a new value with 'credctl set ID --recreate'"
+                if info.destroyed
+                else "restore it in the store, then import again"
+            )
+            state = "destroyed" if info.destroyed else "deleted"
             plan.not_imported.append(
                 NotImported(
                     info.reference,
-                    f"deleted in {backend.describe()}: not adopted (if it is still in use, "
-                    "restore it in the store, then import again)",
+                    f"{state} in {backend.describe()}: not adopted (if it is still in use, "
+                    f"{way_out})",
                 )
             )
             continue
@@ -212,7 +224,13 @@ def _rows_for(
             parts[:-1] + ([rest] if rest else []), environment
         )
         return [_row(project, environment, backend, info, None, service, credential_type, [])]
-    secret_fields = [name for name in found if looks_like_credential(name)]
+    # a field whose name says it holds a credential, or one credctl kept a row's keys for
+    kept = {
+        key[len(FIELD_KEY_PREFIX) :].rpartition(":")[0]
+        for key in info.metadata
+        if key.startswith(FIELD_KEY_PREFIX)
+    }
+    secret_fields = [name for name in found if looks_like_credential(name) or name in kept]
     others = sorted(name for name in found if name not in secret_fields)
     if not secret_fields:
         plan.not_imported.append(
@@ -223,19 +241,49 @@ def _rows_for(
             )
         )
         return []
-    service = info.metadata.get(META_SERVICE) or _service(parts, environment)
-    stated = info.metadata.get(META_TYPE) if len(secret_fields) == 1 else None
-    rows = []
+    rows: list[Imported] = []
+    # as many rows as the store keeps metadata for on one secret: plan refuses more
+    limit = environment.backend_type.metadata_keys
+    keys = (set(info.metadata) - set(ROW_KEYS)) | {META_MANAGED, META_VERSION}
     for name in secret_fields:
-        credential_type, _ = _credential_type(name, stated, project)
+        # each row on a field reads the keys credctl keeps for its field
+        view = replace(info, metadata=_field_metadata(info, name, alone=len(secret_fields) == 1))
+        credential_type, _ = _credential_type(name, view.metadata.get(META_TYPE), project)
         reference = backend.reference(info.name, name)
         if credential_type is None:
             plan.not_imported.append(NotImported(reference, _no_type(name, project)))
             continue
+        needed = keys | {row_key(key, name) for key in ROW_KEYS}
+        if limit is not None and len(needed) > limit:
+            plan.not_imported.append(
+                NotImported(
+                    reference,
+                    f"the secret has room in {environment.backend.store_label()} for the "
+                    f"metadata of {len(rows)} rows on its fields: add this row by hand in place "
+                    "of another, or keep this credential in a secret of its own",
+                )
+            )
+            continue
+        keys = needed
+        service = view.metadata.get(META_SERVICE) or _service(parts, environment)
         rows.append(
-            _row(project, environment, backend, info, name, service, credential_type, others)
+            _row(project, environment, backend, view, name, service, credential_type, others)
         )
     return rows
+
+
+def _field_metadata(info: SecretInfo, field_name: str, *, alone: bool) -> dict[str, str]:
+    """The metadata a row on one field reads: the keys credctl keeps for that field
+    (`credctl:field:<field>:owner`, …) as its own, in place of the secret's; without any,
+    the secret's, but its type only when this is its one credential field."""
+    own = {
+        key: info.metadata[row_key(key, field_name)]
+        for key in ROW_KEYS
+        if row_key(key, field_name) in info.metadata
+    }
+    if not own:
+        return {k: v for k, v in info.metadata.items() if alone or k != META_TYPE}
+    return {**{k: v for k, v in info.metadata.items() if k not in ROW_KEYS}, **own}
 
 
 def _row(
@@ -250,7 +298,7 @@ def _row(
 ) -> Imported:
     reference = backend.reference(info.name, field_name)
     owner = _owner(info.metadata, environment)
-    last = info.last_rotated
+    last = info.for_field(field_name).last_rotated
     return Imported(
         environment.name,
         reference,

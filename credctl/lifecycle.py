@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from credctl.backends.base import Backend
 from credctl.credential import Credential
-from credctl.errors import BackendError, NotFoundError, SecretDeletedError
+from credctl.errors import BackendError, NotFoundError, SecretDeletedError, ShapeError
 from credctl.model import EnvironmentConfig, SecretInfo
 from credctl.rotation.rotators import rotator_type
+from credctl.shape import check_write
 
 
 def gives_first_value(credential: Credential) -> bool:
@@ -67,6 +68,26 @@ def deleted_error(
         deleted_message(credential, reference, backend.describe(), info),
         hint=deleted_hint(credential, environment, info),
     )
+
+
+def check_shape(
+    backend: Backend, name: str, field: str | None, who: str, *, restored: bool = False
+) -> None:
+    """Refuse (exit 2) a write of one row's value that would damage the shape of the value
+    its secret holds. `restored`: --recreate has just brought the deleted secret back (a
+    store shows a deleted value's shape only then), and a refusal says it is back."""
+    shape = backend.value_shapes([name])[name]
+    if isinstance(shape, BackendError):
+        raise shape
+    try:
+        check_write(shape, field, who, backend.reference(name))
+    except ShapeError as error:
+        if not restored:
+            raise
+        raise ShapeError(
+            f"{error}; the deleted secret is restored with its old value, which stays current",
+            hint=error.hint,
+        ) from None
 
 
 def external_missing(

@@ -68,6 +68,17 @@ Duration = Annotated[timedelta, BeforeValidator(_duration), AfterValidator(_not_
 PositiveDuration = Annotated[timedelta, BeforeValidator(_duration), AfterValidator(_positive)]
 
 
+def _duration_or_never(value: object) -> object:
+    if isinstance(value, str) and value.strip().lower() == "never":
+        return "never"
+    duration = _duration(value)
+    return _positive(duration) if isinstance(duration, timedelta) else duration
+
+
+# a positive duration, or `never` (the check is off)
+DurationOrNever = Annotated[timedelta | Literal["never"], BeforeValidator(_duration_or_never)]
+
+
 # ---------------------------------------------------------------- environments
 
 
@@ -282,6 +293,8 @@ class CredentialTypePolicy(Strict):
     timeout: PositiveDuration = timedelta(seconds=60)
     lambda_arn: str | None = None
     allow_never: bool = False
+    # not read for this long (AWS LastAccessedDate): `unused`; before the environment's
+    unused_after: DurationOrNever | None = None
     # credctl's value is the truth (a secret only our own services share): a rotator that
     # tells no provider is right for it
     self_contained: bool = False
@@ -307,6 +320,7 @@ class EnvironmentPolicy(Strict):
     max_age: PositiveDuration | None = None
     warn_before: Duration | None = None
     require_owner: bool | None = None
+    unused_after: DurationOrNever | None = None
 
 
 class PolicyFile(Strict):
@@ -326,11 +340,14 @@ class EffectivePolicy:
     require_owner: bool
     type_policy: CredentialTypePolicy
     schedule_exceeds_policy: bool
+    # not read for this long is `unused` (None: never), where the store records reads
+    unused_after: timedelta | None = timedelta(days=90)
 
 
 # ------------------------------------------------------------------ the table
 
-OWNED_COLUMNS = ("reference", "last_rotated")
+# the cells credctl writes; `expires` only where the table has that (optional) column
+OWNED_COLUMNS = ("reference", "last_rotated", "expires")
 
 
 @dataclass
@@ -348,6 +365,7 @@ class Row:
     owner: str
     env_var: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    expires: str = ""  # the optional Expires column (empty: not given, or no such column)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -479,6 +497,8 @@ class SecretInfo:
     # its current value is gone for good (a destroyed Vault version): only a new value helps
     destroyed: bool = False
     rotated_by_store: bool = False  # the store rotates it itself (AWS RotationEnabled)
+    # the day it was last read (AWS LastAccessedDate; None: never read, or not recorded)
+    last_read: datetime | None = None
     field: str | None = None  # the #field of the row this view is for (None: the whole secret)
 
     @property
@@ -534,6 +554,11 @@ class SecretInfo:
         return None
 
     @property
+    def expires_on(self) -> datetime | None:
+        """The provider's expiry of this row's current value, as credctl recorded it."""
+        return _timestamp(self.own(META_EXPIRES))
+
+    @property
     def last_rotated(self) -> datetime | None:
         """When this row's value last changed: the version another tool made, else the newest
         of credctl's record and the store's own rotation."""
@@ -562,6 +587,10 @@ META_LAST_ROTATED = "credctl:last-rotated"
 META_ROTATED_BY = "credctl:rotated-by"
 # the version credctl last made current: another current version was made by another tool
 META_VERSION = "credctl:version"
+# the provider's expiry of the current value (a certificate's notAfter, or given by a person)
+META_EXPIRES = "credctl:expires"
+# the row's owner when it was last rotated: a later owner means the team changed since
+META_OWNER_AT_ROTATION = "credctl:owner-at-rotation"
 # a row's own keys; a row on one #field keeps them under `credctl:field:<field>:<key>`
 ROW_KEYS = (
     META_OWNER,
@@ -570,6 +599,8 @@ ROW_KEYS = (
     META_SCHEDULE,
     META_LAST_ROTATED,
     META_ROTATED_BY,
+    META_EXPIRES,
+    META_OWNER_AT_ROTATION,
 )
 FIELD_KEY_PREFIX = "credctl:field:"
 LAST_ROTATED_SUFFIX = "last-rotated"

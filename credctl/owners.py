@@ -6,8 +6,8 @@ owners:
   "@payments": {slack: {url_env: SLACK_PAYMENTS_WEBHOOK}}
   "@identity": {teams: {url: "https://…"}}
   "@platform": {webhook: {url_env: PLATFORM_HOOK}}
-departed:
-  - {owner: alice@example.com, date: 2026-10-01}
+departed:                                  # people who left, and when
+  alice@example.com: 2026-10-01
 repeat_after: 7d
 retry: {max_attempts: 4, base_delay: 1s}
 ```
@@ -89,17 +89,13 @@ class Channel(Strict):
         raise AssertionError("validated to have one")
 
 
-class Departed(Strict):
-    owner: str
-    date: date
-
-
 class OwnersFile(Strict):
     """The whole of owners.yaml."""
 
     default: Channel = Channel(markdown="-")
     owners: dict[str, Channel] = Field(default_factory=dict)
-    departed: list[Departed] = Field(default_factory=list)
+    # person (an owner, or an actor credctl records as rotated-by) -> the day they left
+    departed: dict[str, date] = Field(default_factory=dict)
     repeat_after: Duration = timedelta(days=7)
     retry: RetryConfig = RetryConfig(max_attempts=4)
 
@@ -109,6 +105,16 @@ class OwnersFile(Strict):
             if slugify(name) == slugify(owner):
                 return channel
         return self.default
+
+    def departure(self, person: str | None) -> tuple[str, date] | None:
+        """The person as owners.yaml names them and the day they left, if they did
+        (compared without case or punctuation, as owners are)."""
+        if not person or not slugify(person):
+            return None
+        for name, left_on in self.departed.items():
+            if slugify(name) == slugify(person):
+                return name, left_on
+        return None
 
 
 def load_owners(root: Path) -> OwnersFile:

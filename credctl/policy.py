@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_AGE = timedelta(days=90)
 DEFAULT_WARN_BEFORE = timedelta(days=14)
+# AWS Config's secretsmanager-secret-unused rule defaults to 90 days too
+DEFAULT_UNUSED_AFTER = timedelta(days=90)
 
 
 @dataclass
@@ -71,6 +73,7 @@ class Policy:
             require_owner=_first_bool(rules.require_owner, self.defaults.require_owner, True),
             type_policy=type_policy,
             schedule_exceeds_policy=exceeds,
+            unused_after=_unused_after(type_policy, rules, self.defaults),
         )
 
 
@@ -104,6 +107,16 @@ def provider_warnings(policy: Policy) -> list[str]:
             "add 'self_contained: true'"
         )
     return warnings
+
+
+def _unused_after(
+    type_policy: CredentialTypePolicy, rules: EnvironmentPolicy, defaults: EnvironmentPolicy
+) -> timedelta | None:
+    """The type's `unused_after`, else the environment's, else the defaults' (None: never)."""
+    for setting in (type_policy.unused_after, rules.unused_after, defaults.unused_after):
+        if setting is not None:
+            return None if setting == "never" else setting
+    return DEFAULT_UNUSED_AFTER
 
 
 def _first_bool(*values: bool | None) -> bool:

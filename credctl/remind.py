@@ -156,7 +156,13 @@ def digests(report: AuditReport, owners: OwnersFile) -> list[Digest]:
                     finding.severity,
                     finding.message,
                     status.due_on.strftime("%Y-%m-%d") if status.due_on else None,
-                    fix_for(finding.code, credential.id, credential.environment, where),
+                    fix_for(
+                        finding.code,
+                        credential.id,
+                        credential.environment,
+                        where,
+                        person=credential.person_rotates,
+                    ),
                 )
             )
     return [

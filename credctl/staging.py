@@ -17,10 +17,12 @@ from credctl import clock
 from credctl.backends.base import Backend
 from credctl.credential import Credential
 from credctl.errors import BackendError, RotationInProgressError
+from credctl.expiry import Expiry
 from credctl.model import (
     META_LAST_ROTATED,
     META_MANAGED,
     META_OWNER,
+    META_OWNER_AT_ROTATION,
     META_ROTATED_BY,
     META_SCHEDULE,
     META_SERVICE,
@@ -118,19 +120,41 @@ def foreign_pending_error(credential: Credential, pending: PendingInfo) -> Rotat
 
 
 def recorded_metadata(
-    credential: Credential, actor: str, at: datetime, version: str | None
+    credential: Credential,
+    actor: str,
+    at: datetime,
+    version: str | None,
+    expiry: Expiry | None = None,
 ) -> dict[str, str]:
-    """The metadata a committed change writes: the credential's, its last-rotated and
-    rotated-by, and the version it made current (None: not known here)."""
+    """The metadata a committed change writes: the credential's, its last-rotated,
+    rotated-by and owner-at-rotation, the version it made current (None: not known here)
+    and the new value's expiry (None: not known here, the recorded one stays)."""
     field = credential.field
     recorded = {
         **metadata_for(credential),
         row_key(META_LAST_ROTATED, field): format_instant(at),
         row_key(META_ROTATED_BY, field): actor,
     }
+    if credential.owner:
+        recorded[row_key(META_OWNER_AT_ROTATION, field)] = credential.owner
     if version is not None:
         recorded[META_VERSION] = version
+    if expiry is not None:
+        recorded.update(expiry.metadata(field))
     return recorded
+
+
+def stale_metadata(
+    credential: Credential, info: SecretInfo | None, expiry: Expiry | None
+) -> list[str]:
+    """The keys a committed change removes: the old value's expiry when the new one has
+    none, and the owner at the last rotation when the row now names no owner."""
+    field = credential.field
+    stale = expiry.stale(info, field) if expiry is not None else []
+    owner_key = row_key(META_OWNER_AT_ROTATION, field)
+    if not credential.owner and info is not None and owner_key in info.metadata:
+        stale.append(owner_key)
+    return stale
 
 
 @dataclass
@@ -143,9 +167,16 @@ class Committed:
 
 
 def commit_staged(
-    backend: Backend, name: str, token: str, credential: Credential, actor: str
+    backend: Backend,
+    name: str,
+    token: str,
+    credential: Credential,
+    actor: str,
+    expiry: Expiry | None = None,
+    info: SecretInfo | None = None,
 ) -> Committed:
-    """Promote the staged value, then record `last-rotated`/`rotated-by` in the store.
+    """Promote the staged value, then record `last-rotated`/`rotated-by` (and the new
+    value's expiry, when known) in the store; `info` is the store's earlier view of it.
 
     The value stays marked as staged until `finish_staged`, which the caller runs once it
     has recorded the change itself (audit log, table): a run that stops before then leaves
@@ -156,7 +187,11 @@ def commit_staged(
     version = backend.promote(name, token, keep_pending=True)
     now = clock.now()
     try:
-        backend.set_metadata(name, recorded_metadata(credential, actor, now, version))
+        backend.set_metadata(
+            name,
+            recorded_metadata(credential, actor, now, version, expiry),
+            stale_metadata(credential, info, expiry),
+        )
     except BackendError as error:
         return Committed(version, now, error)
     return Committed(version, now)
@@ -199,10 +234,18 @@ def finish_promoted(
 
 
 def table_updates(
-    credential: Credential, backend: Backend, name: str, field: str | None, at: datetime
+    credential: Credential,
+    backend: Backend,
+    name: str,
+    field: str | None,
+    at: datetime,
+    expiry: Expiry | None = None,
 ) -> dict[str, str]:
-    """The table cells a committed value changes: Last Rotated, and the reference if empty."""
+    """The table cells a committed value changes: Last Rotated, the reference if empty,
+    and Expires (where the table has the column) when the new value's expiry is known."""
     updates = {"last_rotated": at.strftime("%Y-%m-%d")}
+    if expiry is not None:
+        updates["expires"] = expiry.cell()
     reference = backend.reference(name, field)
     if credential.reference.strip() != reference:
         updates["reference"] = reference

@@ -29,10 +29,13 @@ from credctl.errors import (
     MetadataLimitError,
     NotFoundError,
     NotRecordedError,
+    ShapeError,
 )
+from credctl.expiry import Expiry, expiry_sync
 from credctl.fanout import MAX_ENVIRONMENTS, each_environment, failures, not_reached
 from credctl.generate import generate
 from credctl.lifecycle import (
+    check_shape,
     deleted_error,
     gives_first_value,
     missing_external_error,
@@ -101,6 +104,8 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "deleted": ("x", "red"),
     "missing": ("!", "red"),
 }
+# a table cell as a write-back names it
+CELL_NAMES = {"reference": "Value/Reference", "last_rotated": "Last Rotated", "expires": "Expires"}
 REPORTED_ONLY = ("orphan", "unmanaged", "deleted", "missing")  # never changed by sync
 # reported, and what stops sync: a row's secret deleted, or an external one missing
 BLOCKED = ("deleted", "missing")
@@ -129,6 +134,8 @@ class Change:
     remove: list[str] = field(default_factory=list)
     info: SecretInfo | None = None  # the store's listing of it, when it has one
     error: CredctlError | None = None  # why a blocked row stops sync (deleted, missing)
+    # another tool changed its value: a certificate's expiry is read from the new one
+    read_expiry: bool = False
 
     def as_json(self) -> dict[str, object]:
         return pick(self, "action", "id", "environment", "fields")
@@ -276,9 +283,12 @@ def _stopped(failed: list[tuple[Change, CredctlError]], total: int) -> CredctlEr
     """One error for a sync whose changes failed, with the exit code of the worst."""
     change, error = failed[0]
     more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+    hint = "the changes that succeeded are recorded; run 'credctl sync' again to finish"
+    if isinstance(error, ShapeError) and error.hint:
+        hint = error.hint  # a refused write fails again: what to change in its row
     stopped = CredctlError(
         f"sync stopped: {len(failed)} of {total} changes failed{more}; first: {change.id}: {error}",
-        hint="the changes that succeeded are recorded; run 'credctl sync' again to finish",
+        hint=hint,
     )
     # A store that failed is exit 3 whatever else happened; otherwise the highest code,
     # so the order the failures came back in never changes the exit code.
@@ -380,7 +390,15 @@ def _environment_changes(
         name, field_name = credential.target(environment)
         named.setdefault(name, []).append(credential)
         changes.extend(
-            _row_changes(credential, environment, backend, name, field_name, known, lifecycle)
+            _row_changes(
+                credential,
+                environment,
+                backend,
+                (name, field_name),
+                known,
+                lifecycle,
+                project.table.has_column("expires"),
+            )
         )
     for name, on_secret in named.items():
         check_metadata_room(environment, name, on_secret, known.get(name))
@@ -403,17 +421,18 @@ def _row_changes(
     credential: Credential,
     environment: EnvironmentConfig,
     backend: Backend,
-    name: str,
-    field_name: str | None,
+    target: tuple[str, str | None],
     listing: dict[str, SecretInfo],
     lifecycle: Lifecycle,
+    table_has_expires: bool,
 ) -> list[Change]:
+    name, field_name = target
     reference = backend.reference(name, field_name)
-    desired = metadata_for(credential)
     listed = listing.get(name)
     info = None if listed is None else listed.for_field(field_name)
+    expires_metadata, table_updates = expiry_sync(credential, info, table_has_expires)
+    desired = {**metadata_for(credential), **expires_metadata}
     changes: list[Change] = []
-    table_updates: dict[str, str] = {}
     if credential.reference.strip() != reference:
         table_updates["reference"] = reference
 
@@ -460,14 +479,17 @@ def _row_changes(
             return [recreated]
         if not (lifecycle.restore and not info.destroyed):
             return [change("deleted", [], info=info, error=blocked)]
-        changes.append(change("restore", ["value", *metadata_fields], metadata=drifted, info=info))
+        # back with what a sync of a secret that is there records (adopted, changed outside)
+        remove, outside = _records(credential, info, drifted)
+        fields = ["value", *_fields(drifted, outside)]
+        changes.append(change("restore", fields, metadata=drifted, remove=remove, info=info))
     else:
         changes.extend(_update_changes(credential, environment, info, drifted, change))
     store_date = _date(info.last_rotated)
     if store_date != _date(credential.rotated_on):
         table_updates["last_rotated"] = store_date or "never"
     if table_updates:
-        fields = ["Value/Reference" if k == "reference" else "Last Rotated" for k in table_updates]
+        fields = [CELL_NAMES[column] for column in table_updates]
         changes.append(change("write-back", fields, table_updates=table_updates))
     return changes
 
@@ -481,6 +503,37 @@ def _update_changes(
 ) -> list[Change]:
     """The update of a row's secret that is there: drifted metadata, keys moved to its
     field's, a value changed outside credctl recorded, a first value, a stopped run's value."""
+    remove, outside = _records(credential, info, drifted)
+    fill_value = not info.has_value and gives_first_value(credential) and not credential.external
+    own_pending = info.own_pending
+    finish = (
+        own_pending is not None
+        and own_pending.promoted
+        and pending_state(own_pending, environment, clock.now()) == "abandoned"
+    )
+    if not (drifted or fill_value or finish):
+        return []
+    fields = _fields(drifted, outside)
+    fields += ["value"] if fill_value else []
+    fields += ["staged value"] if finish else []
+    updated: Change = change(
+        "update",
+        fields,
+        metadata=drifted,
+        generate_value=fill_value,
+        finish_staged=finish,
+        remove=remove,
+        read_expiry=outside is not None,
+    )
+    return [updated]
+
+
+def _records(
+    credential: Credential, info: SecretInfo, drifted: dict[str, str]
+) -> tuple[list[str], datetime | None]:
+    """What sync records on a row's secret beside its metadata, added to `drifted`: the
+    version it adopts, a value changed outside credctl. Returns the keys to remove (moved
+    to its field's) and when the value was changed outside (None: it was not)."""
     field_name = info.field
     remove = _moved_to_field(info, drifted)
     # an external secret is another system's: credctl writes no record on it but a rotation's
@@ -495,30 +548,13 @@ def _update_changes(
         drifted[row_key(META_LAST_ROTATED, field_name)] = format_instant(outside)
         drifted[row_key(META_ROTATED_BY, field_name)] = OUTSIDE_ACTOR
         drifted[META_VERSION] = info.current_version
-    fill_value = not info.has_value and gives_first_value(credential) and not credential.external
-    own_pending = info.own_pending
-    finish = (
-        own_pending is not None
-        and own_pending.promoted
-        and pending_state(own_pending, environment, clock.now()) == "abandoned"
-    )
-    if not (drifted or fill_value or finish):
-        return []
-    fields = list(
-        dict.fromkeys(_shown(k) for k in drifted if outside is None or not _is_outside_key(k))
-    )
-    fields += ["changed outside"] if outside is not None else []
-    fields += ["value"] if fill_value else []
-    fields += ["staged value"] if finish else []
-    updated: Change = change(
-        "update",
-        fields,
-        metadata=drifted,
-        generate_value=fill_value,
-        finish_staged=finish,
-        remove=remove,
-    )
-    return [updated]
+    return remove, outside
+
+
+def _fields(drifted: dict[str, str], outside: datetime | None) -> list[str]:
+    """The metadata a change writes, as a plan names it."""
+    shown = (_shown(k) for k in drifted if outside is None or not _is_outside_key(k))
+    return list(dict.fromkeys(shown)) + (["changed outside"] if outside is not None else [])
 
 
 def _is_outside_key(key: str) -> bool:
@@ -739,8 +775,8 @@ def _apply_one(
     now = clock.now()
     if change.action == "restore":
         backend.restore(change.name)
-        if change.metadata:
-            backend.set_metadata(change.name, change.metadata)
+        if change.metadata or change.remove:
+            backend.set_metadata(change.name, change.metadata, change.remove)
         return Applied(change, note=f"restored {change.id} ({change.reference}) with its value")
     if change.action == "recreate":
         return _recreate(project, backend, change, actor)
@@ -784,6 +820,8 @@ def _update(project: Project, backend: Backend, change: Change, actor: str) -> A
     stopped run of credctl left staged on it, finished."""
     assert change.name is not None
     assert change.credential is not None
+    if change.read_expiry:
+        _read_expiry(project, backend, change)
     if not (change.generate_value or change.finish_staged):
         backend.set_metadata(change.name, change.metadata, change.remove)
         return Applied(change)
@@ -821,6 +859,21 @@ def _update(project: Project, backend: Backend, change: Change, actor: str) -> A
     return Applied(change, version=_fill(backend, change, actor, token))
 
 
+def _read_expiry(project: Project, backend: Backend, change: Change) -> None:
+    """Record the expiry of a value another tool made, when it is a certificate (a value
+    that cannot be read, or holds none, leaves what is recorded alone)."""
+    assert change.name is not None
+    environment = project.environment(change.environment)
+    ref = environment.ref_for(change.name, change.secret_field)
+    value = backend.read_values([ref])[ref]
+    if isinstance(value, BackendError):
+        return
+    expiry = Expiry.of(value)
+    if expiry.on is not None:
+        change.metadata.update(expiry.metadata(change.secret_field))
+        change.table_updates["expires"] = expiry.cell()
+
+
 def _recreate(project: Project, backend: Backend, change: Change, actor: str) -> Applied:
     """A deleted secret back with a new generated value (its old one stays in the history
     where the store kept it)."""
@@ -828,6 +881,8 @@ def _recreate(project: Project, backend: Backend, change: Change, actor: str) ->
     assert change.credential is not None
     if change.info is not None and not change.info.destroyed:
         backend.restore(change.name)  # a store writes no new value over a deleted secret
+        whole = backend.reference(change.name)
+        check_shape(backend, change.name, change.secret_field, whole, restored=True)
     token = staging_token()
     backend.put_pending(
         change.name, _generated(project, change.credential), token, change.secret_field

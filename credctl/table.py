@@ -2,7 +2,7 @@
 
 Reading finds every table whose header names the credential columns, anywhere
 in the file. Writing changes only the owned cells (`Value/Reference`, `Last
-Rotated`) of the rows asked for; every other byte stays as it was. A write
+Rotated`, and `Expires` where the table has that optional column) of the rows asked for; every other byte stays as it was. A write
 re-reads the file under a lock and lands on the rows by credential id, so an
 edit saved (or a row moved) since credctl read the file is kept, and an edit of
 a cell credctl wanted to change is reported instead of overwritten.
@@ -41,6 +41,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "last_rotated": ("lastrotated",),
     "owner": ("owner",),
     "env_var": ("envvar", "environmentvariable"),
+    "expires": ("expires", "expiry", "expireson"),
 }
 REQUIRED = ("service", "environment", "credential_type", "reference", "schedule", "last_rotated")
 HEADERS = {
@@ -52,6 +53,7 @@ HEADERS = {
     "last_rotated": "Last Rotated",
     "owner": "Owner",
     "env_var": "Env Var",
+    "expires": "Expires",
 }
 YAML_KEYS = {
     "service": "service",
@@ -62,6 +64,7 @@ YAML_KEYS = {
     "last_rotated": "last_rotated",
     "owner": "owner",
     "env_var": "env_var",
+    "expires": "expires",
 }
 _DELIMITER = re.compile(r"^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
 
@@ -125,6 +128,24 @@ class Table:
     _append_at: int | None = None  # line index after the table's last row (Markdown)
     _yaml_end: int | None = None  # offset after the list's last item (YAML)
     _yaml_indent: int = 0
+    _yaml_columns: set[str] = field(default_factory=set)  # the keys any item has (YAML)
+
+    def has_column(self, column: str) -> bool:
+        """Whether the table has this column (YAML: whether any item has its key)."""
+        if self.kind == "yaml":
+            return column in self._yaml_columns
+        return column in self._columns
+
+    def _writable(self, line: int, column: str, text: str) -> bool:
+        """Whether a cell can be written: an optional column the table lacks (or a
+        Markdown row too short to reach it, or a YAML item without it, to be emptied) is
+        left alone."""
+        if column != "expires":
+            return True
+        if self.kind == "yaml":
+            present = {str(key.value) for key, _ in self._yaml_nodes[line][0].value}
+            return self.has_column(column) and (bool(text) or YAML_KEYS[column] in present)
+        return column in self._places[line].spans
 
     def save(self, updates: Mapping[str, Mapping[str, str]]) -> WriteResult:
         """Write owned cells by row id, {id: {column: new text}}, onto the file as it is now.
@@ -245,7 +266,7 @@ class Table:
             current = now[0]
             for column, new_text in cells.items():
                 read_text, current_text = getattr(as_read, column), getattr(current, column)
-                if current_text == new_text:
+                if current_text == new_text or not fresh._writable(current.line, column, new_text):
                     continue
                 if current_text != read_text:
                     skipped.append(
@@ -489,10 +510,10 @@ def _read_markdown(path: Path, display: str, text: str) -> Table:
                 }
                 owned = {
                     column: spans[columns.index(column)]
-                    for column in ("reference", "last_rotated")
-                    if columns.index(column) < len(spans)
+                    for column in OWNED_COLUMNS
+                    if column in columns and columns.index(column) < len(spans)
                 }
-                if len(owned) < 2:
+                if "reference" not in owned or "last_rotated" not in owned:
                     problems.append(
                         Problem(display, index + 1, "row has fewer cells than the header")
                     )
@@ -546,6 +567,7 @@ def _row(display: str, line: int, values: Mapping[str, str], extra: dict[str, st
         owner=values.get("owner", ""),
         env_var=values.get("env_var", ""),
         extra=extra,
+        expires=values.get("expires", ""),
     )
 
 
@@ -622,6 +644,7 @@ def _read_yaml(path: Path, display: str, text: str) -> Table:
             raw_value = "" if value_node.tag.endswith(":null") else str(value_node.value)
             if column:
                 values[column] = raw_value
+                table._yaml_columns.add(column)
             else:
                 extra[key] = raw_value
         table.rows.append(_row(display, line, values, extra))

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from credctl.errors import ConfigError, CredctlError, Problem
+from credctl.owners import load_owners
 from credctl.policy import provider_warnings, schedule_warning
 from credctl.project import Project
 from credctl.results import Result
@@ -52,6 +53,11 @@ def validate(project: Project, environments: Sequence[str] = ()) -> Validation:
     """Check everything that needs no network; unknown environment names are usage errors."""
     for name in environments:
         project.environment(name)
+    problems = project.problems()
+    try:  # reminders and the audit read it: a mistake in it is found here first
+        load_owners(project.root)
+    except ConfigError as error:
+        problems.extend(error.problems)
     warnings = provider_warnings(project.policy)
     for credential in project.credentials:
         if credential.type_policy is None:
@@ -59,4 +65,4 @@ def validate(project: Project, environments: Sequence[str] = ()) -> Validation:
         warning = schedule_warning(credential, credential.policy)
         if warning is not None:
             warnings.append(f"{credential.file}:{credential.line}: {warning}")
-    return Validation(project, project.problems(), warnings)
+    return Validation(project, problems, warnings)

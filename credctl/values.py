@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from credctl import auditlog
 from credctl.backends.base import Backend
@@ -17,14 +18,20 @@ from credctl.errors import (
     RotationInProgressError,
     UsageError,
 )
-from credctl.lifecycle import deleted_error, explain_read_failure, missing_external_error
-from credctl.model import EnvironmentConfig, PendingInfo, Ref
+from credctl.expiry import Expiry
+from credctl.lifecycle import (
+    check_shape,
+    deleted_error,
+    explain_read_failure,
+    missing_external_error,
+)
+from credctl.model import EnvironmentConfig, PendingInfo, Ref, SecretInfo
 from credctl.policy import refuse_invalid
 from credctl.project import Project
-from credctl.recording import check_can_record, not_recorded_hint, record_committed
+from credctl.recording import check_can_record, not_recorded_hint, record_committed, save_table
 from credctl.results import Result
+from credctl.schedule import format_timestamp
 from credctl.secret import Secret
-from credctl.shape import check_write
 from credctl.staging import (
     commit_staged,
     finish_staged,
@@ -98,19 +105,31 @@ def get_value(project: Project, credential: Credential, backends: Backends) -> S
 
 @dataclass(frozen=True)
 class Stored(Result):
-    """What `set` did: the current version, and whether the value given was new."""
+    """What `set` did: the current version, whether the value given was new, and the
+    expiry recorded for it."""
 
     credential_id: str
     version: str
     changed: bool = True
+    expiry: Expiry | None = None
+    expiry_recorded: bool = False  # the value was not new, but its expiry was
 
     def notes(self) -> list[str]:
+        expires = self._expires()
         if not self.changed:
+            recorded = f"; recorded that it {expires}" if self.expiry_recorded else ""
             return [
                 f"{self.credential_id} already holds this value (version {self.version}): "
-                "nothing stored, no new version, Last Rotated unchanged"
+                f"nothing stored, no new version, Last Rotated unchanged{recorded}"
             ]
-        return [f"stored a new value for {self.credential_id} (version {self.version})"]
+        also = f"; it {expires}" if self.expiry is not None and self.expiry.on else ""
+        return [f"stored a new value for {self.credential_id} (version {self.version}){also}"]
+
+    def _expires(self) -> str:
+        if self.expiry is None or self.expiry.on is None:
+            return "has no known expiry"
+        source = " (its certificate's notAfter)" if self.expiry.source == "certificate" else ""
+        return f"expires {format_timestamp(self.expiry.on)}{source}"
 
 
 def set_value(
@@ -121,8 +140,11 @@ def set_value(
     actor: str,
     *,
     recreate: bool = False,
+    expires: datetime | None = None,
 ) -> Stored:
-    """Store a new value now, staged like a rotation; the value already stored is no change.
+    """Store a new value now, staged like a rotation; the value already stored is no change
+    (but its expiry is recorded if it differs). Its expiry: `expires`, else the earliest
+    notAfter of the certificates it holds, else none.
 
     A value staged by a set or rotation whose process is gone is taken over: finished
     when it is this very value (a retry after a failure), replaced otherwise.
@@ -137,23 +159,23 @@ def set_value(
     environment = environment_of(project, credential)
     backend = backends.get(environment)
     name, field = credential.target(environment)
+    expiry = Expiry.of(value, expires)
     listed = backend.secret_info(name)
+    restored = False
     if listed is not None and listed.deleted:
         # never written over unless asked: the value given then brings it back
         if not recreate:
             raise deleted_error(credential, environment, backend, listed)
         if not listed.destroyed:
             backend.restore(name)
+            restored = True
             listed = backend.secret_info(name)
     elif listed is None and credential.external:
         raise missing_external_error(credential, environment, backend)
     info = None if listed is None else listed.for_field(field)
     if info is not None and not info.deleted and info.has_value:
         # never over a JSON object or several fields without #field, never over binary data
-        shape = backend.value_shapes([name])[name]
-        if isinstance(shape, BackendError):
-            raise shape
-        check_write(shape, field, credential.id, backend.reference(name))
+        check_shape(backend, name, field, credential.id, restored=restored)
     if info is not None and not info.deleted and info.has_value and info.pending is None:
         reference = Ref(
             environment.backend_type.scheme, environment.backend.reference_name(name), field
@@ -161,7 +183,7 @@ def set_value(
         current = backend.read_values([reference])[reference]
         # compared here, never shown; a store that will not let us read simply gets the write
         if isinstance(current, Secret) and current == value:
-            return Stored(credential.id, info.current_version or "", changed=False)
+            return _same_value(project, credential, backend, info, expiry)
     token = None
     pending = None if info is None else info.own_pending
     if info is not None and info.pending is not None and pending is None:
@@ -177,7 +199,7 @@ def set_value(
             backend.create(name, metadata_for(credential), None)
         token = staging_token()
         backend.put_pending(name, value, token, field)
-    committed = commit_staged(backend, name, token, credential, actor)
+    committed = commit_staged(backend, name, token, credential, actor, expiry, info)
     problem = committed.metadata_error
     entry = auditlog.Entry(
         actor,
@@ -187,7 +209,7 @@ def set_value(
         committed.version,
         message=f"metadata not recorded: {problem}" if problem else None,
     )
-    updates = {credential.id: table_updates(credential, backend, name, field, committed.at)}
+    updates = {credential.id: table_updates(credential, backend, name, field, committed.at, expiry)}
     not_recorded = record_committed(project, updates, entry)
     table_missing = any(project.table.display in what for what in not_recorded)
     if problem is not None:
@@ -202,7 +224,33 @@ def set_value(
         )
     # recorded everywhere: the store may forget that this value was staged
     finish_staged(backend, name, token, credential, f"credctl set {credential.id}")
-    return Stored(credential.id, committed.version)
+    return Stored(credential.id, committed.version, expiry=expiry)
+
+
+def _same_value(
+    project: Project, credential: Credential, backend: Backend, info: SecretInfo, expiry: Expiry
+) -> Stored:
+    """The value given is the one stored: no new version; only its expiry is recorded (in
+    the store and the table's Expires cell) when it differs from what credctl recorded."""
+    version = info.current_version or ""
+    unchanged = Stored(credential.id, version, changed=False)
+    if expiry.on is None:
+        return unchanged  # nothing new is known of it: what is recorded stays
+    recorded = info.expires_on
+    if recorded is not None and format_timestamp(recorded) == format_timestamp(expiry.on):
+        if credential.expires.strip() == expiry.cell() or not project.table.has_column("expires"):
+            return unchanged
+    else:
+        field = credential.field
+        backend.set_metadata(info.name, expiry.metadata(field), expiry.stale(info, field))
+    _, problem = save_table(project, {credential.id: {"expires": expiry.cell()}})
+    if problem is not None:
+        raise NotRecordedError(
+            f"{credential.id}: its expiry is recorded in the store, but {problem} could not be "
+            "written",
+            hint="once the table is writable, 'credctl sync' writes its Expires from the store",
+        )
+    return Stored(credential.id, version, changed=False, expiry=expiry, expiry_recorded=True)
 
 
 def _take_over(

@@ -122,13 +122,14 @@ def test_an_external_secret_is_read_never_created_and_rotated_when_asked(
         whole = json.loads(store.server.client().get_secret_value(SecretId=name)["SecretString"])
         assert (whole["username"], whole["port"]) == ("app", 5432)  # only #password changed
     # only the record of the rotation goes on another system's secret: the row's own
-    # (#password's) date and actor, and the version it made current (a later one is the
-    # owner system's own rotation)
+    # (#password's) date, actor and owner at the time (a later owner is a team change),
+    # and the version it made current (a later one is the owner system's own rotation)
     keys = {k for k in metadata_of(store, project, name) if k.startswith("credctl:")}
     keys.discard("credctl:last-token")  # Vault's promote marks the version it wrote
     assert keys == {
         "credctl:field:password:last-rotated",
         "credctl:field:password:rotated-by",
+        "credctl:field:password:owner-at-rotation",
         "credctl:version",
     }
     audit, _ = audit_json(project, store)

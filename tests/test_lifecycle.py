@@ -253,3 +253,28 @@ def test_a_vault_deletion_still_to_come_is_not_a_deleted_secret(
     assert meta["data"]["versions"]["1"]["deletion_time"]  # set, and a day ahead
     assert audit_of(project, store)["credentials"][0]["status"] == "ok"
     assert credctl(project, "get", "prod/stripe/api-key", env=store.env).exit_code == 0
+
+
+def test_import_of_a_destroyed_vault_secret_names_the_way_out_that_works(
+    tmp_path: Path, openbao: OpenBao
+) -> None:
+    """A destroyed value cannot be restored: import says to add the row and --recreate."""
+    store = Store("vault", openbao)
+    project, prefix = project_on(tmp_path, store, [])
+    name = f"{prefix}google/client-secret"
+    openbao.bao("kv", "put", "-mount=secret", name, "value=old")
+    openbao.bao("kv", "destroy", "-mount=secret", "-versions=1", name)
+    imported = credctl(project, "import", env=store.env)
+    assert imported.exit_code == 0, imported.output
+    assert "destroyed in Vault" in imported.output
+    assert "restore it in the store" not in imported.output
+    assert "then give it a new value with 'credctl set ID --recreate'" in imported.output
+    # followed: the row by hand, then a value a person gives
+    table = project / "credentials.md"
+    table.write_text(table.read_text() + row(service="Google", credential_type="Client Secret"))
+    given = credctl(
+        project, "set", "prod/google/client-secret", "--recreate", input=CANARY, env=store.env
+    )
+    assert given.exit_code == 0, given.output
+    assert credctl(project, "get", "prod/google/client-secret", env=store.env).stdout == CANARY
+    assert audit_of(project, store)["credentials"][0]["status"] == "ok"

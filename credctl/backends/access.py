@@ -17,6 +17,8 @@ if TYPE_CHECKING:  # the command line reads LADDER at start-up: nothing heavy at
     from credctl.model import EnvironmentConfig
 
 LADDER = ("audit", "env", "rotate", "sync")
+# commands off the ladder whose access is one of its rungs (`audit --compare-values` as diff)
+SAME_ACCESS = {"diff": "env"}
 
 
 def rungs(command: str) -> set[str]:

@@ -430,6 +430,8 @@ class AwsBackend(StoreNames):
             pending=pending,
             deleted=entry.get("DeletedDate") is not None,
             rotated_by_store=bool(entry.get("RotationEnabled")),
+            # set by AWS on the first read, to the day; absent until then
+            last_read=entry.get("LastAccessedDate"),
         )
 
     def _dated(self, found: list[SecretInfo]) -> list[SecretInfo]:

@@ -41,6 +41,8 @@ class BackendType:
     metadata_keys: int | None = None
     # requests at once when the environment sets no `concurrency`
     concurrency: int = 16
+    # the store records when each secret was last read (AWS LastAccessedDate): audit's `unused`
+    records_reads: bool = False
 
 
 BACKENDS: dict[str, BackendType] = {
@@ -62,6 +64,7 @@ BACKENDS: dict[str, BackendType] = {
             write_rate=50.0,  # Secrets Manager's quota for writes, all kinds together
             access=("iam", "credctl.backends.access:aws_iam"),
             metadata_keys=49,  # 50 tags a secret
+            records_reads=True,
         ),
         BackendType(
             type="vault",

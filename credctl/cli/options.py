@@ -404,6 +404,21 @@ def _moment(context: click.Context, parameter: click.Parameter, value: str | Non
     return moment
 
 
+def expiry_date(context: click.Context, parameter: click.Parameter, value: str | None) -> Any:
+    """An expiry: an ISO date (00:00 UTC that day) or date-time, as the Expires column."""
+    if value is None:
+        return None
+    from credctl.expiry import parse_expiry
+
+    try:
+        moment = parse_expiry(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    if moment is None:
+        raise click.BadParameter("empty (give a date such as 2027-03-31)")
+    return moment
+
+
 def as_of_option(function: F) -> F:
     return click.option(
         "--as-of",

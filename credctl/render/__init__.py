@@ -29,9 +29,19 @@ class RenderOptions:
     command: str = "audit"
     style: Styler = plain
     by: str | None = None
+    forecast: bool = False  # status --forecast: what falls due in the next 30/60/90 days
 
 
-__all__ = ["FORMATS", "RENDERERS", "RenderOptions", "Renderer", "Styler", "plain", "render"]
+__all__ = [
+    "FORECAST_FORMATS",
+    "FORMATS",
+    "RENDERERS",
+    "RenderOptions",
+    "Renderer",
+    "Styler",
+    "plain",
+    "render",
+]
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,8 @@ RENDERERS: dict[str, Renderer] = {
     )
 }
 FORMATS = tuple(RENDERERS)
+# the formats `status --forecast` adds its section to
+FORECAST_FORMATS = ("table", "json", "markdown", "html")
 
 
 def render(report: AuditReport, fmt: str, options: RenderOptions) -> str | Iterator[str]:

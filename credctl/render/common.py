@@ -27,25 +27,43 @@ def day(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d") if moment else ""
 
 
-def status_rows(report: AuditReport) -> tuple[list[list[str]], list[list[str]]]:
+def status_rows(
+    report: AuditReport, expires: bool = False
+) -> tuple[list[list[str]], list[list[str]]]:
+    """One row per credential; with `expires`, an EXPIRES column before DUE."""
     rows, styles = [], []
     for status in report.credentials:
-        rows.append(
-            [
-                status.id,
-                status.credential.owner or "-",
-                day(status.last_rotated) or ("never" if status.secret else "-"),
-                "" if status.age_days is None else f"{status.age_days}d",
-                "" if status.max_age_days is None else f"{status.max_age_days}d",
-                day(status.due_on),
-                status.status if status.secret else "config",
-            ]
-        )
-        styles.append(["", "", "", "", "", "", STATUS_COLOURS.get(status.status, "")])
+        row = [
+            status.id,
+            status.credential.owner or "-",
+            day(status.last_rotated) or ("never" if status.secret else "-"),
+            "" if status.age_days is None else f"{status.age_days}d",
+            "" if status.max_age_days is None else f"{status.max_age_days}d",
+            day(status.due_on),
+            status.status if status.secret else "config",
+        ]
+        style = ["", "", "", "", "", "", STATUS_COLOURS.get(status.status, "")]
+        if expires:
+            row.insert(5, day(status.expires_on))
+            style.insert(5, "")
+        rows.append(row)
+        styles.append(style)
     return rows, styles
 
 
 STATUS_HEADERS = ("CREDENTIAL", "OWNER", "LAST ROTATED", "AGE", "MAX", "DUE", "STATUS")
+
+
+def has_expiry(report: AuditReport) -> bool:
+    """Whether any credential has an expiry: reports then show an Expires column."""
+    return any(status.expires_on is not None for status in report.credentials)
+
+
+def status_headers(expires: bool = False) -> tuple[str, ...]:
+    """The columns of `status_rows`."""
+    if not expires:
+        return STATUS_HEADERS
+    return (*STATUS_HEADERS[:5], "EXPIRES", *STATUS_HEADERS[5:])
 
 
 def summary_line(report: AuditReport) -> str:

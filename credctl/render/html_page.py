@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from datetime import datetime
 from html import escape
 
 from credctl import __version__
 from credctl.audit import AuditReport, CredentialStatus
+from credctl.forecast import forecast
 from credctl.render import RenderOptions
 from credctl.render.common import group_key
+from credctl.render.forecast import forecast_html
 from credctl.schedule import format_timestamp
 
 COLOURS = {
@@ -62,10 +65,16 @@ code { font-size: .85em; }
 
 
 def render(report: AuditReport, options: RenderOptions) -> str:
-    return html(report, by=options.by)
+    return html(report, by=options.by, with_forecast=options.forecast)
 
 
-def html(report: AuditReport, *, title: str = "Credential status", by: str | None = None) -> str:
+def html(
+    report: AuditReport,
+    *,
+    title: str = "Credential status",
+    by: str | None = None,
+    with_forecast: bool = False,
+) -> str:
     secrets = [c for c in report.credentials if c.secret]
     counts: Counter[str] = Counter(c.status for c in secrets)
     as_of = (
@@ -92,8 +101,8 @@ def html(report: AuditReport, *, title: str = "Credential status", by: str | Non
         )
     parts.append("</section>")
     parts.append("<h2>Age against maximum age</h2>")
-    parts.append(_legend())
-    parts.append(_chart(secrets))
+    parts.append(_legend(any(c.expires_on is not None for c in secrets)))
+    parts.append(_chart(secrets, report.evaluated_at))
     parts.append('<div class="split">')
     parts.append(
         _counts_table("By owner", "by-owner", secrets, lambda c: c.credential.owner or "(no owner)")
@@ -104,6 +113,8 @@ def html(report: AuditReport, *, title: str = "Credential status", by: str | Non
         )
     )
     parts.append("</div>")
+    if with_forecast:
+        parts.append(forecast_html(forecast(report)))
     parts.append(_credentials_table(report.credentials, by))
     if report.findings:
         parts.append(
@@ -126,9 +137,10 @@ def html(report: AuditReport, *, title: str = "Credential status", by: str | Non
     return "\n".join(parts)
 
 
-def _legend() -> str:
+def _legend(expiries: bool) -> str:
     items = "".join(f'<span><i style="--c:{COLOURS[s]}"></i>{s}</span>' for s in ORDER)
-    return f'<p class="legend">{items}<span>&#x2502; = maximum age</span></p>'
+    expiry = "<span>&#x25C6; = the provider's expiry</span>" if expiries else ""
+    return f'<p class="legend">{items}<span>&#x2502; = maximum age</span>{expiry}</p>'
 
 
 def _ratio(status: CredentialStatus) -> float:
@@ -137,9 +149,26 @@ def _ratio(status: CredentialStatus) -> float:
     return status.age_days / status.max_age_days
 
 
-def _chart(secrets: list[CredentialStatus]) -> str:
-    """Horizontal bars: age as a share of maximum age, the limit marked at 100 %."""
-    ranked = sorted(secrets, key=lambda c: (-_ratio(c), c.id))[:CHART_LIMIT]
+def _expiry_ratio(status: CredentialStatus, now: datetime) -> float | None:
+    """Where its expiry falls on its bar: days from its last rotation to the expiry, as a
+    share of its maximum age (None: no expiry, or no age to draw it against)."""
+    if status.expires_on is None or status.age_days is None or not status.max_age_days:
+        return None
+    return max(0.0, (status.age_days + (status.expires_on - now).days) / status.max_age_days)
+
+
+def _urgency(status: CredentialStatus, now: datetime) -> float:
+    """How close it is to its due date (its expiry weighed), as a share of its maximum age:
+    its age ratio when its schedule sets the date. The chart draws the closest first."""
+    if status.due_on is None or not status.max_age_days:
+        return _ratio(status)
+    return max(_ratio(status), 1 - (status.due_on - now).days / status.max_age_days)
+
+
+def _chart(secrets: list[CredentialStatus], now: datetime) -> str:
+    """Horizontal bars: age as a share of maximum age, the limit marked at 100 %, and a
+    diamond where a credential's expiry falls."""
+    ranked = sorted(secrets, key=lambda c: (-_urgency(c, now), c.id))[:CHART_LIMIT]
     label_width, bar_width, row_height = 260, 560, 20
     top, scale_max = 24, max(1.5, min(3.0, max((_ratio(c) for c in ranked), default=1.0)))
     height = top + row_height * len(ranked) + 10
@@ -161,6 +190,8 @@ def _chart(secrets: list[CredentialStatus]) -> str:
             if status.age_days is None
             else f"{status.age_days} / {status.max_age_days or '∞'} days"
         )
+        if status.expires_on is not None:
+            age += f", expires {status.expires_on:%Y-%m-%d}"
         out.append(
             f'<text x="{label_width - 8}" y="{y + 14}" text-anchor="end">{escape(status.id)}</text>'
             f'<rect class="bar" data-status="{status.status}" x="{label_width}" y="{y + 3}" '
@@ -168,6 +199,13 @@ def _chart(secrets: list[CredentialStatus]) -> str:
             f"<title>{escape(status.id)}: {escape(status.status)}, {escape(age)}</title></rect>"
             f'<text x="{label_width + max(length, 1.5) + 6:.1f}" y="{y + 14}">{escape(age)}</text>'
         )
+        expiry = _expiry_ratio(status, now)
+        if expiry is not None and status.expires_on is not None:
+            x = label_width + min(expiry, scale_max) / scale_max * bar_width
+            out.append(
+                f'<path class="expiry" d="M{x:.1f} {y + 2}l5 7l-5 7l-5 -7z" fill="#1b1b1b">'
+                f"<title>{escape(status.id)}: expires {status.expires_on:%Y-%m-%d}</title></path>"
+            )
     out.append(
         f'<line x1="{limit_x:.1f}" y1="{top - 4}" x2="{limit_x:.1f}" y2="{height - 6}" '
         'stroke="#1b1b1b" stroke-width="1.5" stroke-dasharray="4 3"/>'
@@ -216,6 +254,8 @@ def _badge(status: str) -> str:
 
 def _credentials_table(credentials: list[CredentialStatus], by: str | None) -> str:
     group_of = group_key(by)
+    expires = any(status.expires_on is not None for status in credentials)
+    expires_header = "<th>Expires</th>" if expires else ""
 
     groups: dict[str, list[CredentialStatus]] = {}
     for status in credentials:
@@ -227,7 +267,7 @@ def _credentials_table(credentials: list[CredentialStatus], by: str | None) -> s
         out.append(
             '<table class="credentials"><thead><tr><th>Credential</th><th>Owner</th><th>Status</th>'
             "<th>Last rotated</th><th>Rotated by</th><th class=num>Age</th><th class=num>Max age</th>"
-            "<th>Due</th><th>Table</th></tr></thead><tbody>"
+            f"{expires_header}<th>Due</th><th>Table</th></tr></thead><tbody>"
         )
         for status in groups[name]:
             label = status.status if status.secret else "config"
@@ -238,11 +278,16 @@ def _credentials_table(credentials: list[CredentialStatus], by: str | None) -> s
                 f"<td>{escape(status.rotated_by or '')}</td>"
                 f"<td class=num>{'' if status.age_days is None else status.age_days}</td>"
                 f"<td class=num>{'' if status.max_age_days is None else status.max_age_days}</td>"
-                f"<td>{status.due_on.strftime('%Y-%m-%d') if status.due_on else ''}</td>"
+                + (f"<td>{_day(status.expires_on)}</td>" if expires else "")
+                + f"<td>{status.due_on.strftime('%Y-%m-%d') if status.due_on else ''}</td>"
                 f"<td>{escape(status.credential.file)}:{status.credential.line}</td></tr>"
             )
         out.append("</tbody></table>")
     return "".join(out)
+
+
+def _day(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d") if moment is not None else ""
 
 
 def _evidence(report: AuditReport) -> str:

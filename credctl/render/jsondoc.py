@@ -8,6 +8,7 @@ from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from credctl.audit import AuditReport, CredentialStatus
+from credctl.forecast import forecast
 from credctl.render import RenderOptions
 from credctl.render.common import day
 from credctl.results import SCHEMA_VERSION
@@ -29,6 +30,7 @@ def credential_json(status: CredentialStatus) -> dict[str, Any]:
         "age_days": status.age_days,
         "max_age_days": status.max_age_days,
         "due_on": day(status.due_on) or None,
+        "expires_on": day(status.expires_on) or None,
         "status": status.status,
         "file": row.file,
         "line": row.line,
@@ -41,8 +43,8 @@ def audit_json(report: AuditReport) -> Iterator[str]:
     return _stream_json(report, with_findings=True)
 
 
-def status_json(report: AuditReport) -> Iterator[str]:
-    return _stream_json(report, with_findings=False)
+def status_json(report: AuditReport, *, with_forecast: bool = False) -> Iterator[str]:
+    return _stream_json(report, with_findings=False, with_forecast=with_forecast)
 
 
 def indented(value: Any, pad: str = "") -> str:
@@ -90,7 +92,9 @@ def _scalar(value: Any) -> str:
     return _encode(value)
 
 
-def _stream_json(report: AuditReport, *, with_findings: bool) -> Iterator[str]:
+def _stream_json(
+    report: AuditReport, *, with_findings: bool, with_forecast: bool = False
+) -> Iterator[str]:
     encoder = json.JSONEncoder(indent=2)
     generated_at = json.dumps(format_timestamp(report.generated_at))
     as_of = json.dumps(format_timestamp(report.evaluated_at))
@@ -106,10 +110,15 @@ def _stream_json(report: AuditReport, *, with_findings: bool) -> Iterator[str]:
         for index, finding in enumerate(report.findings):
             yield ("," if index else "") + "\n    " + indented(finding.as_json(), "    ")
         yield "\n  ]" if report.findings else "]"
+    if with_forecast:
+        predicted = encoder.encode(forecast(report).as_json()).replace("\n", "\n  ")
+        yield f',\n  "forecast": {predicted}'
     summary = encoder.encode(report.summary()).replace("\n", "\n  ")
     evidence = encoder.encode(report.evidence()).replace("\n", "\n  ")
     yield f',\n  "summary": {summary},\n  "evidence": {evidence}\n}}\n'
 
 
 def render(report: AuditReport, options: RenderOptions) -> Iterator[str]:
-    return audit_json(report) if options.command == "audit" else status_json(report)
+    if options.command == "audit":
+        return audit_json(report)
+    return status_json(report, with_forecast=options.forecast)

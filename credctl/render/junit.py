@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterable
 
-from credctl.audit import AuditReport
+from credctl.audit import AuditReport, CredentialStatus
 from credctl.model import Finding
 from credctl.render import RenderOptions
 
@@ -37,11 +37,14 @@ def junit(report: AuditReport) -> str:
             line=str(row.line),
             time="0",
         )
-        _add_findings(case, status.findings, f"{status.status}; owner {row.owner or 'none'}")
-    loose = [f for f in report.findings if f.id is None]
+        _add_findings(case, status.findings, _status_line(status))
+    # no row's: a store's (orphan, unmanaged), or the table's (a row missing in an environment)
+    rows = {status.id for status in report.credentials}
+    loose = [f for f in report.findings if f.id not in rows]
     for finding in loose:
+        kind = "store" if finding.id is None else "table"
         case = ElementTree.SubElement(
-            suite("store"), "testcase", classname="store", name=finding.code, time="0"
+            suite(kind), "testcase", classname=kind, name=finding.id or finding.code, time="0"
         )
         _add_findings(case, [finding], "")
     for element in suites.values():
@@ -58,6 +61,16 @@ def junit(report: AuditReport) -> str:
     ElementTree.indent(root)
     body = ElementTree.tostring(root, encoding="unicode")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"
+
+
+def _status_line(status: CredentialStatus) -> str:
+    """Its status, owner, due date and expiry, as the test case's output says them."""
+    line = f"{status.status}; owner {status.credential.owner or 'none'}"
+    if status.due_on is not None:
+        line += f"; due {status.due_on:%Y-%m-%d}"
+    if status.expires_on is not None:
+        line += f"; expires {status.expires_on:%Y-%m-%d}"
+    return line
 
 
 def _add_findings(case: ElementTree.Element, findings: Iterable[Finding], status: str) -> None:

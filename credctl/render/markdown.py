@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from credctl.audit import AuditReport
+from credctl.forecast import forecast
 from credctl.render import RenderOptions
 from credctl.render.common import (
     day,
     finding_line,
     group_heading,
     grouped,
+    has_expiry,
     md_escape,
     summary_line,
 )
+from credctl.render.forecast import forecast_markdown
 from credctl.schedule import format_timestamp
 
 
@@ -22,8 +25,12 @@ def as_of_heading(report: AuditReport) -> str:
     return f"_Credential status as of {format_timestamp(report.as_of)}._\n\n"
 
 
-def markdown_table(report: AuditReport, *, summary: bool = True) -> str:
-    """The reference table with Status, Age and Due columns, for a PR comment or a wiki."""
+def markdown_table(
+    report: AuditReport, *, summary: bool = True, expires: bool | None = None
+) -> str:
+    """The reference table with Status, Age and Due columns (and Expires, when any
+    credential has an expiry), for a PR comment or a wiki."""
+    expires = has_expiry(report) if expires is None else expires
     headers = [
         "Service",
         "Environment",
@@ -36,6 +43,8 @@ def markdown_table(report: AuditReport, *, summary: bool = True) -> str:
         "Age",
         "Due",
     ]
+    if expires:
+        headers.insert(-1, "Expires")
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     for status in report.credentials:
         row = status.credential
@@ -51,6 +60,8 @@ def markdown_table(report: AuditReport, *, summary: bool = True) -> str:
             "" if status.age_days is None else f"{status.age_days}d",
             day(status.due_on),
         ]
+        if expires:
+            cells.insert(-1, day(status.expires_on))
         lines.append("| " + " | ".join(md_escape(cell) for cell in cells) + " |")
     out = "\n".join(lines) + "\n"
     if summary:
@@ -65,11 +76,20 @@ def _markdown_findings(report: AuditReport) -> str:
 
 
 def render(report: AuditReport, options: RenderOptions) -> str:
+    text = _render(report, options)
+    if options.forecast:
+        text += forecast_markdown(forecast(report))
+    return text
+
+
+def _render(report: AuditReport, options: RenderOptions) -> str:
     by = options.by
     if by is None:
         return as_of_heading(report) + markdown_table(report)
+    expires = has_expiry(report)
     sections = [
-        f"### {group_heading(by, name, part)}\n\n" + markdown_table(part, summary=False)
+        f"### {group_heading(by, name, part)}\n\n"
+        + markdown_table(part, summary=False, expires=expires)
         for name, part in grouped(report, by)
     ]
     return (

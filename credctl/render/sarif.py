@@ -11,6 +11,7 @@ from credctl.audit import AuditReport
 from credctl.findings import FINDINGS
 from credctl.model import Finding
 from credctl.render import RenderOptions
+from credctl.render.common import day
 from credctl.schedule import format_timestamp
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -34,6 +35,13 @@ def sarif(report: AuditReport) -> str:
         }
         for code in codes
     ]
+    dates = {
+        status.id: {
+            "due_on": day(status.due_on) or None,
+            "expires_on": day(status.expires_on) or None,
+        }
+        for status in report.credentials
+    }
     results = []
     for finding in report.findings:
         location: dict[str, object] = {
@@ -45,16 +53,18 @@ def sarif(report: AuditReport) -> str:
                 "region": {"startLine": finding.line or 1},
             }
         }
-        results.append(
-            {
-                "ruleId": finding.code,
-                "ruleIndex": index[finding.code],
-                "level": SARIF_LEVELS[finding.severity],
-                "message": {"text": finding.message},
-                "locations": [location],
-                "partialFingerprints": {"credctlFinding/v1": _fingerprint(finding)},
-            }
-        )
+        result: dict[str, object] = {
+            "ruleId": finding.code,
+            "ruleIndex": index[finding.code],
+            "level": SARIF_LEVELS[finding.severity],
+            "message": {"text": finding.message},
+            "locations": [location],
+            "partialFingerprints": {"credctlFinding/v1": _fingerprint(finding)},
+        }
+        if finding.id in dates:
+            # its credential's due date (the earlier of its schedule's and its expiry)
+            result["properties"] = dates[finding.id]
+        results.append(result)
     document = {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",

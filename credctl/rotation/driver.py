@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from credctl import auditlog, clock
-from credctl.audit import run_audit
+from credctl.audit import CredentialStatus, run_audit
 from credctl.auditlog import LOG_PATH, Entry
 from credctl.backends.pool import Backends
 from credctl.credential import Credential
@@ -40,6 +40,7 @@ from credctl.staging import (
     finish_staged,
     table_updates,
 )
+from credctl.turnover import TURNOVER_CODES
 
 
 @dataclass
@@ -156,12 +157,24 @@ def select(
     for status in report.credentials:
         if not status.secret or not wanted(status.credential):
             continue
-        if status.status in statuses:
-            chosen.append(Candidate(status.credential, status.status.replace("-", " ")))
-        elif any(f.code == "rotation-in-progress" for f in status.findings):
-            # a rotation that died after staging its value: finish or roll it back
-            chosen.append(Candidate(status.credential, "interrupted rotation"))
+        reason = _reason(status, statuses)
+        if reason is not None:
+            chosen.append(Candidate(status.credential, reason))
     return chosen
+
+
+def _reason(status: CredentialStatus, statuses: set[str]) -> str | None:
+    """Why `rotate --due` rotates a credential, or None: it expired, its team changed
+    (whatever its schedule says), it is due, or a rotation of it died after staging."""
+    codes = {f.code for f in status.findings}
+    for code in ("expired", *TURNOVER_CODES):
+        if code in codes:
+            return code.replace("-", " ")
+    if status.status in statuses:
+        return status.status.replace("-", " ")
+    if "rotation-in-progress" in codes:
+        return "interrupted rotation"  # finish it, or roll it back
+    return None
 
 
 def rotator_of(project: Project, credential: Credential) -> str:
@@ -448,6 +461,7 @@ def _record(
             rotation.name,
             rotation.secret_field,
             rotation.committed_at,
+            rotation.expiry,
         )
 
 

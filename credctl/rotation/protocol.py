@@ -26,6 +26,7 @@ from credctl.errors import (
     RotationInterruptedError,
     StepTimedOutError,
 )
+from credctl.expiry import Expiry
 from credctl.fsutil import try_locked
 from credctl.lifecycle import deleted_error, missing_external_error
 from credctl.model import CredentialTypePolicy, EnvironmentConfig, PendingInfo, SecretInfo, slugify
@@ -42,6 +43,7 @@ from credctl.staging import (
     recorded_metadata,
     refuse_pending,
     staging_token,
+    stale_metadata,
 )
 
 Outcome = Literal[
@@ -82,6 +84,7 @@ class Rotation:
     committed_token: str | None = None  # staged mark to clear once the change is recorded
     token: str = ""  # of the value this rotation staged or resumes
     created: bool = False  # the secret was created by this rotation
+    expiry: Expiry | None = None  # the new value's (None: not known, the recorded one stays)
 
     def __post_init__(self) -> None:
         self.name, self.secret_field = self.credential.target(self.environment)
@@ -233,6 +236,7 @@ class Rotation:
         self.token = token
         rotator.apply(self, new.value)
         self._verify(new.value)
+        self.expiry = Expiry.of(new.value)
         return self._commit(token, "rotated")
 
     def _nothing_to_discard(self) -> str:
@@ -269,6 +273,7 @@ class Rotation:
         self.token = pending.token
         rotator_type(self.policy).load().apply(self, value)
         self._verify(value)
+        self.expiry = Expiry.of(value)
         return self._commit(pending.token, "resumed")
 
     def _again(self, note: str) -> RotationResult:
@@ -319,7 +324,9 @@ class Rotation:
         )
 
     def _commit(self, token: str, outcome: Outcome) -> RotationResult:
-        committed = commit_staged(self.backend, self.name, token, self.credential, self.actor)
+        committed = commit_staged(
+            self.backend, self.name, token, self.credential, self.actor, self.expiry, self.info
+        )
         self.committed_at = committed.at
         if committed.metadata_error is not None:
             # the staged mark stays: the next rotate records it instead of rotating again
@@ -338,6 +345,12 @@ class Rotation:
             done = f"interrupted rotation finished; {done}"
         return RotationResult(self.credential.id, outcome, committed.version, done)
 
+    def _current_expiry(self) -> Expiry | None:
+        """The expiry of the value the store's own rotation made (None: it cannot be read)."""
+        ref = self.environment.ref_for(self.name, self.secret_field)
+        value = self.backend.read_values([ref])[ref]
+        return None if isinstance(value, BackendError) else Expiry.of(value)
+
     def _timeout(self) -> float:
         return self.policy.timeout.total_seconds()
 
@@ -345,10 +358,14 @@ class Rotation:
         """The store rotates it (AWS's rotation function); credctl records it."""
         version = kind.load_native().rotate_natively(self, self.backend, self.name, self._timeout())
         self.committed_at = clock.now()
+        self.expiry = self._current_expiry()
         try:
             self.backend.set_metadata(
                 self.name,
-                recorded_metadata(self.credential, self.actor, self.committed_at, version),
+                recorded_metadata(
+                    self.credential, self.actor, self.committed_at, version, self.expiry
+                ),
+                stale_metadata(self.credential, self.info, self.expiry),
             )
         except BackendError as error:
             return RotationResult(

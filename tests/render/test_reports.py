@@ -204,13 +204,12 @@ def test_fail_on_warning_fails_on_a_due_soon_credential_alone(
     monkeypatch.delenv("CREDCTL_LOCAL_KEY", raising=False)
     project = make_project(tmp_path, [row(service="Twilio", owner="@messaging")])
     seed(project, "prod/twilio/api-key", CANARY, **{"credctl:last-rotated": stamp(80)})
-    document = json.loads(
-        credctl(project, "audit", "--format", "json", "--fail-on", "never").stdout
-    )
+    audit = ("audit", "--env", "prod")  # dev has no row: there it would be missing
+    document = json.loads(credctl(project, *audit, "--format", "json", "--fail-on", "never").stdout)
     assert document["summary"]["error"] == 0
     assert {f["code"] for f in document["findings"]} == {"due-soon", "table-drift"}
-    assert credctl(project, "audit").exit_code == 0  # default: --fail-on error
-    assert credctl(project, "audit", "--fail-on", "warning").exit_code == 1
+    assert credctl(project, *audit).exit_code == 0  # default: --fail-on error
+    assert credctl(project, *audit, "--fail-on", "warning").exit_code == 1
 
 
 CREDENTIAL_KEYS = {
@@ -248,7 +247,8 @@ def test_json_documents_keep_the_design_contract(project: Path) -> None:
     assert set(document["summary"]) == {"error", "warning", "info"}
     for credential in document["credentials"]:
         assert set(credential) >= CREDENTIAL_KEYS
-        assert set(credential) - CREDENTIAL_KEYS <= {"env_var", "file", "line"}  # documented extras
+        extras = {"env_var", "file", "line", "expires_on"}  # documented extras
+        assert set(credential) - CREDENTIAL_KEYS <= extras
         assert credential["status"] in STATUSES
         for finding in credential["findings"]:
             assert set(finding) == FINDING_KEYS

@@ -7,14 +7,19 @@ with the same `ClientRequestToken` and value (a retry after a lost answer) is ig
 by AWS, as documented; moto writes an `AWSPENDING` version again, dropping its other
 labels. And `ListSecretVersionIds` answers every version's `CreatedDate` with the time
 of the call; AWS answers when the version was made (credctl dates a value another tool
-made current by it). Staged rotation relies on AWS's behaviour, so the tests run moto
-corrected.
+made current by it). And moto never fills `LastAccessedDate` (`ListSecrets`,
+`DescribeSecret`); AWS sets it, to the day, when a value is read (`GetSecretValue`,
+`BatchGetSecretValue`), and leaves it out until the first read (audit's `unused`). Staged
+rotation relies on AWS's behaviour, so the tests run moto corrected.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
+
+DAY = 86400
 
 _applied = False
 
@@ -24,7 +29,7 @@ def apply() -> None:
     if _applied:
         return
     _applied = True
-    from moto.secretsmanager.models import SecretsManagerBackend
+    from moto.secretsmanager.models import FakeSecret, SecretsManagerBackend
 
     original = SecretsManagerBackend.update_secret_version_stage
 
@@ -83,3 +88,24 @@ def apply() -> None:
         return json.dumps(answer)
 
     SecretsManagerBackend.list_secret_version_ids = list_secret_version_ids  # type: ignore[method-assign]
+
+    original_get = SecretsManagerBackend.get_secret_value
+
+    def get_secret_value(
+        self: Any, secret_id: str, version_id: str, version_stage: str
+    ) -> dict[str, Any]:
+        answer = original_get(self, secret_id, version_id, version_stage)
+        # AWS keeps the day of the last read (BatchGetSecretValue reads through here too)
+        self.secrets[secret_id].last_accessed_date = int(time.time()) // DAY * DAY
+        return answer
+
+    SecretsManagerBackend.get_secret_value = get_secret_value  # type: ignore[method-assign]
+
+    original_to_dict = FakeSecret.to_dict
+
+    def to_dict(self: Any) -> dict[str, Any]:
+        answer = original_to_dict(self)
+        answer["LastAccessedDate"] = getattr(self, "last_accessed_date", None)
+        return answer
+
+    FakeSecret.to_dict = to_dict  # type: ignore[method-assign]

@@ -1,6 +1,7 @@
 """One module per command; importing this package adds them all to the `credctl` group."""
 
 from credctl.cli.commands import (  # noqa: F401
+    diff,
     doctor,
     env,
     get,

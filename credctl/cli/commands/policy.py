@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from credctl.backends.access import LADDER
+from credctl.backends.access import LADDER, SAME_ACCESS
 from credctl.cli.group import cli
 from credctl.cli.options import State, common_options, one_env_option, output_option, pass_state
 from credctl.cli.output import emit
@@ -23,9 +23,10 @@ def policy_formats() -> list[str]:
 @click.option(
     "--for",
     "command",
-    type=click.Choice(LADDER),
+    type=click.Choice([*LADDER, *SAME_ACCESS]),
     required=True,
-    help="The command to grant: audit (metadata) < env (values) < rotate (writes) < sync.",
+    help="The command to grant: audit (metadata) < env (values) < rotate (writes) < sync; "
+    "diff (and audit --compare-values) as env.",
 )
 @click.option(
     "--format",
