@@ -617,32 +617,28 @@ class VaultBackend(StoreNames):
         (or, for a value, deleted). The reads of thousands of secrets go straight to
         urllib3's shared pool of kept-alive connections: no per-request work beyond the
         HTTP call (an injected test client is asked through hvac instead)."""
-        if self._http is None:
-            kind, _, name = path.partition("/")
-
-            def read(client: Any) -> Any:
-                kv = client.secrets.kv.v2
-                if kind == "metadata":
-                    return kv.read_secret_metadata(path=name, mount_point=self.mount)
-                version = int(query.partition("=")[2]) if query else None
-                return kv.read_secret_version(
-                    path=name,
-                    version=version,
-                    mount_point=self.mount,
-                    raise_on_deleted_version=True,
-                )
-
-            call: Callable[[], Any] = lambda: read(self._client())  # noqa: E731
-        else:
-            http = self._http
-            url = f"/v1/{quote(self.mount)}/{quote(path)}{query}"
-            call = lambda: http.get(url, self._login())  # noqa: E731
         self._check_mount()
+        call: Callable[[], Any]
+        if self._http is None:
+            call = partial(self._read_with_hvac, path, query)
+        else:
+            url = f"/v1/{quote(self.mount)}/{quote(path)}{query}"
+            call = partial(self._http.get, url, self._login())
         try:
             answer: dict[str, Any] = self._calls(call, VaultCall(f"{self.mount}/{path}", "read"))
         except NotFoundError:
             return None
         return answer
+
+    def _read_with_hvac(self, path: str, query: str) -> Any:
+        kind, _, name = path.partition("/")
+        kv = self._client().secrets.kv.v2
+        if kind == "metadata":
+            return kv.read_secret_metadata(path=name, mount_point=self.mount)
+        version = int(query.partition("=")[2]) if query else None
+        return kv.read_secret_version(
+            path=name, version=version, mount_point=self.mount, raise_on_deleted_version=True
+        )
 
     def _metadata(self, name: str) -> dict[str, Any] | None:
         answer = self._read(f"metadata/{name}")
