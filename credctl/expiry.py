@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from credctl.findings import fix_for
 from credctl.model import META_EXPIRES, SecretInfo, Severity, Status, row_key
-from credctl.schedule import format_timestamp
+from credctl.schedule import format_timestamp, parse_instant
 from credctl.secret import Secret
 
 if TYPE_CHECKING:  # credential.py parses Expires cells with this module
@@ -34,19 +34,11 @@ def parse_expiry(text: str) -> datetime | None:
     cleaned = text.strip()
     if not cleaned:
         return None
-    try:
-        if len(cleaned) == 10:
-            day = date.fromisoformat(cleaned)
-            return datetime(day.year, day.month, day.day, tzinfo=UTC)
-        parsed = datetime.fromisoformat(cleaned.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(
-            f"invalid expiry date {cleaned!r} (use an ISO date such as 2027-03-31, or a "
-            "date-time such as 2027-03-31T12:00:00Z)"
-        ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    return parse_instant(
+        cleaned,
+        f"invalid expiry date {cleaned!r} (use an ISO date such as 2027-03-31, or a "
+        "date-time such as 2027-03-31T12:00:00Z)",
+    )
 
 
 def certificate_expiry(value: Secret) -> datetime | None:

@@ -93,15 +93,21 @@ def parse_timestamp(text: str) -> datetime | None:
     cleaned = text.strip()
     if cleaned == "" or cleaned.lower() == "never":
         return None
+    return parse_instant(
+        cleaned, f"invalid date {cleaned!r} (use an ISO date such as 2026-09-01, or 'never')"
+    )
+
+
+def parse_instant(text: str, invalid: str) -> datetime:
+    """An ISO date (that day, 00:00 UTC) or date-time (UTC when it names no zone);
+    ValueError(`invalid`) otherwise."""
     try:
-        if len(cleaned) == 10:
-            day = date.fromisoformat(cleaned)
+        if len(text) == 10:
+            day = date.fromisoformat(text)
             return datetime(day.year, day.month, day.day, tzinfo=UTC)
-        parsed = datetime.fromisoformat(cleaned.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(
-            f"invalid date {cleaned!r} (use an ISO date such as 2026-09-01, or 'never')"
-        ) from None
+        raise ValueError(invalid) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
