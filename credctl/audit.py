@@ -17,7 +17,7 @@ from credctl.credential import Credential
 from credctl.errors import CredctlError, Problem, UsageError
 from credctl.evidence import Population, input_digests, inputs_digest
 from credctl.expiry import effective_expiry, escalated, expiry_finding, expiry_sync
-from credctl.fanout import each_environment, not_reached
+from credctl.fanout import each_listing, not_reached
 from credctl.lifecycle import deleted_hint, deleted_message, external_missing
 from credctl.model import (
     META_OWNER,
@@ -33,7 +33,7 @@ from credctl.model import (
 from credctl.owners import OwnersFile, load_owners
 from credctl.parity import Comparison, State, compare_values, missing_in_environments
 from credctl.policy import FINDING_PROBLEMS, refuse_invalid, schedule_warning
-from credctl.progress import Progress, counted
+from credctl.progress import Progress
 from credctl.project import Project
 from credctl.render import FORECAST_FORMATS, FORMATS, RenderOptions, Styler, render
 from credctl.results import Result
@@ -170,12 +170,10 @@ def run_audit(
             found.seconds,
         )
 
-    outcomes = each_environment(
+    outcomes = each_listing(
         environments,
         listed,
         progress,
-        "listing secrets",
-        lambda found: f"listed {counted(len(found.listing), 'secret')}",
         then=said,
     )
     for outcome in outcomes:

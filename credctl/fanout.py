@@ -10,18 +10,28 @@ environment only; any other error (a project problem) stops the run as before.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from credctl.errors import BackendError, CredctlError
 from credctl.model import EnvironmentConfig
-from credctl.progress import Progress, environment_step
+from credctl.progress import Progress, counted, environment_step
 
 log = logging.getLogger("credctl")
 
 T = TypeVar("T")
+
+
+class Listed(Protocol):
+    """What listing one environment's store gave: at least its secrets by name."""
+
+    @property
+    def listing(self) -> Mapping[str, object]: ...
+
+
+L = TypeVar("L", bound=Listed)
 # environments worked on at once; each has its own pool of `concurrency` requests
 MAX_ENVIRONMENTS = 8
 
@@ -114,3 +124,24 @@ def not_reached(
         message = f"{len(failed)} environments were not reached ({names}); first: {first}"
         message += f" ({rest})" if others else ""
     return BackendError(message, hint=first.hint)
+
+
+def each_listing(
+    environments: Sequence[EnvironmentConfig],
+    work: Callable[[EnvironmentConfig], L],
+    progress: Progress | None,
+    *,
+    tolerate: bool = True,
+    then: Callable[[EnvironmentConfig, L], None] | None = None,
+) -> list[Outcome[L]]:
+    """`each_environment` for work that lists each store: `prod: listing secrets…`, then
+    `prod: listed 1000 secrets`."""
+    return each_environment(
+        environments,
+        work,
+        progress,
+        "listing secrets",
+        lambda found: f"listed {counted(len(found.listing), 'secret')}",
+        tolerate=tolerate,
+        then=then,
+    )

@@ -22,7 +22,7 @@ from credctl.backends.base import Backend, ShapeResult
 from credctl.backends.pool import Backends
 from credctl.checks import check_rows, owner_of
 from credctl.credential import parse_credentials
-from credctl.fanout import each_environment
+from credctl.fanout import each_listing
 from credctl.lifecycle import deleted_hint, deleted_message
 from credctl.model import (
     FIELD_KEY_PREFIX,
@@ -39,7 +39,7 @@ from credctl.model import (
     row_key,
     slugify,
 )
-from credctl.progress import Progress, counted
+from credctl.progress import Progress
 from credctl.project import Project
 from credctl.recording import check_can_record
 from credctl.render import Styler
@@ -103,12 +103,10 @@ def plan_import(
         shapes = backend.value_shapes(readable) if readable else {}
         return _Read(backend, listing, shapes)
 
-    outcomes = each_environment(
+    outcomes = each_listing(
         environments,
         read,
         progress,
-        "listing secrets",
-        lambda found: f"listed {counted(len(found.listing), 'secret')}",
         tolerate=False,  # import proposes rows for every environment or none
     )
     for outcome in outcomes:

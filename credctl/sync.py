@@ -32,7 +32,7 @@ from credctl.errors import (
     ShapeError,
 )
 from credctl.expiry import Expiry, expiry_sync
-from credctl.fanout import MAX_ENVIRONMENTS, each_environment, failures, not_reached
+from credctl.fanout import MAX_ENVIRONMENTS, each_listing, failures, not_reached
 from credctl.generate import generate
 from credctl.lifecycle import (
     check_shape,
@@ -55,7 +55,7 @@ from credctl.model import (
     SecretInfo,
     row_key,
 )
-from credctl.progress import Progress, Silent, counted
+from credctl.progress import Progress, Silent
 from credctl.project import Project
 from credctl.recording import check_can_record, save_table
 from credctl.render import Styler
@@ -348,12 +348,10 @@ def make_plan(
             known.update((n, i) for n, i in backend.describe_secrets(outside).items() if i)
         return _Listed(backend, listing, known)
 
-    outcomes = each_environment(
+    outcomes = each_listing(
         environments,
         listed,
         progress,
-        "listing secrets",
-        lambda found: f"listed {counted(len(found.listing), 'secret')}",
     )
     changes: list[Change] = []
     for outcome in outcomes:
