@@ -9,7 +9,6 @@ proxy that adds 20 ms to each round trip. Calls are counted at the proxy.
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from common import (
@@ -17,37 +16,20 @@ from common import (
     arguments,
     child_env,
     make_project,
-    name_of,
     peak_memory_mb,
     print_table,
     proxied,
     scratch,
+    seed_aws,
     startup_seconds,
     time_command,
 )
 
 from tests.support.fixtures import aws_environment_yaml
-from tests.support.servers import MotoServer, start_moto_server
+from tests.support.servers import start_moto_server
 
 AUDIT = ["audit", "--env", "bench", "--format", "json", "--fail-on", "never"]
 SAMPLE = 1000  # the plain loop over more than this is timed on a sample and scaled
-
-
-def seed(server: MotoServer, prefix: str, count: int) -> None:
-    import botocore.config
-
-    client = server.client(
-        config=botocore.config.Config(
-            max_pool_connections=16, retries={"mode": "standard", "max_attempts": 10}
-        )
-    )
-    tags = [{"Key": "credctl:managed", "Value": "true"}, {"Key": "credctl:owner", "Value": "@team"}]
-
-    def create(index: int) -> None:
-        client.create_secret(Name=name_of(prefix, index), SecretString=f"value-{index}", Tags=tags)
-
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        list(pool.map(create, range(count)))
 
 
 def plain_loop(url: str, prefix: str, limit: int | None) -> int:
@@ -85,7 +67,7 @@ def main() -> None:
         startup = startup_seconds(options.repeat)
         for count in options.sizes:
             prefix = f"bench{count}/"
-            seed(server, prefix, count)
+            seed_aws(server, prefix, count)
             with scratch() as folder:
                 for delay in (0.0, DELAY):
                     with proxied(server.url, delay) as proxy:

@@ -8,8 +8,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,7 @@ sys.path.insert(0, str(REPO))
 
 from tests.support.fixtures import FAKE_AWS  # noqa: E402
 from tests.support.proxy import Proxy  # noqa: E402
+from tests.support.servers import MotoServer, OpenBao  # noqa: E402
 
 os.environ.update(FAKE_AWS)  # moto's fake credentials, for this process and its children
 DELAY = 0.020  # added to each round trip by the proxy: a distant region
@@ -178,3 +181,42 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> Non
     for row in cells:
         print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
     sys.stdout.flush()
+
+
+def parallel(count: int, work: Callable[[int], None], workers: int = 16) -> None:
+    """`work(0)` … `work(count - 1)`, `workers` at a time."""
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(work, range(count)))
+
+
+def seed_vault(server: OpenBao, prefix: str, count: int) -> None:
+    """`count` managed secrets under `prefix`, 25 a folder, one hvac client a thread."""
+    local = threading.local()
+
+    def create(index: int) -> None:
+        client = getattr(local, "client", None) or server.client()
+        local.client = client
+        name = name_of(prefix, index)
+        client.secrets.kv.v2.update_metadata(
+            path=name, custom_metadata={"credctl:managed": "true", "credctl:owner": "@team"}
+        )
+        client.secrets.kv.v2.create_or_update_secret(path=name, secret={"value": f"value-{index}"})
+
+    parallel(count, create)
+
+
+def seed_aws(server: MotoServer, prefix: str, count: int) -> None:
+    """`count` managed secrets under `prefix` on moto_server, 16 writers."""
+    import botocore.config
+
+    client = server.client(
+        config=botocore.config.Config(
+            max_pool_connections=16, retries={"mode": "standard", "max_attempts": 10}
+        )
+    )
+    tags = [{"Key": "credctl:managed", "Value": "true"}, {"Key": "credctl:owner", "Value": "@team"}]
+
+    def create(index: int) -> None:
+        client.create_secret(Name=name_of(prefix, index), SecretString=f"value-{index}", Tags=tags)
+
+    parallel(count, create)

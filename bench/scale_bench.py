@@ -13,9 +13,7 @@ beside one of those environments alone. Whole `credctl` processes, medians of
 from __future__ import annotations
 
 import argparse
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,12 +23,14 @@ from common import (
     POLICY,
     child_env,
     make_project,
-    name_of,
+    parallel,
     peak_memory_mb,
     print_table,
     proxied,
     row_of,
     scratch,
+    seed_aws,
+    seed_vault,
     startup_seconds,
     time_command,
 )
@@ -84,43 +84,6 @@ class Row:
 
 
 HEADERS = ["store", "N", "latency", "what", "requests", "measured", "target", "met"]
-
-
-def parallel(count: int, work: Callable[[int], None], workers: int = 16) -> None:
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        list(pool.map(work, range(count)))
-
-
-def seed_vault(server: OpenBao, prefix: str, count: int) -> None:
-    """`count` managed secrets under `prefix`, 25 a folder, one hvac client a thread."""
-    local = threading.local()
-
-    def create(index: int) -> None:
-        client = getattr(local, "client", None) or server.client()
-        local.client = client
-        name = name_of(prefix, index)
-        client.secrets.kv.v2.update_metadata(
-            path=name, custom_metadata={"credctl:managed": "true", "credctl:owner": "@team"}
-        )
-        client.secrets.kv.v2.create_or_update_secret(path=name, secret={"value": f"v-{index}"})
-
-    parallel(count, create)
-
-
-def seed_aws(server: MotoServer, prefix: str, count: int) -> None:
-    import botocore.config
-
-    client = server.client(
-        config=botocore.config.Config(
-            max_pool_connections=16, retries={"mode": "standard", "max_attempts": 10}
-        )
-    )
-    tags = [{"Key": "credctl:managed", "Value": "true"}, {"Key": "credctl:owner", "Value": "@team"}]
-
-    def create(index: int) -> None:
-        client.create_secret(Name=name_of(prefix, index), SecretString=f"v-{index}", Tags=tags)
-
-    parallel(count, create)
 
 
 def many_project(folder: Path, environment_yaml: Callable[[str], str]) -> Path:

@@ -10,7 +10,6 @@ Requests are counted at the proxy.
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from common import (
@@ -18,38 +17,20 @@ from common import (
     arguments,
     child_env,
     make_project,
-    name_of,
     peak_memory_mb,
     print_table,
     proxied,
     scratch,
+    seed_vault,
     startup_seconds,
     time_command,
 )
 
 from tests.support.fixtures import vault_environment_yaml
-from tests.support.servers import OpenBao, start_openbao
+from tests.support.servers import start_openbao
 
 AUDIT = ["audit", "--env", "bench", "--format", "json", "--fail-on", "never"]
 SAMPLE = 1000
-
-
-def seed(server: OpenBao, prefix: str, count: int) -> None:
-    import threading
-
-    local = threading.local()
-
-    def create(index: int) -> None:
-        client = getattr(local, "client", None) or server.client()
-        local.client = client
-        name = name_of(prefix, index)
-        client.secrets.kv.v2.update_metadata(
-            path=name, custom_metadata={"credctl:managed": "true", "credctl:owner": "@team"}
-        )
-        client.secrets.kv.v2.create_or_update_secret(path=name, secret={"value": f"value-{index}"})
-
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        list(pool.map(create, range(count)))
 
 
 def plain_loop(url: str, token: str, prefix: str, limit: int | None) -> int:
@@ -79,7 +60,7 @@ def main() -> None:
         startup = startup_seconds(options.repeat)
         for count in options.sizes:
             prefix = f"bench{count}/"
-            seed(server, prefix, count)
+            seed_vault(server, prefix, count)
             folders = -(-count // 25)
             with scratch() as folder:
                 for delay in (0.0, DELAY):
