@@ -46,7 +46,7 @@ def test_actor_is_recorded_in_the_store_and_the_log(
     ("flag", "environment", "source", "code"),
     [
         (
-            ["--actor", "alice\n2026-01-01T00:00:00Z  mallory"],
+            ["--actor", "alice\n2001-01-01T00:00:00Z  mallory"],
             {},
             "--actor / CREDCTL_ACTOR",
             "000A",
