@@ -56,19 +56,6 @@ def external_secret(store: Store, project: Path) -> tuple[str, str, str]:
     return name, f"local://{name}#password", f"shared-{tag}/"
 
 
-def metadata_of(store: Store, project: Path, name: str) -> dict[str, str]:
-    if isinstance(store.server, MotoServer):
-        tags = store.server.client().describe_secret(SecretId=name).get("Tags", [])
-        return {tag["Key"]: tag["Value"] for tag in tags}
-    if isinstance(store.server, OpenBao):
-        meta = store.server.client().secrets.kv.v2.read_secret_metadata(
-            path=name, mount_point="secret"
-        )
-        return dict(meta["data"]["custom_metadata"] or {})
-    document = json.loads((project / ".credctl" / "store" / "store.json").read_text())
-    return dict(document["secrets"][name]["metadata"])
-
-
 def project_with(tmp_path: Path, store: Store, reference: str, external: str) -> Path:
     prefix = f"x-{uuid.uuid4().hex[:8]}/"
     return make_project(
@@ -112,7 +99,7 @@ def test_an_external_secret_is_read_never_created_and_rotated_when_asked(
         synced = credctl(project, "sync", env=store.env)
         assert synced.exit_code == 0, synced.output
     assert credctl(project, "plan", "--detailed-exitcode", env=store.env).exit_code == 0
-    assert not any(key.startswith("credctl:") for key in metadata_of(store, project, name))
+    assert not any(key.startswith("credctl:") for key in store.metadata_of(project, name))
 
     rotated = credctl(project, "rotate", "prod/postgres/database-password", env=store.env)
     assert rotated.exit_code == 0, rotated.output
@@ -124,7 +111,7 @@ def test_an_external_secret_is_read_never_created_and_rotated_when_asked(
     # only the record of the rotation goes on another system's secret: the row's own
     # (#password's) date, actor and owner at the time (a later owner is a team change),
     # and the version it made current (a later one is the owner system's own rotation)
-    keys = {k for k in metadata_of(store, project, name) if k.startswith("credctl:")}
+    keys = {k for k in store.metadata_of(project, name) if k.startswith("credctl:")}
     keys.discard("credctl:last-token")  # Vault's promote marks the version it wrote
     assert keys == {
         "credctl:field:password:last-rotated",

@@ -85,19 +85,6 @@ def put_outside(store: Store, project: Path, name: str, password: str) -> None:
         backend.promote(name, token)
 
 
-def metadata_of(store: Store, project: Path, name: str) -> dict[str, str]:
-    if isinstance(store.server, MotoServer):
-        tags = store.server.client().describe_secret(SecretId=name).get("Tags", [])
-        return {tag["Key"]: tag["Value"] for tag in tags}
-    if isinstance(store.server, OpenBao):
-        meta = store.server.client().secrets.kv.v2.read_secret_metadata(
-            path=name, mount_point="secret"
-        )
-        return dict(meta["data"]["custom_metadata"] or {})
-    document = json.loads((project / ".credctl" / "store" / "store.json").read_text())
-    return dict(document["secrets"][name]["metadata"])
-
-
 def findings_of(project: Path, store: Store) -> dict[str, list[dict[str, Any]]]:
     """Each row's findings, by id, from `audit --format json`."""
     result = credctl(project, "audit", "--format", "json", "--fail-on", "never", env=store.env)
@@ -141,7 +128,7 @@ def test_an_external_field_changed_outside_is_reported_as_sync_leaves_it(
     assert value["password"] != CANARY
 
     put_outside(store, project, name, "changed-by-the-owner")
-    recorded = metadata_of(store, project, name)
+    recorded = store.metadata_of(project, name)
     [finding] = findings_of(project, store)[PASSWORD]
     assert finding["code"] == "changed-outside"
     assert finding["message"].endswith(
@@ -151,7 +138,7 @@ def test_an_external_field_changed_outside_is_reported_as_sync_leaves_it(
     for _ in range(2):  # what the finding says sync does, and nothing on the secret
         synced = credctl(project, "sync", env=store.env)
         assert synced.exit_code == 0, synced.output
-    assert metadata_of(store, project, name) == recorded
+    assert store.metadata_of(project, name) == recorded
     assert credctl(project, "plan", "--detailed-exitcode", env=store.env).exit_code == 0
     assert whole(store, project, name)["password"] == "changed-by-the-owner"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from pathlib import Path
@@ -93,6 +94,19 @@ class Store:
             )
             backend = open_backend(environment, BackendContext(project_dir=Path(project_dir)))
             backend.create(name, {"team:tool": "terraform"}, Secret(value))
+
+    def metadata_of(self, project: Path, name: str) -> dict[str, str]:
+        """A secret's metadata as the store's own tools read it (tags, custom_metadata)."""
+        if isinstance(self.server, MotoServer):
+            tags = self.server.client().describe_secret(SecretId=name).get("Tags", [])
+            return {tag["Key"]: tag["Value"] for tag in tags}
+        if isinstance(self.server, OpenBao):
+            meta = self.server.client().secrets.kv.v2.read_secret_metadata(
+                path=name, mount_point="secret"
+            )
+            return dict(meta["data"]["custom_metadata"] or {})
+        document = json.loads((project / ".credctl" / "store" / "store.json").read_text())
+        return dict(document["secrets"][name]["metadata"])
 
 
 def unique_prefix() -> str:
