@@ -7,8 +7,6 @@ contract suite and serves validate, sync, set, get and audit with no other chang
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import typing
 import uuid
 from collections.abc import Iterator
@@ -24,7 +22,7 @@ from tests.support import memory_backend
 from tests.support.contract import CANARY, BackendContract
 from tests.support.memory_backend import MEMORY
 from tests.support.projects import make_project, row
-from tests.support.runner import REPO, credctl
+from tests.support.runner import credctl, fresh_python
 
 MEMORY_ENV = "backend: {type: memory, store: team}\nenv_file: {path: .env.prod}\n"
 
@@ -137,12 +135,5 @@ def test_validating_a_project_imports_no_vendor_sdk(tmp_path: Path) -> None:
         "assert project.problems() == [], project.problems()\n"
         "print([m for m in ('boto3', 'botocore', 'hvac', 'requests') if m in sys.modules])\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        check=True,
-        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
-    )
+    result = fresh_python(code)
     assert result.stdout == "[]\n", result.stderr

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import click
 
 from scripts import command_reference
-from tests.support.runner import REPO, credctl
+from tests.support.runner import REPO, credctl, fresh_python
 
 
 def test_help_does_not_import_vendor_sdks_or_pydantic() -> None:
@@ -20,14 +17,7 @@ def test_help_does_not_import_vendor_sdks_or_pydantic() -> None:
         " 'yaml', 'cryptography') if m in sys.modules]\n"
         "print('HEAVY', heavy)"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        check=True,
-        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
-    )
+    result = fresh_python(code)
     assert "HEAVY []" in result.stdout
 
 

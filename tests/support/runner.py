@@ -185,3 +185,16 @@ def process_environment(env: dict[str, str] | None = None) -> dict[str, str]:
     the guard folder's sitecustomize refuses non-loopback connections in it too."""
     pythonpath = os.pathsep.join([str(GUARD), str(REPO)])
     return {**inherited_environment(), "PYTHONPATH": pythonpath, "NO_COLOR": "1", **(env or {})}
+
+
+def fresh_python(code: str) -> subprocess.CompletedProcess[str]:
+    """`code` in a new interpreter with nothing imported and no user variables (what a
+    start-up imports is only visible there)."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=True,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )
