@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -27,6 +27,7 @@ import botocore.config
 import botocore.exceptions
 import botocore.loaders
 import botocore.session
+import botocore.utils
 
 from credctl import clock
 from credctl.backends.base import (
@@ -55,6 +56,7 @@ from credctl.errors import (
     ThrottledError,
     UnreachableError,
 )
+from credctl.fanout import MAX_ENVIRONMENTS
 from credctl.model import (
     META_MANAGED,
     META_VERSION,
@@ -104,8 +106,15 @@ _TOKEN_NAMESPACE = uuid.UUID("6f1c7c3e-8d5e-4bb4-9a47-2f4f0a8f6c11")
 def from_config(environment: EnvironmentConfig, context: BackendContext) -> AwsBackend:
     config = environment.backend
     assert isinstance(config, AwsBackendConfig)
-    client = context.client if context.client is not None else make_client(environment, config)
-    return AwsBackend(environment, client)
+    if context.client is not None:
+        return AwsBackend(environment, context.client)
+    if context.clients is None:
+        return AwsBackend(environment, make_client(environment, config))
+    # environments of one account and region (each its prefix) share a client: one set of
+    # connections, and no second client built (~25 ms of CPU each)
+    key = (*config.store_identity(), environment.concurrency)
+    client = context.clients.get(key, lambda: make_client(environment, config))
+    return AwsBackend(environment, client, owns_client=False)
 
 
 def make_client(environment: EnvironmentConfig, config: AwsBackendConfig) -> Any:
@@ -116,8 +125,8 @@ def make_client(environment: EnvironmentConfig, config: AwsBackendConfig) -> Any
         session = _session(profile_name=config.profile, region_name=config.region)
         if config.role_arn:
             session = _assume_role(session, config, environment, client_config)
-        return session.client(
-            "secretsmanager", endpoint_url=config.endpoint_url, config=client_config
+        return _client(
+            session, "secretsmanager", endpoint_url=config.endpoint_url, config=client_config
         )
     except botocore.exceptions.ProfileNotFound:
         raise ConfigError(
@@ -135,6 +144,7 @@ def make_client(environment: EnvironmentConfig, config: AwsBackendConfig) -> Any
 
 _LOADER: list[Any] = []  # botocore's loader of service models, shared by every session
 _LOADER_LOCK = threading.Lock()
+_BUILT: set[str] = set()  # services a client was built for: their models are loaded
 
 
 def _session(**options: Any) -> Any:
@@ -147,16 +157,43 @@ def _session(**options: Any) -> Any:
         loader = _LOADER[0]
         core = botocore.session.Session()
         core.register_component("data_loader", loader)
+        core.get_component("response_parser_factory").set_parser_defaults(
+            timestamp_parser=_timestamp
+        )
         session = boto3.Session(botocore_session=core, **options)
         # each boto3 session adds its own data folder to the loader's paths: once is enough
         loader.search_paths[:] = list(dict.fromkeys(loader.search_paths))
         return session
 
 
+def _timestamp(value: Any) -> datetime:
+    """A date in an AWS answer, in UTC like every date credctl handles. Secrets Manager
+    sends seconds since the epoch; botocore's own parser (kept for any other form) gives
+    them the local time zone through dateutil, half the CPU of reading a listing."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC)
+    parsed: datetime = botocore.utils.parse_timestamp(value)
+    return parsed.astimezone(UTC)
+
+
+def _client(session: Any, service: str, **options: Any) -> Any:
+    """A client of `service`; the process's first is built alone, so that environments
+    opening their stores at once wait for its models to load instead of each loading them
+    again (eight threads at once: ~1 s of CPU more)."""
+    if service in _BUILT:
+        return session.client(service, **options)
+    with _LOADER_LOCK:
+        client = session.client(service, **options)
+        _BUILT.add(service)
+        return client
+
+
 def botocore_config(environment: EnvironmentConfig) -> botocore.config.Config:
-    """Connection pool sized for the environment's concurrency; retries left to credctl."""
+    """Connection pool sized for the environment's concurrency, times the environments a
+    shared client may serve at once (connections are opened as needed, not beforehand);
+    retries left to credctl."""
     return botocore.config.Config(
-        max_pool_connections=max(10, environment.concurrency),
+        max_pool_connections=max(10, environment.concurrency) * MAX_ENVIRONMENTS,
         # one retry policy, credctl's: backoff with jitter up to the file's `retry`
         retries={"mode": "standard", "total_max_attempts": 1},
         connect_timeout=5,
@@ -171,7 +208,7 @@ def _assume_role(
     environment: EnvironmentConfig,
     client_config: botocore.config.Config,
 ) -> Any:
-    sts = session.client("sts", config=client_config)
+    sts = _client(session, "sts", config=client_config)
     user = re.sub(r"[^\w+=,.@-]", "-", getpass.getuser())
     try:
         answer = sts.assume_role(RoleArn=config.role_arn, RoleSessionName=f"credctl-{user}"[:64])
@@ -320,9 +357,12 @@ class AwsRules(CallRules[AwsCall]):
 class AwsBackend(StoreNames):
     """One environment's secrets in AWS Secrets Manager."""
 
-    def __init__(self, environment: EnvironmentConfig, client: Any) -> None:
+    def __init__(
+        self, environment: EnvironmentConfig, client: Any, *, owns_client: bool = True
+    ) -> None:
         self.environment = environment
         self.client = client
+        self._owns_client = owns_client  # False: the run's shared client, closed by the run
         config = environment.backend
         assert isinstance(config, AwsBackendConfig)
         self.config = config
@@ -335,7 +375,8 @@ class AwsBackend(StoreNames):
         return f"AWS Secrets Manager {region} at {self.client.meta.endpoint_url}"
 
     def close(self) -> None:
-        self.client.close()
+        if self._owns_client:
+            self.client.close()
 
     def _call(
         self,

@@ -8,11 +8,12 @@ environment's prefix (`prod/stripe/api-key`). Values travel as `Secret`.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Collection, Mapping, Sequence
+import threading
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from credctl import shape
 from credctl.errors import BackendError, ConfigError, Problem, UsageError
@@ -178,12 +179,44 @@ def batched(backend: Backend) -> AbstractContextManager[bool]:
     return contextlib.nullcontext(False)
 
 
+T = TypeVar("T")
+
+
+class BuiltOnce(Generic[T]):
+    """Things a run builds on first use, once per key even when threads ask for the same key
+    at once (the others wait for it), and closes together at its end."""
+
+    def __init__(self, close: Callable[[T], None]) -> None:
+        self._close = close
+        self._built: dict[Hashable, T] = {}
+        self._lock = threading.Lock()
+        self._building: dict[Hashable, threading.Lock] = {}
+
+    def get(self, key: Hashable, build: Callable[[], T]) -> T:
+        with self._lock:
+            building = self._building.setdefault(key, threading.Lock())
+        with building:
+            if key not in self._built:
+                self._built[key] = build()  # a build that fails is tried again by the next
+            return self._built[key]
+
+    def close(self) -> None:
+        with self._lock:
+            built = list(self._built.values())
+            self._built.clear()
+        for thing in built:
+            self._close(thing)
+
+
 @dataclass(frozen=True)
 class BackendContext:
     """What a backend needs besides its environment file."""
 
     project_dir: Path
     client: Any = None  # an injected vendor client (tests); built from config otherwise
+    # vendor clients the run's environments share (one per store and settings), closed by
+    # the run; None: the backend builds its own and closes it
+    clients: BuiltOnce[Any] | None = None
 
 
 # ------------------------------------------------------------ shared helpers

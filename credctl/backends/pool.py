@@ -6,12 +6,11 @@ from __future__ import annotations
 import contextlib
 import importlib
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-from credctl.backends.base import Backend, BackendContext
+from credctl.backends.base import Backend, BackendContext, BuiltOnce
 from credctl.backends.registry import BACKENDS
 from credctl.errors import ConfigError, Problem
 from credctl.model import EnvironmentConfig
@@ -60,30 +59,22 @@ class ProjectFolder(Protocol):
 
 
 class Backends:
-    """Opens each environment's backend on first use and closes them all at the end."""
+    """Opens each environment's backend on first use and closes them all at the end; the
+    vendor clients they share (`BackendContext.clients`) are closed after them."""
 
     def __init__(self, project: ProjectFolder) -> None:
         self.project = project
-        self._open: dict[str, Backend] = {}
         # environments open their stores from their own threads, each once, at once
-        self._lock = threading.Lock()
-        self._opening: dict[str, threading.Lock] = {}
+        self._open = BuiltOnce[Backend](lambda backend: backend.close())
+        self._clients = BuiltOnce[Any](lambda client: client.close())
 
     def get(self, environment: EnvironmentConfig) -> Backend:
-        with self._lock:
-            opening = self._opening.setdefault(environment.name, threading.Lock())
-        with opening:
-            if environment.name not in self._open:
-                self._open[environment.name] = open_backend(
-                    environment, BackendContext(project_dir=self.project.root)
-                )
-            return self._open[environment.name]
+        context = BackendContext(project_dir=self.project.root, clients=self._clients)
+        return self._open.get(environment.name, lambda: open_backend(environment, context))
 
     def close(self) -> None:
-        with self._lock:
-            opened = list(self._open.values())
-        for backend in opened:
-            backend.close()
+        self._open.close()
+        self._clients.close()
 
 
 @contextlib.contextmanager

@@ -138,6 +138,48 @@ def one_error_line(result: Result) -> str:
     return result.stderr
 
 
+# ------------------------------------------------------------------ clients
+
+
+def test_environments_of_one_account_and_region_share_one_client_closed_once(
+    tmp_path: Path, calls: Calls, run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Twenty environments under prefixes of one account build one client, not twenty (each
+    is ~25 ms of CPU); another region is another client. The run closes each once."""
+    built: list[str] = []
+    closed: list[str] = []
+    build = aws.make_client
+
+    def make_client(environment: EnvironmentConfig, config: AwsBackendConfig) -> Any:
+        client = build(environment, config)
+        built.append(str(config.region))
+        close = client.close
+
+        def closing() -> None:
+            closed.append(str(config.region))
+            close()
+
+        client.close = closing
+        return client
+
+    monkeypatch.setattr(aws, "make_client", make_client)
+    regions = {"prod": "us-east-1", "staging": "us-east-1", "qa": "us-east-1", "eu": "eu-west-1"}
+    environments = {
+        name: f"backend: {{type: aws, region: {region}, prefix: {name}/}}\n"
+        for name, region in regions.items()
+    }
+    project = make_project(
+        tmp_path, [row(environment=name) for name in regions], environments=environments
+    )
+    result = run(project, "audit", "--format", "json", "--fail-on", "never")
+    assert result.exit_code == 0, result.output
+    assert sorted(built) == ["eu-west-1", "us-east-1"]
+    assert sorted(closed) == ["eu-west-1", "us-east-1"]
+    assert calls.counts["ListSecrets"] == 4  # each environment still lists its own prefix
+    statuses = {c["environment"]: c["status"] for c in json.loads(result.stdout)["credentials"]}
+    assert statuses == dict.fromkeys(regions, "missing")
+
+
 # ------------------------------------------------------------------ call counts
 
 

@@ -272,3 +272,19 @@ def test_client_side_validation_error_is_one_line(client: Any) -> None:
     assert "Parameter validation failed: Invalid length for parameter VersionId" in str(
         raised.value
     )
+
+
+def test_dates_in_aws_answers_are_read_in_utc() -> None:
+    """Secrets Manager's dates arrive as seconds since the epoch; credctl reads them in UTC
+    (botocore's own parser gives the local zone, at half the CPU of a listing)."""
+    with mock_aws():
+        client = boto3.client("secretsmanager", region_name="us-east-1")
+        client.create_secret(Name="prod/a/key", SecretString="v")
+        created = client.describe_secret(SecretId="prod/a/key")["CreatedDate"]
+        backend = open_backend(environment_of(), BackendContext(Path(".")))
+        [info] = backend.list_secrets()
+        backend.close()
+    assert info.created is not None
+    assert info.created.tzinfo is UTC
+    assert info.created == created
+    assert aws._timestamp("2026-01-02T03:04:05+02:00") == datetime(2026, 1, 2, 1, 4, 5, tzinfo=UTC)

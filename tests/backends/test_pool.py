@@ -3,18 +3,21 @@ and what an opened backend can do beyond the protocol."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
 import pytest
 
-from credctl.backends.base import BackendContext, Batching, NativeRotation, batched
+from credctl.backends.base import BackendContext, Batching, BuiltOnce, NativeRotation, batched
 from credctl.backends.config import BackendConfig
 from credctl.backends.pool import Backends, backends_for, open_backend
 from credctl.backends.registry import BACKENDS, BackendType
-from credctl.errors import ConfigError
+from credctl.errors import ConfigError, Problem
 from credctl.model import EnvironmentConfig
 from tests.support import memory_backend
 from tests.support.memory_backend import MEMORY, MemoryBackend
@@ -105,3 +108,37 @@ def test_optional_capabilities_are_typed_protocols(tmp_path: Path) -> None:
         assert deferred is False
     with batched(local) as deferred:
         assert deferred is True
+
+
+def test_what_a_run_shares_is_built_once_whoever_asks_at_once_and_closed_once() -> None:
+    closed: list[str] = []
+    shared = BuiltOnce[str](closed.append)
+    builds: list[str] = []
+    asking = threading.Barrier(4, timeout=20)
+
+    def build() -> str:
+        builds.append("client")
+        time.sleep(0.05)  # the others ask while it is being built
+        return "client"
+
+    def ask(_: int) -> str:
+        asking.wait()
+        return shared.get(("aws", "us-east-1"), build)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert list(pool.map(ask, range(4))) == ["client"] * 4
+    assert builds == ["client"]
+    assert shared.get(("aws", "eu-west-1"), lambda: "other") == "other"
+    shared.close()
+    assert sorted(closed) == ["client", "other"]
+
+
+def test_a_build_that_failed_is_tried_again_by_the_next_to_ask() -> None:
+    shared = BuiltOnce[str](lambda _: None)
+
+    def refused() -> str:
+        raise ConfigError(Problem("environments/prod.yaml", None, "no region"))
+
+    with pytest.raises(ConfigError):
+        shared.get("key", refused)
+    assert shared.get("key", lambda: "built") == "built"
