@@ -17,7 +17,7 @@ from credctl.credential import Credential
 from credctl.errors import CredctlError, Problem, UsageError
 from credctl.evidence import Population, input_digests, inputs_digest
 from credctl.expiry import effective_expiry, escalated, expiry_finding, expiry_sync
-from credctl.fanout import each_listing, not_reached
+from credctl.fanout import Outcome, each_listing, not_reached
 from credctl.lifecycle import deleted_hint, deleted_message, external_missing
 from credctl.model import (
     META_OWNER,
@@ -138,6 +138,8 @@ def run_audit(
     read unless `compare` (then each row's value is read to find values environments share)."""
     generated_at = clock.now()
     now = as_of or generated_at
+    # a date after both the moment evaluated (--as-of) and the real now is one no rotation has
+    future_after = max(now, generated_at) + CLOCK_SKEW
     problems = project.problems()
     refuse_invalid(problems)
     row_problems: dict[int, list[Problem]] = {}
@@ -161,27 +163,21 @@ def run_audit(
         external = _external_secrets(rows[environment.name], environment, backend)
         return _Listed(backend, listing, external, seconds)
 
-    def said(environment: EnvironmentConfig, found: _Listed) -> None:
-        log.info(
-            "%s: listed %d secrets in %s in %.2f s",
-            environment.name,
-            len(found.listing),
-            found.backend.describe(),
-            found.seconds,
-        )
-
-    outcomes = each_listing(
-        environments,
-        listed,
-        progress,
-        then=said,
-    )
-    for outcome in outcomes:
+    def audited(outcome: Outcome[_Listed]) -> None:
+        """One environment's rows, audited once its listing line is shown: the stores of
+        the environments after it answer meanwhile."""
         environment = outcome.environment
         if outcome.value is None:
             assert outcome.error is not None
             _unreached(report, environment, outcome.error)
-            continue
+            return
+        log.info(
+            "%s: listed %d secrets in %s in %.2f s",
+            environment.name,
+            len(outcome.value.listing),
+            outcome.value.backend.describe(),
+            outcome.value.seconds,
+        )
         credentials = rows[environment.name]
         backend, listing = outcome.value.backend, outcome.value.listing
         known = {**listing, **outcome.value.external}
@@ -190,7 +186,7 @@ def run_audit(
         report.population.append(share)
         for credential in credentials:
             status = _audit_row(
-                credential, environment, backend, known, matched, project, now, owners
+                credential, environment, backend, known, matched, project, now, future_after, owners
             )
             share.count(status)
             for problem in row_problems.get(credential.line, []):
@@ -242,6 +238,8 @@ def run_audit(
                         None,
                     )
                 )
+
+    outcomes = each_listing(environments, listed, progress, then=audited)
     report.findings.extend(missing_in_environments(project, environments))
     if compare:
         reached = [outcome.environment for outcome in outcomes if outcome.value is not None]
@@ -332,12 +330,13 @@ def _audit_row(
     matched: set[str],
     project: Project,
     now: datetime,
+    future_after: datetime,
     owners: OwnersFile,
 ) -> CredentialStatus:
+    """One row's status and findings; a date after `future_after` is one no rotation has."""
     effective = credential.policy
     findings: list[Finding] = []
     # a date after both the moment evaluated (--as-of) and the real now is one no rotation has
-    future_after = max(now, clock.now()) + CLOCK_SKEW
 
     def finding(code: str, severity: Severity, message: str) -> None:
         findings.append(

@@ -58,21 +58,23 @@ def each_environment(
     outcome: Callable[[T], str],
     *,
     tolerate: bool = True,
-    then: Callable[[EnvironmentConfig, T], None] | None = None,
+    then: Callable[[Outcome[T]], None] | None = None,
 ) -> list[Outcome[T]]:
     """`work` for every environment, up to MAX_ENVIRONMENTS at once; the outcomes in the
     environments' order, each shown as its line (`prod: listing secrets…`, then
     `outcome(value)`). With one environment, or `tolerate` off, a store failure is raised.
-    `then(environment, value)` runs in this thread after its line is shown (a log line
-    below it). Only this thread shows lines: a worker's would interleave."""
+    `then(outcome)` runs in this thread for each environment in turn, after its line is
+    shown and while later environments are still at work (a log line below it, the work
+    on its result). Only this thread shows lines: a worker's would interleave."""
     if len(environments) == 1:  # no thread: what it does is what one environment did
         [environment] = environments
         with environment_step(progress, environment.name, doing) as step:
             value = work(environment)
             step.outcome = outcome(value)
+        done = Outcome(environment, value)
         if then is not None:
-            then(environment, value)
-        return [Outcome(environment, value)]
+            then(done)
+        return [done]
     workers = min(MAX_ENVIRONMENTS, len(environments))
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="credctl-env")
     futures: list[Future[T]] = []
@@ -88,12 +90,13 @@ def each_environment(
                         raise
                     log.info("%s: not reached: %s", environment.name, error)
                     step.outcome = "not reached"
-                    outcomes.append(Outcome(environment, error=error))
-                    continue
-                step.outcome = outcome(value)
-                outcomes.append(Outcome(environment, value))
+                    done = Outcome[T](environment, error=error)
+                else:
+                    step.outcome = outcome(value)
+                    done = Outcome(environment, value)
+            outcomes.append(done)
             if then is not None:
-                then(environment, value)
+                then(done)
         return outcomes
     finally:
         for future in futures:
@@ -132,7 +135,7 @@ def each_listing(
     progress: Progress | None,
     *,
     tolerate: bool = True,
-    then: Callable[[EnvironmentConfig, L], None] | None = None,
+    then: Callable[[Outcome[L]], None] | None = None,
 ) -> list[Outcome[L]]:
     """`each_environment` for work that lists each store: `prod: listing secrets…`, then
     `prod: listed 1000 secrets`."""

@@ -507,7 +507,7 @@ class SecretInfo:
 
     def for_field(self, field: str | None) -> SecretInfo:
         """The view of the row that references `field` of this secret (None: all of it)."""
-        return replace(self, field=field)
+        return self if field == self.field else replace(self, field=field)
 
     def own(self, key: str) -> str | None:
         """This row's metadata `key` (META_OWNER, …): its field's key, or, for a secret whose
@@ -528,7 +528,9 @@ class SecretInfo:
         """credctl's record of this row's last rotation."""
         return _timestamp(self.own(META_LAST_ROTATED))
 
-    @property
+    # read several times for every row an audit reports on: worked out once (a SecretInfo
+    # is not changed once made; another row's view is another SecretInfo, see for_field)
+    @functools.cached_property
     def changed_outside(self) -> datetime | None:
         """When the current version was made, if another tool made it (the console, the AWS
         CLI, Terraform, `bao kv put`); None when credctl did, or nobody can tell."""
@@ -558,7 +560,7 @@ class SecretInfo:
         """The provider's expiry of this row's current value, as credctl recorded it."""
         return _timestamp(self.own(META_EXPIRES))
 
-    @property
+    @functools.cached_property
     def last_rotated(self) -> datetime | None:
         """When this row's value last changed: the version another tool made, else the newest
         of credctl's record and the store's own rotation."""

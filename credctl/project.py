@@ -36,6 +36,10 @@ class Project:
     policy: Policy
     table: Table
     credentials: list[Credential] = field(default_factory=list)  # the table's rows, parsed
+    # the rows by environment slug, for the list they were grouped from (credentials_in)
+    _grouped: tuple[list[Credential], int, dict[str, list[Credential]]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def environment(self, name: str) -> EnvironmentConfig:
         for known_name, config in self.environments.items():
@@ -52,8 +56,15 @@ class Project:
         return [self.environment(name) for name in chosen]
 
     def credentials_in(self, environment: EnvironmentConfig) -> list[Credential]:
-        wanted = slugify(environment.name)
-        return [c for c in self.credentials if slugify(c.environment) == wanted]
+        """The environment's rows, in the table's order (grouped in one pass over the
+        table, not one pass per environment: 20 environments of 100 rows each)."""
+        rows = self.credentials
+        if self._grouped is None or self._grouped[0] is not rows or self._grouped[1] != len(rows):
+            groups: dict[str, list[Credential]] = {}
+            for credential in rows:
+                groups.setdefault(slugify(credential.environment), []).append(credential)
+            self._grouped = (rows, len(rows), groups)
+        return list(self._grouped[2].get(slugify(environment.name), []))
 
     def find(self, credential_id: str) -> Credential:
         """A credential by `ENV/SERVICE/CREDENTIAL TYPE` or its slug form."""

@@ -133,3 +133,19 @@ def test_a_date_within_the_clock_skew_allowance_is_no_finding(
     code, report = audit(project, store)
     assert code == 1
     assert "future-date" in {f["code"] for f in report["findings"]}
+
+
+def test_each_environment_s_rows_come_in_the_table_s_order(tmp_path: Path) -> None:
+    """Rows are grouped by environment once for the run, in the table's order; a row added
+    to the project after that is in its environment's rows."""
+    project_dir = make_project(
+        tmp_path,
+        [row(service="B"), row(service="A", environment="dev"), row(service="A"), row()],
+    )
+    project = load_project(load_settings(project_dir))
+    prod, dev = project.environment("prod"), project.environment("DEV")
+    assert [c.service for c in project.credentials_in(prod)] == ["B", "A", "Stripe"]
+    assert [c.service for c in project.credentials_in(dev)] == ["A"]
+    project.credentials_in(prod).clear()  # a copy: the project's rows are untouched
+    project.credentials.append(project.credentials[1])
+    assert [c.service for c in project.credentials_in(dev)] == ["A", "A"]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from credctl.backends.registry import BACKENDS
-from credctl.fanout import MAX_ENVIRONMENTS, each_environment
+from credctl.fanout import MAX_ENVIRONMENTS, Outcome, each_environment
 from credctl.model import EnvironmentConfig, SecretInfo
 from tests.support import memory_backend
 from tests.support.memory_backend import MEMORY, MemoryBackend
@@ -114,6 +114,31 @@ def test_at_most_eight_environments_at_once(tmp_path: Path, memory: None) -> Non
     assert most[0] == MAX_ENVIRONMENTS
 
 
+def test_each_result_is_taken_in_order_while_later_environments_are_at_work(
+    memory: None,
+) -> None:
+    """`then` takes the first environment's result while the second is still working:
+    the audit of its rows overlaps the other stores' answers."""
+    environments = [
+        EnvironmentConfig.model_validate({"name": name, "backend": {"type": "memory"}})
+        for name in NAMES
+    ]
+    first_taken = threading.Event()
+    taken: list[str] = []
+
+    def work(environment: EnvironmentConfig) -> str:
+        if environment.name != NAMES[0]:
+            assert first_taken.wait(timeout=20), "the first result was not taken meanwhile"
+        return environment.name
+
+    def then(outcome: Outcome[str]) -> None:
+        taken.append(outcome.environment.name)
+        first_taken.set()
+
+    outcomes = each_environment(environments, work, None, "working", str, then=then)
+    assert taken == [outcome.value for outcome in outcomes] == list(NAMES)
+
+
 def three_with_one_unreachable(folder: Path) -> Path:
     """prod and dev on the local store, staging on a Vault nobody answers at."""
     project = make_project(
@@ -166,6 +191,28 @@ def test_an_audit_reports_the_stores_it_reached_and_exits_3_naming_the_other(
     status = credctl(project, "status", "--format", "json", env=TOKEN)
     assert status.exit_code == 3
     assert [c["environment"] for c in json.loads(status.stdout)["credentials"]] == ["dev", "prod"]
+
+
+def test_an_environment_not_reached_keeps_its_place_in_the_report(tmp_path: Path) -> None:
+    """Each environment's rows are audited as its listing arrives; the one not reached has
+    its finding where its rows would have been, between those before and after it."""
+    project = make_project(
+        tmp_path,
+        [row(), row(environment="ops"), row(environment="dev")],
+        environments={"dev": LOCAL_ENV, "ops": UNREACHABLE, "prod": LOCAL_ENV},
+    )
+    seed_many(project, [("prod/stripe/api-key", "v1"), ("dev/stripe/api-key", "v2")])
+    result = credctl(project, "audit", "--format", "json", "--fail-on", "never", env=TOKEN)
+    assert result.exit_code == 3, result.output
+    document = json.loads(result.stdout)
+    order = [
+        f["id"] or f["file"] for f in document["findings"] if f["code"] != "missing-in-environment"
+    ]
+    assert "environments/ops.yaml" in order
+    place = order.index("environments/ops.yaml")
+    assert set(order[:place]) == {"dev/stripe/api-key"}
+    assert set(order[place + 1 :]) == {"prod/stripe/api-key"}
+    assert [c["environment"] for c in document["credentials"]] == ["dev", "prod"]
 
 
 def test_plan_and_sync_go_on_with_the_stores_they_reached(tmp_path: Path) -> None:
