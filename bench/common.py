@@ -90,12 +90,15 @@ class Timing:
 
 
 def run_credctl(project: Path, args: Sequence[str], env: dict[str, str]) -> Timing:
-    """Time one credctl process; exit status must be 0."""
+    """Time one credctl process; exit status must be 0. Its report goes to /dev/null, as a
+    CI job's goes to a file: read through a pipe by this process, which also runs the
+    proxies, a large report would time this process's reading, not credctl."""
     started = time.perf_counter()
     completed = subprocess.run(
         [sys.executable, "-m", "credctl", "--project-dir", str(project), *args],
         env=env,
-        capture_output=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         text=True,
         check=False,
     )
@@ -144,6 +147,48 @@ def time_command(
     seconds = median_of(repeat, lambda: run_credctl(project, args, env).seconds)
     calls = (proxy.requests - before) // repeat if proxy else None
     return seconds, calls
+
+
+@dataclass
+class Paired:
+    """Two commands timed in turn (A B A B …): each one's median, and the median of the
+    per-pair ratios B/A, which holds when the machine's speed drifts during the run."""
+
+    a_seconds: float
+    b_seconds: float
+    ratio: float
+    a_requests: int | None
+    b_requests: int | None
+
+
+def time_pair(
+    project: Path,
+    a_args: Sequence[str],
+    b_args: Sequence[str],
+    env: dict[str, str],
+    repeat: int,
+    proxy: Proxy | None,
+) -> Paired:
+    """`a_args` and `b_args` run alternately `repeat` times each, after one warm-up of each."""
+    run_credctl(project, a_args, env)
+    run_credctl(project, b_args, env)
+    a_times: list[float] = []
+    b_times: list[float] = []
+    a_calls = b_calls = 0
+    for _ in range(repeat):
+        before = proxy.requests if proxy else 0
+        a_times.append(run_credctl(project, a_args, env).seconds)
+        middle = proxy.requests if proxy else 0
+        b_times.append(run_credctl(project, b_args, env).seconds)
+        a_calls += middle - before
+        b_calls += (proxy.requests if proxy else 0) - middle
+    return Paired(
+        statistics.median(a_times),
+        statistics.median(b_times),
+        statistics.median(b / a for a, b in zip(a_times, b_times, strict=True)),
+        a_calls // repeat if proxy else None,
+        b_calls // repeat if proxy else None,
+    )
 
 
 def startup_seconds(repeat: int) -> float:
