@@ -367,7 +367,9 @@ class Row:
     extra: dict[str, str] = field(default_factory=dict)
     expires: str = ""  # the optional Expires column (empty: not given, or no such column)
 
-    @property
+    # asked a dozen times for each row a report shows: made once (a row's identity cells
+    # are not changed once read; a changed row is another Row, made by dataclasses.replace)
+    @functools.cached_property
     def key(self) -> tuple[str, str, str]:
         """Identity: (environment, service, credential type), compared as slugs."""
         return (
@@ -376,7 +378,7 @@ class Row:
             slugify(self.credential_type),
         )
 
-    @property
+    @functools.cached_property
     def id(self) -> str:
         return "/".join(self.key)
 

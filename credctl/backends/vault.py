@@ -24,7 +24,7 @@ import warnings
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -75,7 +75,6 @@ from credctl.model import (
     Ref,
     SecretInfo,
 )
-from credctl.schedule import parse_timestamp
 from credctl.secret import Secret
 from credctl.shape import (
     VALUE_FIELD,
@@ -1269,16 +1268,12 @@ def _time(text: object) -> datetime | None:
 
 
 def _stamp(text: str | None) -> datetime | None:
+    """A Vault time (RFC 3339, nanoseconds: 2026-11-24T05:12:01.123456789Z) in UTC, to the
+    microsecond Python keeps; None when empty or not a time. Four a secret in a listing."""
     if not text:
         return None
-    cleaned = text.strip()
-    if "." in cleaned:  # Vault writes nanoseconds: 2026-11-24T05:12:01.123456789Z
-        head, _, tail = cleaned.partition(".")
-        digits = tail.removesuffix("Z")[:6]  # Python's datetime keeps microseconds
-        cleaned = (
-            head + (f".{digits}" if digits.isdigit() else "") + ("Z" if tail.endswith("Z") else "")
-        )
     try:
-        return parse_timestamp(cleaned)
+        parsed = datetime.fromisoformat(text.strip())
     except ValueError:
         return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,7 +54,7 @@ def emit(
             write_output(seal, text, 0o644, follow_symlinks=state.follow_symlinks)
             state.say(f"wrote {display_path(seal)}")
     else:
-        for chunk in [rendered] if isinstance(rendered, str) else rendered:
+        for chunk in _joined([rendered] if isinstance(rendered, str) else rendered):
             click.echo(chunk, nl=False)
     for note in result.notes():
         state.say(note)
@@ -68,3 +69,18 @@ def emit(
 def _hashed(chunk: str, digest: hashlib._Hash) -> str:
     digest.update(chunk.encode("utf-8"))
     return chunk
+
+
+def _joined(chunks: Iterable[str], size: int = 1 << 16) -> Iterator[str]:
+    """The chunks joined into pieces of about `size` characters: one write (and flush) a
+    piece, not one for each of 10,000 credentials, and still never the whole report."""
+    pending: list[str] = []
+    length = 0
+    for chunk in chunks:
+        pending.append(chunk)
+        length += len(chunk)
+        if length >= size:
+            yield "".join(pending)
+            pending, length = [], 0
+    if pending:
+        yield "".join(pending)
