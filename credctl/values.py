@@ -166,6 +166,8 @@ def set_value(
         # never written over unless asked: the value given then brings it back
         if not recreate:
             raise deleted_error(credential, environment, backend, listed)
+        # refused before the secret is brought back: a refusal leaves it as it was
+        _refuse_other_field_staged(credential, listed.for_field(field))
         if not listed.destroyed:
             backend.restore(name)
             restored = True
@@ -186,12 +188,8 @@ def set_value(
             return _same_value(project, credential, backend, info, expiry)
     token = None
     pending = None if info is None else info.own_pending
-    if info is not None and info.pending is not None and pending is None:
-        raise RotationInProgressError(
-            f"{credential.id}: a value staged for the #{info.pending.field} field of the same "
-            "secret is waiting",
-            hint="finish it first with 'credctl rotate' of that row, or discard it with --abort",
-        )
+    if info is not None:
+        _refuse_other_field_staged(credential, info)
     if pending is not None:
         token = _take_over(backend, name, field, pending, credential, environment, value)
     if token is None:
@@ -225,6 +223,16 @@ def set_value(
     # recorded everywhere: the store may forget that this value was staged
     finish_staged(backend, name, token, credential, f"credctl set {credential.id}")
     return Stored(credential.id, committed.version, expiry=expiry)
+
+
+def _refuse_other_field_staged(credential: Credential, info: SecretInfo) -> None:
+    """A value staged for another #field of the secret waits to be finished first."""
+    if info.pending is not None and info.own_pending is None:
+        raise RotationInProgressError(
+            f"{credential.id}: a value staged for the #{info.pending.field} field of the same "
+            "secret is waiting",
+            hint="finish it first with 'credctl rotate' of that row, or discard it with --abort",
+        )
 
 
 def _same_value(

@@ -173,6 +173,33 @@ def test_a_value_staged_for_one_field_belongs_to_that_row(
     assert credctl(project, "rotate", "prod/google/client-id").exit_code == 0
 
 
+def test_recreate_refuses_another_field_s_staged_value_before_bringing_the_secret_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`set --recreate` on a deleted secret whose other field has a staged value: refused
+    with the secret still deleted (not restored, then refused), and the hints lead out."""
+    project = project_of(tmp_path)
+    assert credctl(project, "sync").exit_code == 0
+    backend, _ = store_entry(project, "prod/google/oauth", monkeypatch)
+    token = f"r-{'0' * 16}-999999999-{host_label()}"
+    backend.put_pending("prod/google/oauth", Secret("staged-value"), token, "client_secret")
+    backend.schedule_delete("prod/google/oauth")
+    refused = credctl(project, "set", "prod/google/client-id", "--recreate", input="new-id")
+    assert refused.exit_code == 1, refused.output
+    assert "a value staged for the #client_secret field of the same secret" in refused.stderr
+    assert backend.secret_info("prod/google/oauth").deleted
+    # its hint: finish that row's rotation, which first wants the secret back
+    finish = credctl(project, "rotate", "prod/google/client-secret")
+    assert finish.exit_code != 0
+    assert "credctl sync --restore" in finish.output, finish.output
+    assert credctl(project, "sync", "--restore").exit_code == 0
+    resumed = credctl(project, "rotate", "prod/google/client-secret")
+    assert resumed.exit_code == 0, resumed.output
+    assert credctl(project, "set", "prod/google/client-id", input="new-id").exit_code == 0
+    assert credctl(project, "get", "prod/google/client-id").stdout == "new-id"
+    assert credctl(project, "get", "prod/google/client-secret").stdout == "staged-value"
+
+
 # ------------------------------------------------------- values no provider learns
 
 GENERATED = """\

@@ -179,7 +179,7 @@ def _timestamp(value: Any) -> datetime:
 def _client(session: Any, service: str, **options: Any) -> Any:
     """A client of `service`; the process's first is built alone, so that environments
     opening their stores at once wait for its models to load instead of each loading them
-    again (eight threads at once: ~1 s of CPU more)."""
+    again (botocore's loader caches a model only once it is loaded)."""
     if service in _BUILT:
         return session.client(service, **options)
     with _LOADER_LOCK:
