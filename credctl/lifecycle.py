@@ -131,4 +131,14 @@ def explain_read_failure(
         return deleted_error(credential, environment, backend, info)
     if info is None and credential.external:
         return missing_external_error(credential, environment, backend)
+    _, field = credential.target(environment)
+    if info is not None and field is not None and error.hint is None:
+        # the secret is there and its row's field is not: another tool removed it, or the
+        # secret was recreated with the fields given since
+        command = (
+            f"credctl rotate {credential.id}"
+            if gives_first_value(credential)
+            else f"printf '%s' \"$VALUE\" | credctl set {credential.id}"
+        )
+        return NotFoundError(str(error), hint=f"give the field a value: {command}")
     return error

@@ -200,6 +200,31 @@ def test_recreate_refuses_another_field_s_staged_value_before_bringing_the_secre
     assert credctl(project, "get", "prod/google/client-secret").stdout == "staged-value"
 
 
+def test_a_field_missing_from_its_secret_is_named_with_the_command_that_gives_it_a_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another tool made the secret with only one of the rows' fields: `get` of the other
+    (a value a person gives) says which field is missing and how to give it a value;
+    following that works, and the field that was there is untouched."""
+    policy = POLICY + "  Manual Secret: {secret: true, rotator: manual}\n"
+    project = project_of(tmp_path, ROWS.replace("| Client Secret |", "| Manual Secret |"), policy)
+    monkeypatch.chdir(project)
+    loaded = load_project(load_settings(project))
+    backend = Backends(loaded).get(loaded.environment("prod"))
+    backend.create("prod/google/oauth", {}, Secret(json.dumps({"client_id": "kept"})))
+    assert credctl(project, "sync").exit_code == 0
+    missing = credctl(project, "get", "prod/google/manual-secret")
+    assert missing.exit_code == 3, missing.output
+    assert missing.stderr == (
+        "Error: prod/google/oauth has no field 'client_secret' (hint: give the field a value: "
+        "printf '%s' \"$VALUE\" | credctl set prod/google/manual-secret)\n"
+    )
+    given = credctl(project, "set", "prod/google/manual-secret", input="given")
+    assert given.exit_code == 0, given.output
+    assert credctl(project, "get", "prod/google/manual-secret").stdout == "given"
+    assert credctl(project, "get", "prod/google/client-id").stdout == "kept"
+
+
 # ------------------------------------------------------- values no provider learns
 
 GENERATED = """\
