@@ -123,6 +123,10 @@ class NotFoundError(BackendError):
     """The secret (or version) does not exist in the store."""
 
 
+class FieldMissingError(NotFoundError):
+    """The secret holds a JSON object, and the field a row names is not in it."""
+
+
 class SecretDeletedError(NotFoundError):
     """The secret exists but is deleted or scheduled for deletion: nothing reads it, and
     nothing writes over it until it is restored or recreated on purpose."""

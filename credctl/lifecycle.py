@@ -15,7 +15,13 @@ from __future__ import annotations
 
 from credctl.backends.base import Backend
 from credctl.credential import Credential
-from credctl.errors import BackendError, NotFoundError, SecretDeletedError, ShapeError
+from credctl.errors import (
+    BackendError,
+    FieldMissingError,
+    NotFoundError,
+    SecretDeletedError,
+    ShapeError,
+)
 from credctl.model import EnvironmentConfig, SecretInfo
 from credctl.rotation.rotators import rotator_type
 from credctl.shape import check_write
@@ -131,14 +137,13 @@ def explain_read_failure(
         return deleted_error(credential, environment, backend, info)
     if info is None and credential.external:
         return missing_external_error(credential, environment, backend)
-    _, field = credential.target(environment)
-    if info is not None and field is not None and error.hint is None:
-        # the secret is there and its row's field is not: another tool removed it, or the
-        # secret was recreated with the fields given since
+    if isinstance(error, FieldMissingError) and error.hint is None:
+        # the secret holds a JSON object without the row's field: another tool removed it,
+        # or the secret was recreated with the fields given since
         command = (
             f"credctl rotate {credential.id}"
             if gives_first_value(credential)
             else f"printf '%s' \"$VALUE\" | credctl set {credential.id}"
         )
-        return NotFoundError(str(error), hint=f"give the field a value: {command}")
+        return FieldMissingError(str(error), hint=f"give the field a value: {command}")
     return error

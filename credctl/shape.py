@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from credctl.errors import NotFoundError, ShapeError
+from credctl.errors import FieldMissingError, NotFoundError, ShapeError
 
 Kind = Literal["text", "json", "fields", "binary"]
 VALUE_FIELD = "value"  # where a Vault secret that credctl made keeps its one value
@@ -214,8 +214,10 @@ def select(document: Mapping[str, Any], field: str, name: str) -> Any:
         return document[field]
     node: Any = document
     for part in field.split("."):
-        if not isinstance(node, dict) or part not in node:
+        if not isinstance(node, dict):  # a value where the path wants an object
             raise NotFoundError(f"{name} has no field {field!r}")
+        if part not in node:  # an object without the key: a value to give it mends it
+            raise FieldMissingError(f"{name} has no field {field!r}")
         node = node[part]
     return node
 

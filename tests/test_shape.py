@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from credctl.errors import NotFoundError, ShapeError
+from credctl.errors import FieldMissingError, NotFoundError, ShapeError
 from credctl.model import PendingInfo, SecretInfo, row_key
 from credctl.secret import Secret
 from credctl.shape import (
@@ -16,6 +16,7 @@ from credctl.shape import (
     fields_of,
     looks_like_credential,
     replace_in_text,
+    select,
     select_text,
     shape_of,
 )
@@ -236,3 +237,15 @@ def test_another_tools_pending_value_is_foreign() -> None:
 
 def test_secret_objects_stay_masked() -> None:
     assert "p-Zq8" not in repr(Secret(RDS))
+
+
+def test_only_a_key_missing_from_an_object_is_a_missing_field() -> None:
+    """The one case `credctl set ID` mends (its hint names it); a plain value where an object
+    is wanted is another error, which `set` would refuse to write through."""
+    with pytest.raises(FieldMissingError, match="has no field 'password'"):
+        select({"user": "app"}, "password", "db")
+    with pytest.raises(FieldMissingError):
+        select({"db": {"user": "app"}}, "db.password", "db")
+    with pytest.raises(NotFoundError) as raised:
+        select({"db": "plain"}, "db.password", "db")
+    assert not isinstance(raised.value, FieldMissingError)

@@ -184,11 +184,14 @@ T = TypeVar("T")
 
 class BuiltOnce(Generic[T]):
     """Things a run builds on first use, once per key even when threads ask for the same key
-    at once (the others wait for it), and closes together at its end."""
+    at once (the others wait for it), and closes together at its end. A build that failed
+    fails alike for every later ask of its key: environments that share a client share its
+    failure, instead of waiting out its timeout one after another."""
 
     def __init__(self, close: Callable[[T], None]) -> None:
         self._close = close
         self._built: dict[Hashable, T] = {}
+        self._failed: dict[Hashable, Exception] = {}
         self._lock = threading.Lock()
         self._building: dict[Hashable, threading.Lock] = {}
 
@@ -196,16 +199,30 @@ class BuiltOnce(Generic[T]):
         with self._lock:
             building = self._building.setdefault(key, threading.Lock())
         with building:
+            if key in self._failed:
+                raise self._failed[key]
             if key not in self._built:
-                self._built[key] = build()  # a build that fails is tried again by the next
+                try:
+                    self._built[key] = build()
+                except Exception as error:
+                    self._failed[key] = error
+                    raise
             return self._built[key]
 
     def close(self) -> None:
+        """Close everything built, even when one close fails (the first failure is raised
+        after the others are closed)."""
         with self._lock:
             built = list(self._built.values())
             self._built.clear()
+        failure: Exception | None = None
         for thing in built:
-            self._close(thing)
+            try:
+                self._close(thing)
+            except Exception as error:
+                failure = failure or error
+        if failure is not None:
+            raise failure
 
 
 @dataclass(frozen=True)

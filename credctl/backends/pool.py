@@ -73,8 +73,10 @@ class Backends:
         return self._open.get(environment.name, lambda: open_backend(environment, context))
 
     def close(self) -> None:
-        self._open.close()
-        self._clients.close()
+        try:
+            self._open.close()
+        finally:
+            self._clients.close()
 
 
 @contextlib.contextmanager

@@ -133,12 +133,32 @@ def test_what_a_run_shares_is_built_once_whoever_asks_at_once_and_closed_once() 
     assert sorted(closed) == ["client", "other"]
 
 
-def test_a_build_that_failed_is_tried_again_by_the_next_to_ask() -> None:
+def test_a_build_that_failed_fails_alike_for_the_others_without_building_again() -> None:
     shared = BuiltOnce[str](lambda _: None)
+    tried: list[str] = []
 
     def refused() -> str:
+        tried.append("build")
         raise ConfigError(Problem("environments/prod.yaml", None, "no region"))
 
-    with pytest.raises(ConfigError):
-        shared.get("key", refused)
-    assert shared.get("key", lambda: "built") == "built"
+    for _ in range(3):
+        with pytest.raises(ConfigError, match="no region"):
+            shared.get("key", refused)
+    assert tried == ["build"]  # not one timeout after another for each environment
+    assert shared.get("other", lambda: "built") == "built"
+
+
+def test_every_thing_built_is_closed_even_when_one_close_fails() -> None:
+    closed: list[str] = []
+
+    def close(name: str) -> None:
+        closed.append(name)
+        if name == "first":
+            raise OSError("already gone")
+
+    shared = BuiltOnce[str](close)
+    shared.get(1, lambda: "first")
+    shared.get(2, lambda: "second")
+    with pytest.raises(OSError, match="already gone"):
+        shared.close()
+    assert closed == ["first", "second"]

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from credctl.backends import vault
 from credctl.backends.vault import VaultBackend
 from credctl.errors import BackendError
 from credctl.model import META_LAST_ROTATED, META_OWNER
@@ -107,3 +108,19 @@ def test_custom_metadata_over_the_limits_is_refused_and_nothing_written(
     assert after[META_OWNER] == MANAGED[META_OWNER]
     assert raised.value.exit_code == 2  # refused before anything is written: fix the rows
     backend.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "read"),
+    [
+        ("2026-11-24T05:12:01.123456789Z", "2026-11-24T05:12:01.123456+00:00"),  # Vault's form
+        ("2026-11-24T05:12:01.5+02:00", "2026-11-24T03:12:01.500000+00:00"),
+        ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00+00:00"),  # "no deletion time"
+        ("2026-11-24", "2026-11-24T00:00:00+00:00"),
+        ("never", None),
+        ("", None),
+    ],
+)
+def test_vault_times_are_read_in_utc_to_the_microsecond(text: str, read: str | None) -> None:
+    stamped = vault._stamp(text)
+    assert (stamped.isoformat() if stamped else None) == read

@@ -91,3 +91,15 @@ def test_colour_only_on_a_terminal_and_never_when_asked_not_to(project: Path) ->
     assert ESC not in on_a_terminal(project, "status", "--env", "prod", no_color=True)
     assert ESC not in on_a_terminal(project, "status", "--env", "prod", "--no-color")
     assert ESC not in credctl(project, "status", "--env", "prod", env={"NO_COLOR": ""}).stdout
+
+
+def test_a_report_is_written_in_pieces_that_join_to_it() -> None:
+    """Chunks are joined into pieces of about 64 KB (one write each), never the whole."""
+    from credctl.cli.output import _joined
+
+    chunks = [f"{index:06d}\n" * 100 for index in range(300)]  # 700 characters each
+    pieces = list(_joined(iter(chunks), size=10_000))
+    assert "".join(pieces) == "".join(chunks)
+    assert all(10_000 <= len(piece) < 10_700 for piece in pieces[:-1])
+    assert len(pieces) == 20  # 15 chunks a piece
+    assert list(_joined([])) == []
