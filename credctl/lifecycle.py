@@ -61,8 +61,16 @@ def deleted_hint(credential: Credential, environment: EnvironmentConfig, info: S
     if not info.destroyed:
         return f"restore it with its value: '{command}'"
     if command.startswith("credctl set"):
-        return f"give it a new value: printf '%s' \"$VALUE\" | {command}"
-    return f"give it a new generated value: '{command}'"
+        return f"give it a new value: {as_typed(command)}"
+    return f"give it a new generated value: {as_typed(command)}"
+
+
+def as_typed(command: str) -> str:
+    """A command as a hint shows it: `credctl set`, which reads the value from standard
+    input, with the value piped in; any other in quotes."""
+    if command.startswith("credctl set"):
+        return f"printf '%s' \"$VALUE\" | {command}"
+    return f"'{command}'"
 
 
 def deleted_error(
@@ -125,9 +133,17 @@ def explain_read_failure(
     error: BackendError,
 ) -> BackendError:
     """A read that failed because the secret is deleted, said as every command says it
-    (one metadata read, only after a failure)."""
+    (one metadata read, only after a failure), or because the row's field is missing."""
     if not isinstance(error, NotFoundError) or isinstance(error, SecretDeletedError):
         return error
+    if isinstance(error, FieldMissingError):
+        if error.hint is not None:
+            return error
+        # the secret was read: it holds a JSON object without the row's field (another tool
+        # removed it, or the secret was recreated with the fields given since)
+        verb = "rotate" if gives_first_value(credential) else "set"
+        command = as_typed(f"credctl {verb} {credential.id}")
+        return FieldMissingError(str(error), hint=f"give the field a value: {command}")
     name, _ = credential.target(environment)
     try:
         info = backend.secret_info(name)
@@ -137,13 +153,4 @@ def explain_read_failure(
         return deleted_error(credential, environment, backend, info)
     if info is None and credential.external:
         return missing_external_error(credential, environment, backend)
-    if isinstance(error, FieldMissingError) and error.hint is None:
-        # the secret holds a JSON object without the row's field: another tool removed it,
-        # or the secret was recreated with the fields given since
-        command = (
-            f"credctl rotate {credential.id}"
-            if gives_first_value(credential)
-            else f"printf '%s' \"$VALUE\" | credctl set {credential.id}"
-        )
-        return FieldMissingError(str(error), hint=f"give the field a value: {command}")
     return error
